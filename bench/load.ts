@@ -1,0 +1,73 @@
+/**
+ * A bounded load loop: `concurrency` workers repeat one operation until the
+ * time is up, recording latencies and errors.
+ *
+ * @module
+ */
+
+/** What one load run measured. */
+export interface LoadResult {
+  concurrency: number;
+  seconds: number;
+  ok: number;
+  errors: number;
+  /** Latencies of the successful operations, in ms, sorted. */
+  latencies: number[];
+}
+
+/** Runs `op` from `concurrency` workers for `durationMs`. */
+export async function runLoad(
+  concurrency: number,
+  durationMs: number,
+  op: () => Promise<void>,
+): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const end = start + durationMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        try {
+          await op();
+          latencies.push(performance.now() - t);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  return {
+    concurrency,
+    seconds: (performance.now() - start) / 1000,
+    ok: latencies.length,
+    errors,
+    latencies,
+  };
+}
+
+/** The q-quantile (0..1) of sorted values. */
+export function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+/** Prints rows as an aligned table. */
+export function printTable(header: string[], rows: (string | number)[][]): void {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i].length)));
+  for (const [i, r] of cells.entries()) {
+    console.log(
+      r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join("  "),
+    );
+    if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  }
+}
+
+/** Formats a number with a fixed number of decimals. */
+export const fixed = (
+  n: number,
+  digits = 1,
+): string => (Number.isFinite(n) ? n.toFixed(digits) : "-");

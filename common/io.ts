@@ -1,0 +1,328 @@
+/**
+ * Exact reads and writes over a TCP byte stream.
+ *
+ * TCP delivers bytes, not messages: one `write()` on one side may arrive as
+ * several `read()`s on the other, or two writes as one read. {@linkcode Wire}
+ * buffers what arrives so a protocol can ask for exactly one line or exactly
+ * `n` bytes, and {@linkcode writeAll} loops until every byte is written.
+ * Every lab reads and writes its sockets through this module, so the wire
+ * trace (`--trace`) and the idle timeout live here once.
+ *
+ * @module
+ */
+
+import type { Tracer } from "./trace.ts";
+
+/** The part of `Deno.Conn` that {@linkcode Wire} uses. */
+export interface ByteStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+  closeWrite?(): Promise<void>;
+}
+
+/** The peer broke the protocol: a line too long, bad UTF-8, and the like. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+}
+
+/** The stream ended before the bytes the protocol announced had all arrived. */
+export class UnexpectedEofError extends ProtocolError {
+  override name = "UnexpectedEofError";
+  /** How many bytes of the expected run did arrive. */
+  readonly received: number;
+  /** How many bytes were expected. */
+  readonly expected: number;
+  constructor(received: number, expected: number, what = "bytes") {
+    super(`connection closed after ${received} of ${expected} ${what}`);
+    this.received = received;
+    this.expected = expected;
+  }
+}
+
+/** Options for {@linkcode Wire} and {@linkcode writeAll}. */
+export interface WireOptions {
+  /** Called with every socket read and write; see `common/trace.ts`. */
+  trace?: Tracer;
+  /** Close the stream when a read or write waits this long (0 or unset: never). */
+  timeoutMs?: number;
+  /** Initial size of the read buffer (it grows for long lines). Default 16 KiB. */
+  bufferSize?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/**
+ * Writes every byte of `data`, looping because `write()` may take only part
+ * of a buffer.
+ *
+ * @example
+ * ```ts
+ * using conn = await Deno.connect({ port: 12000 });
+ * await writeAll(conn, new TextEncoder().encode("hello\n"));
+ * ```
+ */
+export async function writeAll(
+  writer: Pick<ByteStream, "write">,
+  data: Uint8Array,
+  trace?: Tracer,
+): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const n = await writer.write(data.subarray(off));
+    trace?.("->", data.subarray(off, off + n));
+    off += n;
+  }
+}
+
+/**
+ * A buffered, traced, time-limited view of one connection.
+ *
+ * @example
+ * ```ts
+ * using wire = new Wire(await Deno.connect({ port: 12000 }), { timeoutMs: 5000 });
+ * await wire.writeText("Ann\n42\n");
+ * const name = await wire.readLine(1024);
+ * ```
+ */
+export class Wire implements Disposable {
+  readonly #conn: ByteStream;
+  readonly #trace?: Tracer;
+  readonly #timeoutMs: number;
+  #buf: Uint8Array;
+  #r = 0;
+  #w = 0;
+  #closed = false;
+  // Idle timeout, armed lazily: one timer per period rather than per read.
+  #timer?: ReturnType<typeof setTimeout>;
+  #deadline = 0;
+  #pending = 0;
+  #timedOut = false;
+
+  constructor(conn: ByteStream, options: WireOptions = {}) {
+    this.#conn = conn;
+    this.#trace = options.trace;
+    this.#timeoutMs = options.timeoutMs ?? 0;
+    this.#buf = new Uint8Array(options.bufferSize ?? 16 * 1024);
+  }
+
+  /** Bytes received but not yet consumed. */
+  get buffered(): number {
+    return this.#w - this.#r;
+  }
+
+  /** Whether the idle timeout closed this connection. */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  /**
+   * Reads what is available, at most `p.length` bytes: buffered bytes first,
+   * else one socket read. Resolves `null` at end of stream.
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    if (this.buffered > 0) return this.#take(p);
+    if (p.length >= this.#buf.length) return await this.#readSocket(p);
+    if (!(await this.#fill())) return null;
+    return this.#take(p);
+  }
+
+  /** Reads exactly `n` bytes into a new array; throws {@linkcode UnexpectedEofError} on early end. */
+  async readExact(n: number): Promise<Uint8Array> {
+    const out = new Uint8Array(n);
+    await this.readFull(out);
+    return out;
+  }
+
+  /** Fills `p` completely; throws {@linkcode UnexpectedEofError} on early end. */
+  async readFull(p: Uint8Array): Promise<void> {
+    let off = this.#take(p);
+    while (off < p.length) {
+      const n = await this.#readSocket(p.subarray(off));
+      if (n === null) throw new UnexpectedEofError(off, p.length);
+      off += n;
+    }
+  }
+
+  /**
+   * Reads one line of at most `maxBytes` bytes (terminator not counted),
+   * ending in `\n` or `\r\n`, without the terminator. Bytes after the line
+   * stay buffered for the next read. Resolves `null` when the stream ends
+   * before the line's first byte; throws {@linkcode ProtocolError} when the
+   * line is too long, or when it ends inside a line unless `eofEndsLine`
+   * (keyboard input may lack a final newline; protocol lines may not).
+   */
+  async readLineBytes(maxBytes: number, eofEndsLine = false): Promise<Uint8Array | null> {
+    let scanned = 0;
+    while (true) {
+      const at = this.#buf.subarray(this.#r + scanned, this.#w).indexOf(LF);
+      if (at >= 0) {
+        const end = this.#r + scanned + at;
+        let lineEnd = end;
+        if (lineEnd > this.#r && this.#buf[lineEnd - 1] === CR) lineEnd--;
+        if (lineEnd - this.#r > maxBytes) throw this.#tooLong(maxBytes);
+        const line = this.#buf.slice(this.#r, lineEnd);
+        this.#r = end + 1;
+        return line;
+      }
+      scanned = this.buffered;
+      // One byte of slack: the line may still end in "\r\n".
+      if (scanned > maxBytes + 1) throw this.#tooLong(maxBytes);
+      if (this.#w === this.#buf.length) this.#makeRoom(maxBytes + 2);
+      if (!(await this.#fill())) {
+        if (this.buffered === 0) return null;
+        if (eofEndsLine) {
+          const line = this.#buf.slice(this.#r, this.#w);
+          this.#r = this.#w = 0;
+          return line;
+        }
+        throw new ProtocolError(
+          `connection closed in the middle of a line (${this.buffered} bytes without "\\n")`,
+        );
+      }
+    }
+  }
+
+  /** {@linkcode readLineBytes} decoded as strict UTF-8. */
+  async readLine(maxBytes: number): Promise<string | null> {
+    const bytes = await this.readLineBytes(maxBytes);
+    if (bytes === null) return null;
+    try {
+      return strictUtf8.decode(bytes);
+    } catch {
+      throw new ProtocolError("line is not valid UTF-8");
+    }
+  }
+
+  /** Reads until the peer closes; throws {@linkcode ProtocolError} past `limit` bytes. */
+  async readToEnd(limit: number): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const chunk = new Uint8Array(64 * 1024);
+    while (true) {
+      const n = await this.read(chunk);
+      if (n === null) break;
+      total += n;
+      if (total > limit) throw new ProtocolError(`more than ${limit} bytes`);
+      chunks.push(chunk.slice(0, n));
+    }
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+
+  /** Writes all of `data`. */
+  write(data: Uint8Array): Promise<void> {
+    return this.#timed(() => writeAll(this.#conn, data, this.#trace));
+  }
+
+  /** Writes all of `text` as UTF-8. */
+  writeText(text: string): Promise<void> {
+    return this.write(encoder.encode(text));
+  }
+
+  /** Half-closes: tells the peer "no more data" while still reading its reply. */
+  async closeWrite(): Promise<void> {
+    await this.#conn.closeWrite?.();
+  }
+
+  /** Closes the connection (idempotent) and stops the idle timer. */
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer's reset or by the caller: nothing to release.
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #take(p: Uint8Array): number {
+    const n = Math.min(p.length, this.buffered);
+    if (n === 0) return 0;
+    p.set(this.#buf.subarray(this.#r, this.#r + n));
+    this.#r += n;
+    if (this.#r === this.#w) this.#r = this.#w = 0;
+    return n;
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#r > 0 && this.#w === this.#buf.length) {
+      this.#buf.copyWithin(0, this.#r, this.#w);
+      this.#w -= this.#r;
+      this.#r = 0;
+    }
+    const n = await this.#readSocket(this.#buf.subarray(this.#w));
+    if (n === null) return false;
+    this.#w += n;
+    return true;
+  }
+
+  #makeRoom(limit: number): void {
+    if (this.#r > 0) {
+      this.#buf.copyWithin(0, this.#r, this.#w);
+      this.#w -= this.#r;
+      this.#r = 0;
+      return;
+    }
+    const size = Math.min(Math.max(this.#buf.length * 2, 1024), Math.max(limit, this.#buf.length));
+    if (size === this.#buf.length) return;
+    const bigger = new Uint8Array(size);
+    bigger.set(this.#buf.subarray(0, this.#w));
+    this.#buf = bigger;
+  }
+
+  async #readSocket(p: Uint8Array): Promise<number | null> {
+    const n = await this.#timed(() => this.#conn.read(p));
+    if (n !== null) this.#trace?.("<-", p.subarray(0, n));
+    return n;
+  }
+
+  #tooLong(maxBytes: number): ProtocolError {
+    return new ProtocolError(`line longer than ${maxBytes} bytes`);
+  }
+
+  async #timed<T>(op: () => Promise<T>): Promise<T> {
+    if (this.#timeoutMs <= 0) return await op();
+    this.#pending++;
+    this.#deadline = performance.now() + this.#timeoutMs;
+    if (this.#timer === undefined && !this.#closed) {
+      this.#timer = setTimeout(this.#onTimer, this.#timeoutMs);
+    }
+    try {
+      return await op();
+    } catch (error) {
+      if (this.#timedOut) {
+        throw new Deno.errors.TimedOut(`timed out after ${this.#timeoutMs / 1000} s`);
+      }
+      throw error;
+    } finally {
+      this.#pending--;
+    }
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    if (this.#pending === 0) return;
+    const left = this.#deadline - performance.now();
+    if (left > 1) {
+      this.#timer = setTimeout(this.#onTimer, left);
+      return;
+    }
+    this.#timedOut = true;
+    this.close();
+  };
+}

@@ -1,0 +1,91 @@
+/**
+ * `deno task demo`: starts each lab's server on a free port, runs its client
+ * as a user would, prints the transcript, and exits 0 only if every exchange
+ * was right.
+ *
+ * @module
+ */
+
+import { type RunResult, runScript, script, startScript } from "../tests/support/process.ts";
+
+/** One lab's demo: returns whether every exchange was right. */
+type Demo = { lab: string; title: string; run: (t: Transcript) => Promise<boolean> };
+
+/** Collects and prints what a user would see. */
+class Transcript {
+  command(flags: string[], file: string, args: string[]): void {
+    console.log(`$ deno run ${[...flags, file, ...args].map(quote).join(" ")}`);
+  }
+  output(text: string): void {
+    for (const line of text.replace(/\n$/, "").split("\n")) if (line) console.log(`  ${line}`);
+  }
+  /** Prints the server's log lines not shown yet. */
+  server(server: { lines: string[] }): void {
+    const fresh = server.lines.slice(this.#shown.get(server) ?? 1);
+    this.#shown.set(server, server.lines.length);
+    for (const line of fresh) console.log(`  [server] ${line}`);
+  }
+  #shown = new Map<object, number>();
+  async client(flags: string[], file: string, args: string[], stdin?: string): Promise<RunResult> {
+    this.command(flags, file, args);
+    const r = await runScript(flags, script(file), args, { stdin });
+    this.output(r.stdout);
+    this.output(r.stderr);
+    return r;
+  }
+}
+
+function quote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+const demos: Demo[] = [
+  {
+    lab: "lab1_echo",
+    title: "TCP upper-case echo",
+    async run(t) {
+      const args = ["-a", "127.0.0.1", "-p", "0"];
+      t.command(["--allow-net"], "lab1_echo/server.ts", args);
+      await using server = await startScript(
+        ["--allow-net"],
+        script("lab1_echo/server.ts"),
+        args,
+        /, (\d+)\)$/,
+      );
+      t.output(server.lines.join("\n"));
+      const port = server.match[1];
+      const r = await t.client([`--allow-net=127.0.0.1:${port}`], "lab1_echo/client.ts", [
+        "-p",
+        port,
+        "hello",
+        "from",
+        "the",
+        "demo",
+      ]);
+      const typed = await t.client([`--allow-net=127.0.0.1:${port}`], "lab1_echo/client.ts", [
+        "-p",
+        port,
+      ], "typed at the prompt\n");
+      t.server(server);
+      return r.stdout === "Message received: HELLO FROM THE DEMO\n" &&
+        typed.stdout.endsWith("Message received: TYPED AT THE PROMPT\n");
+    },
+  },
+];
+
+const started = performance.now();
+let failures = 0;
+for (const demo of demos) {
+  console.log(`\n== ${demo.lab}: ${demo.title}`);
+  let ok = false;
+  try {
+    ok = await demo.run(new Transcript());
+  } catch (error) {
+    console.log(`  demo error: ${error instanceof Error ? error.message : error}`);
+  }
+  console.log(ok ? "  -> ok" : "  -> FAILED");
+  if (!ok) failures++;
+}
+const seconds = ((performance.now() - started) / 1000).toFixed(1);
+console.log(`\n${demos.length - failures} of ${demos.length} labs ok in ${seconds} s`);
+Deno.exit(failures === 0 ? 0 : 1);

@@ -1,0 +1,93 @@
+/**
+ * Lab 1 client: sends a sentence, prints the server's upper-case reply
+ * (the handout's TCPClient.py, done properly).
+ *
+ * Run: `deno run --allow-net=127.0.0.1:12000 lab1_echo/client.ts [SENTENCE...]`
+ *
+ * @module
+ */
+
+import {
+  addressOption,
+  helpOption,
+  parseCli,
+  parsePort,
+  parseTimeoutMs,
+  portOption,
+  timeoutOption,
+  traceOption,
+} from "../common/cli.ts";
+import { connectTcp } from "../common/connect.ts";
+import { Failure, runMain } from "../common/errors.ts";
+import { Wire } from "../common/io.ts";
+import { ask } from "../common/stdin.ts";
+import { stderrTracer } from "../common/trace.ts";
+
+/** Options for {@linkcode echoOnce}. */
+export interface EchoClientOptions {
+  hostname: string;
+  port: number;
+  sentence: string;
+  /** Limit for the connect and for each wait on the reply (default 10 s). */
+  timeoutMs?: number;
+  trace?: boolean;
+}
+
+/** The most reply we accept: the sentence upper-cased can grow (ß -> SS), not explode. */
+const replyLimit = (sent: number) => sent * 3 + 1024;
+
+/**
+ * Sends `sentence`, half-closes, and returns the whole reply.
+ *
+ * @example
+ * ```ts
+ * const reply = await echoOnce({ hostname: "127.0.0.1", port: 12000, sentence: "hi" });
+ * ```
+ */
+export async function echoOnce(options: EchoClientOptions): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const conn = await connectTcp({ ...options, timeoutMs });
+  using wire = new Wire(conn, {
+    timeoutMs,
+    trace: options.trace ? stderrTracer() : undefined,
+  });
+  const data = new TextEncoder().encode(options.sentence);
+  await wire.write(data);
+  // Half-close: "that was all", so the server knows the sentence is complete.
+  await wire.closeWrite();
+  return new TextDecoder().decode(await wire.readToEnd(replyLimit(data.length)));
+}
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const { values, positionals, usage } = parseCli({
+      name: "lab1_echo/client.ts",
+      synopsis: "[SENTENCE...]",
+      summary: "Sends a sentence to the lab 1 server and prints its upper-case reply.\n" +
+        "Without a sentence it asks for one on stdin.",
+      options: {
+        address: addressOption("127.0.0.1", "server address"),
+        port: portOption("12000", "server port"),
+        timeout: timeoutOption("10", "limit for connecting and for the reply"),
+        trace: traceOption,
+        help: helpOption,
+      },
+      maxPositionals: Infinity,
+      epilog: "example: deno run --allow-net=127.0.0.1:12000 lab1_echo/client.ts hello world",
+    });
+    const port = parsePort(values.port, "client", usage);
+    const timeoutMs = parseTimeoutMs(values.timeout, usage);
+    const sentence = positionals.length > 0
+      ? positionals.join(" ")
+      : await ask("Input lowercase sentence: ");
+    if (sentence === null) throw new Failure("no sentence: standard input ended");
+    const reply = await echoOnce({
+      hostname: values.address,
+      port,
+      sentence,
+      timeoutMs,
+      trace: values.trace,
+    });
+    console.log(`Message received: ${reply}`);
+  });
+}

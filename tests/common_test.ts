@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { formatHostPort, splitHostPort } from "../common/addr.ts";
+import { parseCli, parsePort, portOption, UsageError } from "../common/cli.ts";
+import { describeError } from "../common/errors.ts";
+import { type ByteStream, ProtocolError, UnexpectedEofError, Wire } from "../common/io.ts";
+import { formatTrace } from "../common/trace.ts";
+
+const enc = new TextEncoder();
+
+/** An in-memory stream that delivers `data` cut at the given offsets, one piece per read. */
+function splitStream(data: Uint8Array, cuts: number[]): ByteStream & { written: Uint8Array[] } {
+  const pieces: Uint8Array[] = [];
+  let prev = 0;
+  for (const c of [...cuts, data.length]) {
+    if (c > prev) pieces.push(data.slice(prev, c));
+    prev = Math.max(prev, c);
+  }
+  const written: Uint8Array[] = [];
+  return {
+    written,
+    read(p) {
+      const piece = pieces.shift();
+      if (!piece) return Promise.resolve(null);
+      const n = Math.min(p.length, piece.length);
+      p.set(piece.subarray(0, n));
+      if (n < piece.length) pieces.unshift(piece.subarray(n));
+      return Promise.resolve(n);
+    },
+    write(p) {
+      // Accept at most 3 bytes per call, to prove writeAll loops.
+      written.push(p.slice(0, 3));
+      return Promise.resolve(Math.min(3, p.length));
+    },
+    close() {},
+  };
+}
+
+Deno.test("readLine and readExact parse the same at every split point", async () => {
+  const data = enc.encode("Ann\r\nstraße 42\nXYZ12345tail");
+  for (let a = 0; a <= data.length; a++) {
+    for (let b = a; b <= data.length; b += 3) {
+      const wire = new Wire(splitStream(data, [a, b]), { bufferSize: 4 });
+      assert.equal(await wire.readLine(100), "Ann");
+      assert.equal(await wire.readLine(100), "straße 42");
+      assert.deepEqual(await wire.readExact(3), enc.encode("XYZ"));
+      assert.deepEqual(await wire.readExact(5), enc.encode("12345"));
+      assert.deepEqual(await wire.readToEnd(100), enc.encode("tail"));
+      assert.equal(await wire.readLine(100), null);
+    }
+  }
+});
+
+Deno.test("readLine enforces its limit, strict UTF-8 and a terminated last line", async () => {
+  await assert.rejects(
+    new Wire(splitStream(enc.encode("x".repeat(50) + "\n"), [7, 20])).readLine(10),
+    ProtocolError,
+  );
+  // Exactly at the limit, with \r\n, is fine.
+  assert.equal(await new Wire(splitStream(enc.encode("abcd\r\n"), [5])).readLine(4), "abcd");
+  await assert.rejects(
+    new Wire(splitStream(new Uint8Array([0xff, 0x0a]), [])).readLine(10),
+    /UTF-8/,
+  );
+  await assert.rejects(
+    new Wire(splitStream(enc.encode("abc"), [1])).readLine(10),
+    /middle of a line/,
+  );
+  assert.deepEqual(
+    await new Wire(splitStream(enc.encode("abc"), [1])).readLineBytes(10, true),
+    enc.encode("abc"),
+  );
+  // A line that never ends is refused once the limit is passed, not at end of stream.
+  const endless: ByteStream = {
+    read: (p) => Promise.resolve((p.fill(0x61), p.length)),
+    write: () => Promise.resolve(0),
+    close() {},
+  };
+  await assert.rejects(new Wire(endless).readLine(4096), /longer than 4096/);
+});
+
+Deno.test("readExact reports early end with the counts", async () => {
+  const wire = new Wire(splitStream(enc.encode("12345"), [2]));
+  const error = await wire.readExact(10).catch((e) => e);
+  assert.ok(error instanceof UnexpectedEofError);
+  assert.equal(error.received, 5);
+  assert.equal(error.expected, 10);
+});
+
+Deno.test("readToEnd stops past its limit", async () => {
+  await assert.rejects(
+    new Wire(splitStream(new Uint8Array(100), [10])).readToEnd(50),
+    /more than 50/,
+  );
+});
+
+Deno.test("write loops over partial writes and traces each one", async () => {
+  const stream = splitStream(new Uint8Array(), []);
+  const traced: string[] = [];
+  const wire = new Wire(stream, { trace: (d, b) => traced.push(formatTrace(d, b)) });
+  await wire.writeText("abcdefgh");
+  assert.deepEqual(stream.written.map((b) => new TextDecoder().decode(b)), ["abc", "def", "gh"]);
+  assert.deepEqual(traced, ['-> 3 bytes  "abc"', '-> 3 bytes  "def"', '-> 2 bytes  "gh"']);
+});
+
+Deno.test("the idle timeout closes a silent connection with TimedOut", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const conn = await listener.accept();
+  using wire = new Wire(conn, { timeoutMs: 100 });
+  const started = performance.now();
+  await assert.rejects(wire.readLine(10), Deno.errors.TimedOut);
+  assert.ok(performance.now() - started >= 90);
+  assert.ok(wire.timedOut);
+  // The client sees the close.
+  assert.equal(await client.read(new Uint8Array(1)), null);
+});
+
+Deno.test("real sockets: lines sent byte by byte arrive whole", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  using wire = new Wire(await listener.accept());
+  const text = enc.encode("first line\nsecond\n");
+  const sending = (async () => {
+    for (const byte of text) {
+      await client.write(new Uint8Array([byte]));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  })();
+  assert.equal(await wire.readLine(64), "first line");
+  assert.equal(await wire.readLine(64), "second");
+  await sending;
+});
+
+Deno.test("formatTrace shows text quoted and binary as hex", () => {
+  assert.equal(formatTrace("->", enc.encode("Ann\n42\n")), '-> 7 bytes  "Ann\\n42\\n"');
+  const png = new Uint8Array(1024);
+  png.set([0x89, 0x50, 0x4e, 0x47]);
+  assert.match(formatTrace("<-", png), /^<- 1024 bytes {2}\(binary\) 89 50 4e 47 00/);
+  assert.equal(formatTrace("<-", new Uint8Array([0x41])), '<- 1 byte  "A"');
+});
+
+Deno.test("host:port parsing and formatting, IPv6 in brackets", () => {
+  assert.equal(formatHostPort("::1", 80), "[::1]:80");
+  assert.equal(formatHostPort("example.org", 80), "example.org:80");
+  assert.deepEqual(splitHostPort("[::1]:12000"), { hostname: "::1", port: 12000 });
+  assert.deepEqual(splitHostPort("localhost:1"), { hostname: "localhost", port: 1 });
+  assert.deepEqual(splitHostPort("[::1]:12000:a:b.txt", true), {
+    hostname: "::1",
+    port: 12000,
+    rest: "a:b.txt",
+  });
+  assert.deepEqual(splitHostPort("10.0.0.1:99:x", true), {
+    hostname: "10.0.0.1",
+    port: 99,
+    rest: "x",
+  });
+  assert.equal(splitHostPort("::1:12000"), undefined);
+  assert.equal(splitHostPort("host"), undefined);
+});
+
+Deno.test("parsePort: servers take 0 or 1024..65535, clients 1..65535", () => {
+  assert.equal(parsePort("0", "server"), 0);
+  assert.equal(parsePort("1024", "server"), 1024);
+  assert.throws(() => parsePort("80", "server"), UsageError);
+  assert.equal(parsePort("80", "client"), 80);
+  for (const bad of ["0", "65536", "-1", "abc", "1e3", ""]) {
+    assert.throws(() => parsePort(bad, "client"), UsageError);
+  }
+});
+
+Deno.test("parseCli: defaults, short flags, unknown options", () => {
+  const spec = { name: "x.ts", summary: "test", options: { port: portOption("12000") } };
+  assert.equal(parseCli(spec, []).values.port, "12000");
+  assert.equal(parseCli(spec, ["-p", "5"]).values.port, "5");
+  assert.throws(() => parseCli(spec, ["--nope"]), /unknown option '--nope'/);
+  assert.throws(() => parseCli(spec, ["extra"]), /unexpected argument 'extra'/);
+  assert.match(parseCli(spec, []).usage, /-p, --port PORT +port \(default: 12000\)/);
+});
+
+Deno.test("describeError gives one short phrase", () => {
+  assert.equal(
+    describeError(new Deno.errors.ConnectionRefused("os error 111")),
+    "connection refused",
+  );
+  assert.equal(describeError(new Deno.errors.AddrInUse("x")), "address already in use");
+  assert.equal(describeError(new Error("boom (os error 5)")), "boom");
+});

@@ -1,0 +1,203 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { echoOnce } from "../lab1_echo/client.ts";
+import { serveEcho } from "../lab1_echo/server.ts";
+import { startChaosProxy } from "./support/chaos_proxy.ts";
+import { copyDir, ROOT, runScript, script, startScript } from "./support/process.ts";
+
+const CLIENT = script("lab1_echo/client.ts");
+const SERVER = script("lab1_echo/server.ts");
+const READY = /^Server waiting on \('[^']+', (\d+)\)$/;
+
+/** An in-process server whose log lines the test can read. */
+function startServer(options: { idleTimeoutMs?: number; hostname?: string } = {}) {
+  const log: string[] = [];
+  const server = serveEcho({ hostname: "127.0.0.1", port: 0, log: (l) => log.push(l), ...options });
+  return {
+    server,
+    log,
+    port: server.addr.port,
+    [Symbol.asyncDispose]: async () => {
+      server.close();
+      await server.finished;
+    },
+  };
+}
+
+Deno.test("CLI round trip: the client prints the upper-case reply", async () => {
+  await using s = startServer();
+  const r = await runScript([`--allow-net=127.0.0.1:${s.port}`], CLIENT, [
+    "-p",
+    `${s.port}`,
+    "hello",
+    "straße",
+  ]);
+  assert.equal(r.stderr, "");
+  assert.equal(r.stdout, "Message received: HELLO STRASSE\n");
+  assert.equal(r.code, 0);
+  assert.deepEqual(s.log.slice(-1), ["Data from connected user: hello straße"]);
+  assert.match(s.log[0], /^Connected by: \('127\.0\.0\.1', \d+\)$/);
+});
+
+Deno.test("CLI prompt path reads the sentence from piped stdin", async () => {
+  await using s = startServer();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${s.port}`], {
+    stdin: "from the keyboard\n",
+  });
+  assert.equal(r.stdout, "Input lowercase sentence: Message received: FROM THE KEYBOARD\n");
+  assert.equal(r.code, 0);
+});
+
+Deno.test("200 concurrent clients are all answered correctly", async () => {
+  await using s = startServer();
+  const replies = await Promise.all(
+    Array.from(
+      { length: 200 },
+      (_, i) => echoOnce({ hostname: "127.0.0.1", port: s.port, sentence: `client ${i} ä` }),
+    ),
+  );
+  replies.forEach((r, i) => assert.equal(r, `CLIENT ${i} Ä`));
+});
+
+Deno.test("a silent client does not block others and is closed after the idle timeout", async () => {
+  await using s = startServer({ idleTimeoutMs: 300 });
+  using silent = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  const started = performance.now();
+  assert.equal(
+    await echoOnce({ hostname: "127.0.0.1", port: s.port, sentence: "meanwhile" }),
+    "MEANWHILE",
+  );
+  assert.ok(performance.now() - started < 250, "the second client waited for the silent one");
+  // The server closes the silent connection: our read sees end of stream.
+  assert.equal(await silent.read(new Uint8Array(1)), null);
+  assert.ok(performance.now() - started >= 250);
+  assert.ok(s.log.some((l) => /idle timeout/.test(l)), s.log.join("\n"));
+});
+
+Deno.test("1-byte segmentation through the chaos proxy", async () => {
+  await using s = startServer();
+  await using proxy = startChaosProxy({
+    target: { hostname: "127.0.0.1", port: s.port },
+    segmentSize: 1,
+    delayMs: 1,
+  });
+  const sentence = "segmented straße ünïcödé €";
+  assert.equal(
+    await echoOnce({ hostname: "127.0.0.1", port: proxy.addr.port, sentence }),
+    sentence.toUpperCase(),
+  );
+});
+
+Deno.test("a UTF-8 character split across writes is upper-cased whole", async () => {
+  await using s = startServer();
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  const bytes = new TextEncoder().encode("aß€");
+  // Split inside "ß" (2 bytes) and inside "€" (3 bytes), with pauses so they arrive apart.
+  for (const part of [bytes.subarray(0, 2), bytes.subarray(2, 4), bytes.subarray(4)]) {
+    await conn.write(part);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await conn.closeWrite();
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(100);
+  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+  assert.equal(new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))), "ASS€");
+});
+
+Deno.test("handout-style peers: a client that never half-closes, a server that reads once", async () => {
+  // The handout's client: send, recv once, close, without shutdown(SHUT_WR).
+  await using s = startServer();
+  {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await conn.write(new TextEncoder().encode("python client"));
+    const buf = new Uint8Array(1024);
+    const n = await conn.read(buf);
+    assert.equal(new TextDecoder().decode(buf.subarray(0, n!)), "PYTHON CLIENT");
+  }
+  // The handout's server: recv(1024) once, reply, close.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    using conn = await listener.accept();
+    const buf = new Uint8Array(1024);
+    const n = await conn.read(buf);
+    await conn.write(
+      new TextEncoder().encode(new TextDecoder().decode(buf.subarray(0, n!)).toUpperCase()),
+    );
+  })();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${listener.addr.port}`, "to python"]);
+  await serving;
+  assert.equal(r.stdout, "Message received: TO PYTHON\n");
+});
+
+Deno.test("connection refused: one line, exit 1", async () => {
+  // Bind then close to find a port with nothing listening.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${port}`, "hi"]);
+  assert.equal(r.stderr, `error: could not connect to 127.0.0.1:${port}: connection refused\n`);
+  assert.equal(r.stdout, "");
+  assert.equal(r.code, 1);
+});
+
+Deno.test("bad arguments: error line plus usage, exit 2; --help exits 0", async () => {
+  for (
+    const [file, args] of [
+      [CLIENT, ["-p", "0"]],
+      [CLIENT, ["-p", "70000"]],
+      [CLIENT, ["-p", "abc"]],
+      [SERVER, ["-p", "80"]],
+      [SERVER, ["--timeout", "-1"]],
+      [SERVER, ["--nope"]],
+    ] as const
+  ) {
+    const r = await runScript(["--allow-net"], file, [...args]);
+    assert.equal(r.code, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, /^error: .+\n\nusage: /);
+  }
+  const help = await runScript([], SERVER, ["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /--timeout SECONDS/);
+});
+
+Deno.test("--trace shows each read and write with its byte count", async () => {
+  await using s = startServer();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${s.port}`, "--trace", "traced"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /^-> 6 bytes {2}"traced"$/m);
+  assert.match(r.stderr, /^<- 6 bytes {2}"TRACED"$/m);
+});
+
+Deno.test("server CLI: IPv6, log lines, and Ctrl+C stops it cleanly", async () => {
+  const server = await startScript(["--allow-net"], SERVER, ["-a", "::1", "-p", "0"], READY);
+  const port = server.match[1];
+  const r = await runScript(["--allow-net"], CLIENT, ["-a", "::1", "-p", port, "over ipv6"]);
+  assert.equal(r.stdout, "Message received: OVER IPV6\n");
+  await server.waitFor(/^Data from connected user: over ipv6$/);
+  const done = await server.stop("SIGINT");
+  assert.equal(done.code, 0);
+  assert.match(done.stdout, /Connected by: \('::1', \d+\)/);
+});
+
+Deno.test("a copy of lab1_echo/ + common/ runs on its own", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await copyDir(join(ROOT, "lab1_echo"), join(dir, "lab1_echo"));
+    await copyDir(join(ROOT, "common"), join(dir, "common"));
+    await using server = await startScript(
+      ["--allow-net"],
+      "lab1_echo/server.ts",
+      ["-p", "0"],
+      READY,
+      { cwd: dir },
+    );
+    const r = await runScript(["--allow-net"], "lab1_echo/client.ts", [
+      "-p",
+      server.match[1],
+      "copied",
+    ], { cwd: dir });
+    assert.equal(r.stdout, "Message received: COPIED\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
