@@ -48,6 +48,8 @@ export interface WireOptions {
   timeoutMs?: number;
   /** Initial size of the read buffer (it grows for long lines). Default 16 KiB. */
   bufferSize?: number;
+  /** Sent to the peer, best effort, when the idle timeout closes the stream (e.g. `ERROR ...`). */
+  farewell?: Uint8Array;
 }
 
 const LF = 0x0a;
@@ -92,6 +94,7 @@ export class Wire implements Disposable {
   readonly #conn: ByteStream;
   readonly #trace?: Tracer;
   readonly #timeoutMs: number;
+  readonly #farewell?: Uint8Array;
   #buf: Uint8Array;
   #r = 0;
   #w = 0;
@@ -106,6 +109,7 @@ export class Wire implements Disposable {
     this.#conn = conn;
     this.#trace = options.trace;
     this.#timeoutMs = options.timeoutMs ?? 0;
+    this.#farewell = options.farewell;
     this.#buf = new Uint8Array(options.bufferSize ?? 16 * 1024);
   }
 
@@ -323,6 +327,10 @@ export class Wire implements Disposable {
       return;
     }
     this.#timedOut = true;
-    this.close();
+    if (!this.#farewell) return this.close();
+    // The pending read only ends when the socket closes: say goodbye first.
+    const farewell = this.#farewell;
+    this.#conn.write(farewell).then((n) => this.#trace?.("->", farewell.subarray(0, n)), () => {})
+      .finally(() => this.close());
   };
 }

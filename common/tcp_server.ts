@@ -31,6 +31,8 @@ export interface TcpServerOptions {
   idleTimeoutMs?: number;
   /** Trace every read and write to stderr. */
   trace?: boolean;
+  /** Sent before an idle connection is closed, e.g. `ERROR idle timeout\n`. */
+  timeoutMessage?: string;
   /** Where log lines go (default `console.log`). */
   log?: (line: string) => void;
   /** Stops the server when aborted. */
@@ -91,6 +93,9 @@ export function serveTcp(options: TcpServerOptions): TcpServer {
     using wire = new Wire(conn, {
       timeoutMs: options.idleTimeoutMs ?? 30_000,
       trace: options.trace ? stderrTracer(label) : undefined,
+      farewell: options.timeoutMessage
+        ? new TextEncoder().encode(options.timeoutMessage)
+        : undefined,
     });
     open.add(wire);
     try {

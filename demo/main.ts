@@ -71,6 +71,44 @@ const demos: Demo[] = [
         typed.stdout.endsWith("Message received: TYPED AT THE PROMPT\n");
     },
   },
+  {
+    lab: "lab2_sum",
+    title: "name and number exchange over TCP",
+    async run(t) {
+      const args = ["-a", "127.0.0.1", "-p", "0", "--number", "17"];
+      t.command(["--allow-net"], "lab2_sum/server.ts", args);
+      const server = await startScript(
+        ["--allow-net"],
+        script("lab2_sum/server.ts"),
+        args,
+        /, (\d+)\)$/,
+      );
+      t.output(server.lines.join("\n"));
+      const port = server.match[1];
+      const net = [`--allow-net=127.0.0.1:${port}`];
+      const flags = await t.client(net, "lab2_sum/client.ts", [
+        "-p",
+        port,
+        "--name",
+        "Ann",
+        "--number",
+        "42",
+      ]);
+      const typed = await t.client(net, "lab2_sum/client.ts", ["-p", port], "Bob\n7\n");
+      const stop = await t.client(net, "lab2_sum/client.ts", [
+        "-p",
+        port,
+        "--name",
+        "Admin",
+        "--number",
+        "0",
+      ]);
+      const exit = await server.exited();
+      t.server(server);
+      return flags.stdout.endsWith("42 + 17 = 59\n") && typed.stdout.endsWith("7 + 17 = 24\n") &&
+        stop.code === 1 && exit.code === 0;
+    },
+  },
 ];
 
 const started = performance.now();

@@ -1,0 +1,152 @@
+/**
+ * Lab 2 client: sends a name and an integer 1..100, shows both names and the
+ * sum of both numbers. Values not given as flags are asked at the keyboard.
+ *
+ * Run: `deno run --allow-net=127.0.0.1:12000 lab2_sum/client.ts [--name NAME] [--number N]`
+ *
+ * @module
+ */
+
+import {
+  addressOption,
+  helpOption,
+  parseCli,
+  parsePort,
+  parseTimeoutMs,
+  portOption,
+  timeoutOption,
+  traceOption,
+  UsageError,
+} from "../common/cli.ts";
+import { connectTcp } from "../common/connect.ts";
+import { Failure, runMain } from "../common/errors.ts";
+import { Wire } from "../common/io.ts";
+import { ask } from "../common/stdin.ts";
+import { stderrTracer } from "../common/trace.ts";
+import {
+  inRange,
+  MAX_LINE,
+  MAX_NUMBER,
+  MIN_NUMBER,
+  nameProblem,
+  parseInteger,
+  sumLine,
+} from "./protocol.ts";
+
+/** Options for {@linkcode exchangeSum}. */
+export interface SumClientOptions {
+  hostname: string;
+  port: number;
+  name: string;
+  number: number;
+  timeoutMs?: number;
+  trace?: boolean;
+}
+
+/** The server's answer: its name and number, or the reason it gave for refusing. */
+export type SumReply = { name: string; number: number } | { error: string };
+
+/**
+ * Sends the name and number, returns the server's reply.
+ *
+ * @example
+ * ```ts
+ * const reply = await exchangeSum({ hostname: "127.0.0.1", port: 12000, name: "Ann", number: 42 });
+ * ```
+ */
+export async function exchangeSum(options: SumClientOptions): Promise<SumReply> {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const conn = await connectTcp({ ...options, timeoutMs });
+  using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
+  await wire.writeText(`${options.name}\n${options.number}\n`);
+  const first = await wire.readLine(MAX_LINE);
+  if (first === null) throw new Failure("the server closed the connection without answering");
+  if (first.startsWith("ERROR")) return { error: first.replace(/^ERROR\s*/, "") };
+  const numberLine = await wire.readLine(MAX_LINE);
+  const number = numberLine === null ? undefined : parseInteger(numberLine);
+  if (number === undefined) {
+    throw new Failure(
+      `the server's reply is not a name and an integer: ${JSON.stringify(numberLine)}`,
+    );
+  }
+  return { name: first, number };
+}
+
+/** Asks until the answer passes `check` (which returns a problem, or undefined). */
+async function askUntilValid(
+  question: string,
+  check: (answer: string) => string | undefined,
+): Promise<string> {
+  while (true) {
+    const answer = await ask(question);
+    if (answer === null) throw new Failure("standard input ended before a valid answer");
+    const problem = check(answer.trim());
+    if (!problem) return answer.trim();
+    console.log(`Invalid: ${problem}. Try again.`);
+  }
+}
+
+const numberProblem = (text: string) => {
+  const n = parseInteger(text);
+  if (n === undefined) return "not an integer";
+  return inRange(n) ? undefined : `not between ${MIN_NUMBER} and ${MAX_NUMBER}`;
+};
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const { values, usage } = parseCli({
+      name: "lab2_sum/client.ts",
+      summary:
+        "Lab 2 client: sends a name and an integer 1..100; shows the server's name and the sum.\n" +
+        "Values not given as options are asked at the keyboard. An out-of-range --number stops the server.",
+      options: {
+        address: addressOption("127.0.0.1", "server address"),
+        port: portOption("12000", "server port"),
+        name: { type: "string", arg: "NAME", help: "your name (asked if missing)" },
+        number: { type: "string", arg: "N", help: "an integer 1..100 (asked if missing)" },
+        timeout: timeoutOption("10", "limit for connecting and for the reply"),
+        trace: traceOption,
+        help: helpOption,
+      },
+      epilog:
+        "example: deno run --allow-net=127.0.0.1:12000 lab2_sum/client.ts --name Ann --number 42",
+    });
+    const port = parsePort(values.port, "client", usage);
+    const timeoutMs = parseTimeoutMs(values.timeout, usage);
+    if (values.name !== undefined && nameProblem(values.name)) {
+      throw new UsageError(`invalid --name: ${nameProblem(values.name)}`, usage);
+    }
+    let number: number | undefined;
+    if (values.number !== undefined) {
+      number = parseInteger(values.number);
+      if (number === undefined) {
+        throw new UsageError(`invalid --number '${values.number}': not an integer`, usage);
+      }
+      if (!inRange(number)) {
+        console.error(
+          `warning: ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}: sending it will shut the server down`,
+        );
+      }
+    }
+    const name = values.name ?? await askUntilValid("Enter your name: ", nameProblem);
+    number ??= Number(
+      await askUntilValid(
+        `Enter an integer between ${MIN_NUMBER} and ${MAX_NUMBER}: `,
+        numberProblem,
+      ),
+    );
+
+    const reply = await exchangeSum({
+      hostname: values.address,
+      port,
+      name,
+      number,
+      timeoutMs,
+      trace: values.trace,
+    });
+    if ("error" in reply) throw new Failure(`the server answered: ${reply.error}`);
+    console.log(`Client's name: ${name}`);
+    console.log(`Server's name: ${reply.name}`);
+    console.log(sumLine(number, reply.number));
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * Lab 2 wire protocol: UTF-8 lines ending in `\n` (`\r\n` accepted).
+ *
+ * client -> server: `<name>\n<number>\n`
+ * server -> client: `<name>\n<number>\n`, or `ERROR <reason>\n` and close.
+ *
+ * @module
+ */
+
+/** Longest line either side accepts, in bytes. */
+export const MAX_LINE = 1024;
+/** Longest name, in characters. */
+export const MAX_NAME = 100;
+/** The range a number must be in; any other integer stops the server. */
+export const MIN_NUMBER = 1;
+export const MAX_NUMBER = 100;
+
+/** Why a name is not acceptable, or `undefined` when it is. */
+export function nameProblem(name: string): string | undefined {
+  const length = [...name].length;
+  if (length === 0) return "the name is empty";
+  if (length > MAX_NAME) return `the name is longer than ${MAX_NAME} characters`;
+  if (/\p{Cc}/u.test(name)) return "the name contains control characters";
+  return undefined;
+}
+
+/** Parses a decimal integer line (`42`, `-7`, `+3`); `undefined` if it is not one. */
+export function parseInteger(text: string): number | undefined {
+  if (!/^[+-]?\d{1,15}$/.test(text.trim())) return undefined;
+  return Number(text.trim());
+}
+
+/** Whether a number is one the server adds rather than a request to shut down. */
+export function inRange(n: number): boolean {
+  return n >= MIN_NUMBER && n <= MAX_NUMBER;
+}
+
+/** The line both sides print: `<client> + <server> = <sum>`. */
+export function sumLine(client: number, server: number): string {
+  return `${client} + ${server} = ${client + server}`;
+}

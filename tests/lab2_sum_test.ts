@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { exchangeSum } from "../lab2_sum/client.ts";
+import { serveSum } from "../lab2_sum/server.ts";
+import { startChaosProxy } from "./support/chaos_proxy.ts";
+import { runScript, script, startScript } from "./support/process.ts";
+
+const CLIENT = script("lab2_sum/client.ts");
+const SERVER = script("lab2_sum/server.ts");
+const READY = /^Server waiting on \('[^']+', (\d+)\)$/;
+
+function startServer(options: { idleTimeoutMs?: number; hostname?: string } = {}) {
+  const log: string[] = [];
+  const server = serveSum({
+    hostname: "127.0.0.1",
+    port: 0,
+    number: 17,
+    log: (l) => log.push(l),
+    ...options,
+  });
+  return {
+    server,
+    log,
+    port: server.addr.port,
+    [Symbol.asyncDispose]: async () => {
+      server.close();
+      await server.finished;
+    },
+  };
+}
+
+/** Sends raw bytes and returns everything the server sends back before closing. */
+async function raw(
+  port: number,
+  data: string | Uint8Array,
+  hostname = "127.0.0.1",
+): Promise<string> {
+  using conn = await Deno.connect({ hostname, port });
+  await conn.write(typeof data === "string" ? new TextEncoder().encode(data) : data);
+  let out = "";
+  const buf = new Uint8Array(4096);
+  const decoder = new TextDecoder();
+  try {
+    for (let n; (n = await conn.read(buf)) !== null;) {
+      out += decoder.decode(buf.subarray(0, n), { stream: true });
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+  }
+  return out;
+}
+
+Deno.test("CLI happy path with fixed numbers prints both names and the sum", async () => {
+  await using s = startServer();
+  const r = await runScript([`--allow-net=127.0.0.1:${s.port}`], CLIENT, [
+    "-p",
+    `${s.port}`,
+    "--name",
+    "Ann",
+    "--number",
+    "42",
+  ]);
+  assert.equal(
+    r.stdout,
+    "Client's name: Ann\nServer's name: Server of Deno Socket Labs\n42 + 17 = 59\n",
+  );
+  assert.equal(r.code, 0);
+  assert.deepEqual(s.log.slice(1), [
+    "Client's name: Ann",
+    "Server's name: Server of Deno Socket Labs",
+    "42 + 17 = 59",
+  ]);
+});
+
+Deno.test("prompts read stdin and re-ask after an invalid answer", async () => {
+  await using s = startServer();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${s.port}`], {
+    stdin: "Bob\n150\nxyz\n8\n",
+  });
+  assert.equal(
+    r.stdout,
+    "Enter your name: Enter an integer between 1 and 100: Invalid: not between 1 and 100. Try again.\n" +
+      "Enter an integer between 1 and 100: Invalid: not an integer. Try again.\n" +
+      "Enter an integer between 1 and 100: Client's name: Bob\nServer's name: Server of Deno Socket Labs\n8 + 17 = 25\n",
+  );
+  assert.equal(r.code, 0);
+});
+
+Deno.test("netcat style: both lines in one segment, or \\r\\n endings", async () => {
+  await using s = startServer();
+  assert.equal(await raw(s.port, "Ann\n42\n"), "Server of Deno Socket Labs\n17\n");
+  assert.equal(await raw(s.port, "Ann\r\n42\r\n"), "Server of Deno Socket Labs\n17\n");
+});
+
+Deno.test("1-byte segmentation through the chaos proxy parses the same", async () => {
+  await using s = startServer();
+  await using proxy = startChaosProxy({
+    target: { hostname: "127.0.0.1", port: s.port },
+    segmentSize: 1,
+    delayMs: 1,
+  });
+  assert.deepEqual(
+    await exchangeSum({ hostname: "127.0.0.1", port: proxy.addr.port, name: "Zoë", number: 100 }),
+    { name: "Server of Deno Socket Labs", number: 17 },
+  );
+});
+
+Deno.test("each bad input gets its ERROR and the server serves the next client", async () => {
+  await using s = startServer({ idleTimeoutMs: 300 });
+  const cases: [string | Uint8Array, RegExp][] = [
+    ["x".repeat(2000) + "\n42\n", /^ERROR line longer than 1024 bytes\n$/],
+    [new Uint8Array([0x41, 0xff, 0xfe, 0x0a, 0x34, 0x0a]), /^ERROR line is not valid UTF-8\n$/],
+    ["Ann\nforty-two\n", /^ERROR not an integer: "forty-two"\n$/],
+    ["Ann\n4.5\n", /^ERROR not an integer/],
+    ["\n42\n", /^ERROR the name is empty\n$/],
+    ["x".repeat(101) + "\n42\n", /^ERROR the name is longer than 100 characters\n$/],
+    ["A\tB\n42\n", /^ERROR the name contains control characters\n$/],
+    ["Ann\n", /^ERROR no complete request before the idle timeout\n$/],
+  ];
+  for (const [input, expected] of cases) {
+    assert.match(await raw(s.port, input), expected);
+    assert.equal(await raw(s.port, "Next\n1\n"), "Server of Deno Socket Labs\n17\n");
+  }
+  assert.equal(s.server.shutdownRequested(), false);
+});
+
+Deno.test("out of range stops the server: exit 0, client exit 1, port free at once", async () => {
+  const server = await startScript(["--allow-net"], SERVER, [
+    "-a",
+    "127.0.0.1",
+    "-p",
+    "0",
+    "--number",
+    "5",
+  ], READY);
+  const port = server.match[1];
+  // A second, idle client is open: shutdown must close it too.
+  using idle = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+  const r = await runScript(["--allow-net"], CLIENT, [
+    "-p",
+    port,
+    "--name",
+    "Stop",
+    "--number",
+    "0",
+  ]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^warning: 0 is outside 1\.\.100/);
+  assert.match(
+    r.stderr,
+    /error: the server answered: 0 is outside 1\.\.100: server shutting down\n$/,
+  );
+  const done = await server.exited();
+  assert.equal(done.code, 0);
+  assert.match(done.stdout, /Shutting down/);
+  assert.equal(await idle.read(new Uint8Array(10)), null);
+  // The port can be bound again right away.
+  using again = Deno.listen({ hostname: "127.0.0.1", port: Number(port) });
+  assert.equal(again.addr.port, Number(port));
+});
+
+Deno.test("IPv6 and 100 concurrent clients", async () => {
+  await using s = startServer({ hostname: "::1" });
+  const replies = await Promise.all(
+    Array.from(
+      { length: 100 },
+      (_, i) =>
+        exchangeSum({ hostname: "::1", port: s.port, name: `c${i}`, number: 1 + (i % 100) }),
+    ),
+  );
+  for (const r of replies) assert.deepEqual(r, { name: "Server of Deno Socket Labs", number: 17 });
+});
+
+Deno.test("bad flags exit 2; an unreachable server exits 1", async () => {
+  for (const args of [["--number", "abc"], ["--name", ""], ["-p", "0"]]) {
+    const r = await runScript(["--allow-net"], CLIENT, args);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error: /);
+  }
+  assert.equal((await runScript(["--allow-net"], SERVER, ["--number", "101"])).code, 2);
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  const r = await runScript(["--allow-net"], CLIENT, [
+    "-p",
+    `${port}`,
+    "--name",
+    "A",
+    "--number",
+    "1",
+  ]);
+  assert.equal(r.stderr, `error: could not connect to 127.0.0.1:${port}: connection refused\n`);
+  assert.equal(r.code, 1);
+});
+
+Deno.test("server CLI stops cleanly on Ctrl+C", async () => {
+  const server = await startScript(["--allow-net"], SERVER, ["-a", "::1", "-p", "0"], READY);
+  const done = await server.stop("SIGINT");
+  assert.equal(done.code, 0);
+  assert.equal(done.stderr, "");
+});
