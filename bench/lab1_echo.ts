@@ -7,6 +7,7 @@
 
 import { script, startProcess, startScript } from "../tests/support/process.ts";
 import { fixed, printTable, quantile, runLoad } from "./load.ts";
+import { hasPython } from "./python.ts";
 
 const THINK_MS = 10;
 const SENTENCE = new TextEncoder().encode("benchmark sentence, lower case");
@@ -93,17 +94,5 @@ export async function benchLab1(seconds: number): Promise<void> {
         fixed(ratio)
       }x: ${errors === 0 && ratio >= 20 ? "MET" : "NOT MET"}`,
     );
-  }
-}
-
-async function hasPython(): Promise<boolean> {
-  try {
-    return (await new Deno.Command("python3", {
-      args: ["-c", "pass"],
-      stdout: "null",
-      stderr: "null",
-    }).output()).success;
-  } catch {
-    return false;
   }
 }

@@ -5,9 +5,12 @@
  */
 
 import { benchLab1 } from "./lab1_echo.ts";
+import { benchUdp } from "./lab_udp.ts";
 
 const seconds = Number(Deno.args[0] ?? 5);
 console.log(
   `# Deno Socket Labs benchmark (${Deno.build.os}, ${navigator.hardwareConcurrency} cores, Deno ${Deno.version.deno})`,
 );
-await benchLab1(seconds);
+const only = Deno.args[1];
+if (!only || only === "lab1") await benchLab1(seconds);
+if (!only || only === "udp") await benchUdp(seconds);

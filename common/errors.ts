@@ -7,6 +7,7 @@
  */
 
 import { UsageError } from "./cli.ts";
+import { flushLog } from "./log.ts";
 
 /** A failure the script already described in words: printed as is, exit 1 (or `exitCode`). */
 export class Failure extends Error {
@@ -47,8 +48,9 @@ export function describeError(error: unknown): string {
       // Our own TimedOut errors say how long; the OS's say "os error 110".
       if (type === Deno.errors.TimedOut && /after/.test(error.message)) return error.message;
       if (type === Deno.errors.NotCapable || type === Deno.errors.PermissionDenied) {
-        const flag = error.message.match(/--allow-\w+/)?.[0];
-        return flag ? `permission denied: run with ${flag}` : phrase;
+        // "Requires net access to "0.0.0.0:0", run again with the --allow-net flag"
+        const m = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/);
+        return m ? `permission denied: needs ${m[2]}=${m[1]}` : phrase;
       }
       return phrase;
     }
@@ -97,5 +99,6 @@ export async function runMain(main: () => Promise<number | void>): Promise<never
       code = 1;
     }
   }
+  flushLog();
   Deno.exit(code);
 }

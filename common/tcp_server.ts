@@ -8,6 +8,7 @@
 
 import { formatAddr } from "./addr.ts";
 import { describeError } from "./errors.ts";
+import { logLine } from "./log.ts";
 import { Wire } from "./io.ts";
 import { stderrTracer } from "./trace.ts";
 
@@ -33,7 +34,7 @@ export interface TcpServerOptions {
   trace?: boolean;
   /** Sent before an idle connection is closed, e.g. `ERROR idle timeout\n`. */
   timeoutMessage?: string;
-  /** Where log lines go (default `console.log`). */
+  /** Where log lines go (default: `logLine`, batched stdout). */
   log?: (line: string) => void;
   /** Stops the server when aborted. */
   signal?: AbortSignal;
@@ -65,7 +66,7 @@ const ACCEPT_RETRY_MS = 100;
  * ```
  */
 export function serveTcp(options: TcpServerOptions): TcpServer {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? logLine;
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
   const open = new Set<Wire>();
   const tasks = new Set<Promise<void>>();
@@ -136,24 +137,4 @@ export function serveTcp(options: TcpServerOptions): TcpServer {
   };
 
   return { addr: listener.addr as Deno.NetAddr, close, finished: acceptLoop() };
-}
-
-/**
- * Calls `stop` on Ctrl+C (and SIGTERM where the OS has it); returns a
- * function that removes the listeners.
- *
- * @example
- * ```ts
- * const server = serveTcp({ port: 0, handler: async () => {} });
- * const unlisten = onInterrupt(server.close);
- * await server.finished;
- * unlisten();
- * ```
- */
-export function onInterrupt(stop: () => void): () => void {
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, stop);
-  return () => {
-    for (const s of signals) Deno.removeSignalListener(s, stop);
-  };
 }

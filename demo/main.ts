@@ -109,6 +109,48 @@ const demos: Demo[] = [
         stop.code === 1 && exit.code === 0;
     },
   },
+  {
+    lab: "lab_udp",
+    title: "UDP upper-case echo and ping",
+    async run(t) {
+      const flags = ["--unstable-net", "--allow-net"];
+      const args = ["-a", "127.0.0.1", "-p", "0", "--drop", "0.3"];
+      t.command(flags, "lab_udp/server.ts", args);
+      await using server = await startScript(
+        flags,
+        script("lab_udp/server.ts"),
+        args,
+        /, (\d+)\)$/,
+      );
+      t.output(server.lines.join("\n"));
+      const port = server.match[1];
+      const net = ["--unstable-net", `--allow-net=0.0.0.0:0,127.0.0.1:${port}`];
+      const echo = await t.client(net, "lab_udp/client.ts", [
+        "-p",
+        port,
+        "--timeout",
+        "0.2",
+        "--retries",
+        "10",
+        "hello",
+        "over",
+        "udp",
+      ]);
+      const ping = await t.client(net, "lab_udp/client.ts", [
+        "-p",
+        port,
+        "--ping",
+        "10",
+        "--interval",
+        "0.05",
+        "--timeout",
+        "0.2",
+      ]);
+      t.server(server);
+      return echo.stdout === "HELLO OVER UDP\n" &&
+        /^10 packets transmitted, \d+ received/m.test(ping.stdout);
+    },
+  },
 ];
 
 const started = performance.now();

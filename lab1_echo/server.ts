@@ -18,7 +18,9 @@ import {
   traceOption,
 } from "../common/cli.ts";
 import { runMain } from "../common/errors.ts";
-import { type Connection, onInterrupt, serveTcp, type TcpServer } from "../common/tcp_server.ts";
+import { logLine } from "../common/log.ts";
+import { onInterrupt } from "../common/signals.ts";
+import { type Connection, serveTcp, type TcpServer } from "../common/tcp_server.ts";
 
 /** Options for {@linkcode serveEcho}. */
 export interface EchoServerOptions {
@@ -47,7 +49,7 @@ const LOGGED_CHARS = 200;
  * ```
  */
 export function serveEcho(options: EchoServerOptions): TcpServer {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? logLine;
   return serveTcp({ ...options, log, handler: (conn) => echoUpper(conn, log) });
 }
 
@@ -94,9 +96,9 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    console.log(`Server waiting on ${formatPythonAddr(server.addr)}`);
+    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
     const unlisten = onInterrupt(() => {
-      console.log("Shutting down");
+      logLine("Shutting down");
       server.close();
     });
     await server.finished;

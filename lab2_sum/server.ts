@@ -22,8 +22,10 @@ import {
   UsageError,
 } from "../common/cli.ts";
 import { runMain } from "../common/errors.ts";
+import { logLine } from "../common/log.ts";
 import { ProtocolError } from "../common/io.ts";
-import { type Connection, onInterrupt, serveTcp, type TcpServer } from "../common/tcp_server.ts";
+import { onInterrupt } from "../common/signals.ts";
+import { type Connection, serveTcp, type TcpServer } from "../common/tcp_server.ts";
 import {
   inRange,
   MAX_LINE,
@@ -68,7 +70,7 @@ export interface SumServer extends TcpServer {
  * ```
  */
 export function serveSum(options: SumServerOptions): SumServer {
-  const log = options.log ?? ((line: string) => console.log(line));
+  const log = options.log ?? logLine;
   const name = options.name ?? DEFAULT_NAME;
   const number = options.number ?? MIN_NUMBER + Math.floor(Math.random() * MAX_NUMBER);
   let shutdown = false;
@@ -151,9 +153,9 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    console.log(`Server waiting on ${formatPythonAddr(server.addr)}`);
+    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
     const unlisten = onInterrupt(() => {
-      console.log("Shutting down");
+      logLine("Shutting down");
       server.close();
     });
     await server.finished;

@@ -184,4 +184,12 @@ Deno.test("describeError gives one short phrase", () => {
   );
   assert.equal(describeError(new Deno.errors.AddrInUse("x")), "address already in use");
   assert.equal(describeError(new Error("boom (os error 5)")), "boom");
+  assert.equal(
+    describeError(
+      new Deno.errors.NotCapable(
+        'Requires net access to "0.0.0.0:0", run again with the --allow-net flag',
+      ),
+    ),
+    "permission denied: needs --allow-net=0.0.0.0:0",
+  );
 });

@@ -1,0 +1,304 @@
+import assert from "node:assert/strict";
+import { udpEcho, udpPing } from "../lab_udp/client.ts";
+import { serveUdp } from "../lab_udp/server.ts";
+import { runScript, script, startScript } from "./support/process.ts";
+
+const CLIENT = script("lab_udp/client.ts");
+const SERVER = script("lab_udp/server.ts");
+const FLAGS = ["--unstable-net", "--allow-net"];
+const READY = /^Server waiting on \('[^']+', (\d+)\)$/;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A UDP socket on a free port that `using` closes (DatagramConn is not Disposable). */
+function udp(hostname: string): Deno.DatagramConn & Disposable {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname, port: 0 });
+  return Object.assign(socket, { [Symbol.dispose]: () => socket.close() });
+}
+
+function startServer(options: { hostname?: string; drop?: number } = {}) {
+  const log: string[] = [];
+  const server = serveUdp({ hostname: "127.0.0.1", port: 0, log: (l) => log.push(l), ...options });
+  return {
+    server,
+    log,
+    port: server.addr.port,
+    [Symbol.asyncDispose]: async () => {
+      server.close();
+      await server.finished;
+    },
+  };
+}
+
+/** A UDP socket that answers nothing but counts what it gets (a port where requests vanish). */
+function blackHole() {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  let count = 0;
+  const loop = (async () => {
+    try {
+      while (true) {
+        await socket.receive();
+        count++;
+      }
+    } catch { /* closed */ }
+  })();
+  return {
+    port: (socket.addr as Deno.NetAddr).port,
+    count: () => count,
+    [Symbol.asyncDispose]: async () => {
+      socket.close();
+      await loop;
+    },
+  };
+}
+
+/** A server that replies to each datagram through `reply(data, from, socket)`. */
+function customServer(
+  reply: (data: Uint8Array, from: Deno.NetAddr, socket: Deno.DatagramConn) => Promise<void>,
+) {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const pending = new Set<Promise<void>>();
+  const loop = (async () => {
+    try {
+      while (true) {
+        const [data, from] = await socket.receive();
+        const p = reply(data, from as Deno.NetAddr, socket).catch(() => {}).finally(() =>
+          pending.delete(p)
+        );
+        pending.add(p);
+      }
+    } catch { /* closed */ }
+  })();
+  return {
+    port: (socket.addr as Deno.NetAddr).port,
+    [Symbol.asyncDispose]: async () => {
+      await Promise.allSettled([...pending]);
+      socket.close();
+      await loop;
+    },
+  };
+}
+
+Deno.test("CLI round trip with the README's least-privilege flags; the server logs both ways", async () => {
+  await using s = startServer();
+  const r = await runScript(
+    ["--unstable-net", `--allow-net=0.0.0.0:0,127.0.0.1:${s.port}`],
+    CLIENT,
+    ["-p", `${s.port}`, "hello", "straße"],
+  );
+  assert.equal(r.stdout, "HELLO STRASSE\n");
+  assert.equal(r.code, 0);
+  assert.match(s.log[0], /^Received request from \('127\.0\.0\.1', \d+\)$/);
+  assert.match(s.log[1], /^Sent reply to \('127\.0\.0\.1', \d+\)$/);
+  const typed = await runScript(FLAGS, CLIENT, ["-p", `${s.port}`], { stdin: "typed\n" });
+  assert.equal(typed.stdout, "Input lowercase sentence: TYPED\n");
+});
+
+Deno.test("no server: 3 tries, then the exact message and exit 1", async () => {
+  await using hole = blackHole();
+  const r = await runScript(FLAGS, CLIENT, ["-p", `${hole.port}`, "--timeout", "0.2", "anyone?"]);
+  assert.equal(
+    r.stderr,
+    `error: no reply from 127.0.0.1:${hole.port} after 3 tries (0.2 s timeout)\n`,
+  );
+  assert.equal(r.code, 1);
+  assert.equal(hole.count(), 3);
+  const two = await runScript(FLAGS, CLIENT, [
+    "-p",
+    `${hole.port}`,
+    "--timeout",
+    "0.1",
+    "--retries",
+    "2",
+    "x",
+  ]);
+  assert.match(two.stderr, /after 2 tries \(0\.1 s timeout\)/);
+});
+
+Deno.test("only a datagram from the server's address is the reply", async () => {
+  using stranger = udp("127.0.0.1");
+  await using server = customServer(async (data, from, socket) => {
+    await stranger.send(enc.encode("NOT THE SERVER"), from);
+    await new Promise((r) => setTimeout(r, 20));
+    await socket.send(enc.encode(dec.decode(data).toUpperCase()), from);
+  });
+  const { reply } = await udpEcho({ hostname: "127.0.0.1", port: server.port, sentence: "real" });
+  assert.equal(reply, "REAL");
+});
+
+Deno.test("a reply to an earlier try is accepted for the same request", async () => {
+  let first = true;
+  await using server = customServer(async (data, from, socket) => {
+    // Answer the first try only, and late: after the client has sent its second.
+    if (!first) return;
+    first = false;
+    await new Promise((r) => setTimeout(r, 150));
+    await socket.send(enc.encode(dec.decode(data).toUpperCase()), from);
+  });
+  const result = await udpEcho({
+    hostname: "127.0.0.1",
+    port: server.port,
+    sentence: "slow",
+    timeoutMs: 100,
+    tries: 3,
+  });
+  assert.deepEqual(result, { reply: "SLOW", tries: 2 });
+});
+
+Deno.test("--drop 1 gives 100% loss in ping mode, exit 1", async () => {
+  await using server = await startScript(FLAGS, SERVER, [
+    "-a",
+    "127.0.0.1",
+    "-p",
+    "0",
+    "--drop",
+    "1",
+  ], READY);
+  const r = await runScript(FLAGS, CLIENT, [
+    "-p",
+    server.match[1],
+    "--ping",
+    "3",
+    "--interval",
+    "0",
+    "--timeout",
+    "0.1",
+  ]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout.match(/^Request timed out/gm)?.length, 3);
+  assert.match(r.stdout, /^3 packets transmitted, 0 received, 100% packet loss$/m);
+  assert.doesNotMatch(r.stdout, /rtt/);
+});
+
+Deno.test("--drop 0.5 with 40 pings: loss between 20% and 80%, counts agree", async () => {
+  await using s = startServer({ drop: 0.5 });
+  const lines: string[] = [];
+  const stats = await udpPing({
+    hostname: "127.0.0.1",
+    port: s.port,
+    count: 40,
+    intervalMs: 0,
+    timeoutMs: 100,
+    print: (l) => lines.push(l),
+  });
+  const replies = lines.filter((l) => l.startsWith("Reply from")).length;
+  const timeouts = lines.filter((l) => l.startsWith("Request timed out")).length;
+  assert.equal(stats.transmitted, 40);
+  assert.equal(replies, stats.received);
+  assert.equal(replies + timeouts, 40);
+  const loss = Math.round((100 * (40 - replies)) / 40);
+  assert.ok(loss >= 20 && loss <= 80, `loss ${loss}%`);
+  assert.ok(
+    lines.includes(`40 packets transmitted, ${replies} received, ${loss}% packet loss`),
+    lines.join("\n"),
+  );
+  assert.equal(s.log.filter((l) => l.includes("simulated loss")).length, 40 - replies);
+});
+
+Deno.test("late replies are discarded, not counted", async () => {
+  await using server = customServer(async (data, from, socket) => {
+    await new Promise((r) => setTimeout(r, 150));
+    await socket.send(enc.encode(dec.decode(data).toUpperCase()), from);
+  });
+  const lines: string[] = [];
+  const stats = await udpPing({
+    hostname: "127.0.0.1",
+    port: server.port,
+    count: 3,
+    intervalMs: 200,
+    timeoutMs: 100,
+    print: (l) => lines.push(l),
+  });
+  assert.equal(stats.received, 0);
+  assert.ok(stats.late >= 2, `late ${stats.late}`);
+  assert.ok(lines.includes("3 packets transmitted, 0 received, 100% packet loss"));
+});
+
+Deno.test("1,000 datagrams from 20 concurrent clients are all answered", async () => {
+  await using s = startServer();
+  const results = await Promise.all(
+    Array.from({ length: 20 }, async (_, c) => {
+      const replies: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        replies.push(
+          (await udpEcho({
+            hostname: "127.0.0.1",
+            port: s.port,
+            sentence: `c${c} m${i}`,
+            timeoutMs: 500,
+            tries: 5,
+          })).reply,
+        );
+      }
+      return replies;
+    }),
+  );
+  results.forEach((replies, c) => replies.forEach((r, i) => assert.equal(r, `C${c} M${i}`)));
+});
+
+Deno.test("IPv6 both sides, via the CLI", async () => {
+  await using server = await startScript(FLAGS, SERVER, ["-a", "::1", "-p", "0"], READY);
+  const r = await runScript(FLAGS, CLIENT, ["-a", "::1", "-p", server.match[1], "over ipv6"]);
+  assert.equal(r.stdout, "OVER IPV6\n");
+  const ping = await runScript(FLAGS, CLIENT, [
+    "-a",
+    "::1",
+    "-p",
+    server.match[1],
+    "--ping",
+    "2",
+    "--interval",
+    "0",
+  ]);
+  assert.match(ping.stdout, /^Reply from \[::1\]:\d+: seq=2 time=\d+\.\d\d ms$/m);
+  assert.equal(ping.code, 0);
+});
+
+Deno.test("oversize: the client refuses before sending; the server drops, logs, and goes on", async () => {
+  const big = await runScript(FLAGS, CLIENT, ["-p", "12000", "x".repeat(65508)]);
+  assert.equal(big.code, 2);
+  assert.match(
+    big.stderr,
+    /^error: the sentence is 65508 bytes; a UDP datagram carries at most 65507\n/,
+  );
+  // Over IPv6 a datagram may exceed 65507 bytes: the server must not answer it cut short.
+  await using s = startServer({ hostname: "::1" });
+  using sender = udp("::1");
+  await sender.send(new Uint8Array(65508).fill(0x61), {
+    transport: "udp",
+    hostname: "::1",
+    port: s.port,
+  });
+  const { reply } = await udpEcho({ hostname: "::1", port: s.port, sentence: "after" });
+  assert.equal(reply, "AFTER");
+  assert.ok(
+    s.log.some((l) => /^Dropped oversize datagram from \('::1', \d+\)/.test(l)),
+    s.log.join("\n"),
+  );
+  // The largest allowed datagram is answered whole.
+  const max = "y".repeat(65507);
+  assert.equal(
+    (await udpEcho({ hostname: "::1", port: s.port, sentence: max })).reply,
+    max.toUpperCase(),
+  );
+});
+
+Deno.test("handout-style peers: plain sendto/recvfrom both ways", async () => {
+  await using s = startServer();
+  using sock = udp("127.0.0.1");
+  await sock.send(enc.encode("plain"), { transport: "udp", hostname: "127.0.0.1", port: s.port });
+  const [data] = await sock.receive();
+  assert.equal(dec.decode(data), "PLAIN");
+  await using plain = customServer(async (d, from, socket) =>
+    void await socket.send(enc.encode(dec.decode(d).toUpperCase()), from)
+  );
+  const r = await runScript(FLAGS, CLIENT, ["-p", `${plain.port}`, "to python"]);
+  assert.equal(r.stdout, "TO PYTHON\n");
+});
+
+Deno.test("server CLI: bad --drop exits 2, Ctrl+C stops it", async () => {
+  const bad = await runScript(FLAGS, SERVER, ["--drop", "1.5"]);
+  assert.equal(bad.code, 2);
+  const server = await startScript(FLAGS, SERVER, ["-a", "127.0.0.1", "-p", "0"], READY);
+  assert.equal((await server.stop("SIGINT")).code, 0);
+});
