@@ -5,6 +5,7 @@
  */
 
 import { benchLab1 } from "./lab1_echo.ts";
+import { benchLab3 } from "./lab3_file.ts";
 import { benchUdp } from "./lab_udp.ts";
 
 const seconds = Number(Deno.args[0] ?? 5);
@@ -14,3 +15,4 @@ console.log(
 const only = Deno.args[1];
 if (!only || only === "lab1") await benchLab1(seconds);
 if (!only || only === "udp") await benchUdp(seconds);
+if (!only || only === "lab3") await benchLab3();

@@ -50,7 +50,10 @@ export function describeError(error: unknown): string {
       if (type === Deno.errors.NotCapable || type === Deno.errors.PermissionDenied) {
         // "Requires net access to "0.0.0.0:0", run again with the --allow-net flag"
         const m = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/);
-        return m ? `permission denied: needs ${m[2]}=${m[1]}` : phrase;
+        if (!m) return phrase;
+        return m[2] === "--allow-all"
+          ? `permission denied: ${m[1]} needs --allow-all`
+          : `permission denied: needs ${m[2]}=${m[1]}`;
       }
       return phrase;
     }

@@ -26,9 +26,16 @@ class Transcript {
     for (const line of fresh) console.log(`  [server] ${line}`);
   }
   #shown = new Map<object, number>();
-  async client(flags: string[], file: string, args: string[], stdin?: string): Promise<RunResult> {
-    this.command(flags, file, args);
-    const r = await runScript(flags, script(file), args, { stdin });
+  async client(
+    flags: string[],
+    file: string,
+    args: string[],
+    stdin?: string,
+    cwd?: string,
+  ): Promise<RunResult> {
+    if (cwd) console.log(`$ cd ${cwd}`);
+    this.command(flags, cwd ? `$REPO/${file}` : file, args);
+    const r = await runScript(flags, script(file), args, { stdin, cwd });
     this.output(r.stdout);
     this.output(r.stderr);
     return r;
@@ -36,7 +43,7 @@ class Transcript {
 }
 
 function quote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+  return /^[\w@%+=:,./$-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
 const demos: Demo[] = [
@@ -149,6 +156,44 @@ const demos: Demo[] = [
       t.server(server);
       return echo.stdout === "HELLO OVER UDP\n" &&
         /^10 packets transmitted, \d+ received/m.test(ping.stdout);
+    },
+  },
+  {
+    lab: "lab3_file",
+    title: "file transfer with size and SHA-256",
+    async run(t) {
+      const dir = await Deno.makeTempDir({ prefix: "demo_lab3_" });
+      try {
+        const root = `${dir}/served`;
+        const out = `${dir}/downloads`;
+        await Deno.mkdir(root);
+        await Deno.mkdir(out);
+        const data = new Uint8Array(300_000).map((_, i) => (i * 7) % 251);
+        await Deno.writeFile(`${root}/photo.bin`, data);
+        const flags = ["--allow-net", `--allow-read=${root}`];
+        const args = ["0", "--root", root, "-a", "127.0.0.1"];
+        t.command(flags, "lab3_file/server.ts", args);
+        await using server = await startScript(
+          flags,
+          script("lab3_file/server.ts"),
+          args,
+          /, (\d+)\)/,
+        );
+        t.output(server.lines.join("\n"));
+        const port = server.match[1];
+        const net = [`--allow-net=127.0.0.1:${port}`, "--allow-read=.", "--allow-write=."];
+        const get = (args: string[]) => t.client(net, "lab3_file/client.ts", args, undefined, out);
+        const ok = await get([`127.0.0.1:${port}:photo.bin`, "copy.bin"]);
+        const missing = await get([`127.0.0.1:${port}:nothing.txt`]);
+        const escape = await get([`127.0.0.1:${port}:../../etc/passwd`]);
+        await server.waitFor(/refused: '\.\.'/);
+        t.server(server);
+        const copy = await Deno.readFile(`${out}/copy.bin`);
+        return ok.code === 0 && /sha256 OK/.test(ok.stdout) && copy.length === data.length &&
+          copy.every((b, i) => b === data[i]) && missing.code === 1 && escape.code === 1;
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
     },
   },
 ];

@@ -1,0 +1,189 @@
+/**
+ * Lab 3 benchmark: MB/s of a 256 MiB download at three block sizes (first
+ * download, which hashes, and a repeat, whose hash is cached), against a
+ * plain blocking 1024-byte server; and peak memory while moving 1 GiB.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { runScript, script, startProcess, startScript } from "../tests/support/process.ts";
+import { fixed, printTable } from "./load.ts";
+import { hasPython } from "./python.ts";
+
+const MiB = 1024 * 1024;
+
+/** Peak resident memory of a process so far, in MB (Linux), polled until `done` settles. */
+async function peakRss(pid: number, done: Promise<unknown>): Promise<number> {
+  let peak = 0;
+  let finished = false;
+  done.finally(() => (finished = true));
+  while (!finished) {
+    try {
+      const status = await Deno.readTextFile(`/proc/${pid}/status`);
+      peak = Math.max(peak, Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024);
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return peak;
+}
+
+async function fetchTimed(
+  port: number,
+  name: string,
+  outDir: string,
+): Promise<{ mbps: number; ok: boolean }> {
+  await Deno.remove(join(outDir, name)).catch(() => {});
+  const r = await runScript(["-A"], script("lab3_file/client.ts"), [
+    `127.0.0.1:${port}:${name}`,
+    "--quiet",
+    "--force",
+  ], { cwd: outDir, timeoutMs: 600_000 });
+  const m = r.stdout.match(/in ([\d.]+) s/);
+  const size = Number(r.stdout.match(/: (\d+) bytes/)?.[1]);
+  return {
+    mbps: m ? size / Number(m[1]) / 1e6 : NaN,
+    ok: r.code === 0 && /sha256 OK/.test(r.stdout),
+  };
+}
+
+/** Runs the lab 3 benchmark and prints its tables. */
+export async function benchLab3(): Promise<void> {
+  const base = await Deno.makeTempDir({ prefix: "bench_lab3_" });
+  // Received files go to RAM (tmpfs) when there is one, so the disk's write speed is not what is measured.
+  const shm = Deno.build.os === "linux" &&
+    (await Deno.stat("/dev/shm").then((s) => s.isDirectory, () => false));
+  const outDir = shm
+    ? await Deno.makeTempDir({ dir: "/dev/shm", prefix: "bench_lab3_" })
+    : join(base, "out");
+  const root = join(base, "root");
+  await Deno.mkdir(root);
+  await Deno.mkdir(outDir, { recursive: true });
+  try {
+    console.log(
+      `\n## lab3_file: one 256 MiB download on loopback (received into ${
+        shm ? "tmpfs" : "the temp folder"
+      })\n`,
+    );
+    const data = new Uint8Array(MiB);
+    {
+      using f = await Deno.open(join(root, "256m.bin"), { write: true, create: true });
+      for (let i = 0; i < 256; i++) {
+        crypto.getRandomValues(data.subarray(0, 65536));
+        data.copyWithin(65536, 0, MiB - 65536);
+        for (let off = 0; off < data.length;) off += await f.write(data.subarray(off));
+      }
+    }
+    const rows: (string | number)[][] = [];
+    const results: Record<string, number> = {};
+    for (const bs of [1024, 65536, MiB]) {
+      await using server = await startScript(
+        ["--allow-net", `--allow-read=${root}`],
+        script("lab3_file/server.ts"),
+        [
+          "0",
+          "--root",
+          root,
+          "-a",
+          "127.0.0.1",
+          "--block-size",
+          `${bs}`,
+        ],
+        /, (\d+)\)/,
+        { discardAfterReady: true },
+      );
+      const port = Number(server.match[1]);
+      const cold = await fetchTimed(port, "256m.bin", outDir);
+      const warm = await fetchTimed(port, "256m.bin", outDir);
+      results[`${bs}`] = Math.max(cold.mbps, warm.mbps);
+      results[`${bs}-cold`] = cold.mbps;
+      rows.push([
+        "lab3_file/server.ts",
+        bs,
+        fixed(cold.mbps, 0),
+        fixed(warm.mbps, 0),
+        cold.ok && warm.ok ? "yes" : "NO",
+      ]);
+    }
+    if (await hasPython()) {
+      await using py = await startProcess(
+        "python3",
+        [script("bench/handout/file_server.py"), root],
+        /^port (\d+)$/,
+      );
+      const r = await fetchTimed(Number(py.match[1]), "256m.bin", outDir);
+      results.python = r.mbps;
+      rows.push([
+        "blocking Python, 1024 B reads+sends",
+        1024,
+        fixed(r.mbps, 0),
+        "-",
+        r.ok ? "yes" : "NO",
+      ]);
+    }
+    printTable(["server", "block size", "MB/s first", "MB/s repeat", "verified"], rows);
+    if (results.python) {
+      const cold = results["1024-cold"];
+      console.log(
+        `target at 1024-byte blocks: faster than the blocking server (${
+          fixed(results.python, 0)
+        } MB/s) -> ${fixed(cold, 0)} MB/s first download: ${
+          cold > results.python ? "MET" : "NOT MET"
+        }`,
+      );
+    }
+    console.log(
+      `target at 1 MiB blocks: >= 700 MB/s -> ${fixed(results[`${MiB}-cold`], 0)} first, ${
+        fixed(results[`${MiB}`], 0)
+      } best: ${results[`${MiB}`] >= 700 ? "MET" : "NOT MET"}`,
+    );
+
+    console.log(`\n## lab3_file: peak memory moving a 1 GiB file (sparse on the server side)\n`);
+    {
+      using f = await Deno.open(join(root, "1g.bin"), { write: true, create: true });
+      await f.truncate(1024 * MiB);
+    }
+    await using server = await startScript(
+      ["--allow-net", `--allow-read=${root}`],
+      script("lab3_file/server.ts"),
+      ["0", "--root", root, "-a", "127.0.0.1"],
+      /, (\d+)\)/,
+      {
+        discardAfterReady: true,
+      },
+    );
+    const client = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        script("lab3_file/client.ts"),
+        `127.0.0.1:${server.match[1]}:1g.bin`,
+        "--quiet",
+        "--force",
+      ],
+      cwd: outDir,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    const status = client.status;
+    const [clientPeak, serverPeak, s] = await Promise.all([
+      peakRss(client.pid, status),
+      peakRss(server.pid, status),
+      status,
+    ]);
+    printTable(["process", "peak RSS MB"], [["server", fixed(serverPeak, 0)], [
+      "client",
+      fixed(clientPeak, 0),
+    ]]);
+    console.log(
+      `target: both under 100 MB -> ${
+        s.success && serverPeak < 100 && clientPeak < 100 ? "MET" : "NOT MET"
+      }`,
+    );
+  } finally {
+    await Deno.remove(base, { recursive: true });
+    if (shm) await Deno.remove(outDir, { recursive: true });
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Lab 3 client: downloads one file from the lab 3 server, verifies its size
+ * and SHA-256, and only then gives it its name.
+ *
+ * Run: `deno run --allow-net --allow-read --allow-write lab3_file/client.ts SERVER:PORT:NAME_IN_SERVER [NAME_IN_CLIENT]`
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import { formatHostPort, splitHostPort } from "../common/addr.ts";
+import {
+  helpOption,
+  parseCli,
+  parsePort,
+  parseTimeoutMs,
+  timeoutOption,
+  traceOption,
+  UsageError,
+} from "../common/cli.ts";
+import { connectTcp } from "../common/connect.ts";
+import { describeError, Failure, runMain } from "../common/errors.ts";
+import { UnexpectedEofError, Wire } from "../common/io.ts";
+import { stderrTracer } from "../common/trace.ts";
+import { formatBytes, Progress } from "./progress.ts";
+import { HASH_HEX_LENGTH, MAX_NAME_BYTES, parseOkLine } from "./protocol.ts";
+
+/** Options for {@linkcode download}. */
+export interface DownloadOptions {
+  hostname: string;
+  port: number;
+  /** The file's name on the server. */
+  remote: string;
+  /** Where to save it. */
+  local: string;
+  /** Replace an existing `local`. */
+  force?: boolean;
+  /** Continue from an existing `local.part`. */
+  resume?: boolean;
+  /** Limit for the connect and for each wait on the server (default 30 s). */
+  timeoutMs?: number;
+  trace?: boolean;
+  /** Called as bytes arrive (total counts the whole file). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What a finished download reports. */
+export interface DownloadResult {
+  size: number;
+  /** Bytes received in this run (less than `size` after a resume). */
+  received: number;
+  seconds: number;
+  sha256: string;
+}
+
+const WRITE_CHUNK = 1024 * 1024;
+
+/**
+ * Downloads `remote` to `local` through `local.part`, renamed only once the
+ * size and SHA-256 match. Throws a {@linkcode Failure} and leaves `local`
+ * untouched otherwise.
+ *
+ * @example
+ * ```ts
+ * await download({ hostname: "127.0.0.1", port: 12000, remote: "notes.txt", local: "notes.txt" });
+ * ```
+ */
+export async function download(options: DownloadOptions): Promise<DownloadResult> {
+  const { local } = options;
+  const part = `${local}.part`;
+  if (!options.force && (await exists(local))) {
+    throw new Failure(`${local} already exists; use --force to overwrite it`);
+  }
+  const hash = createHash("sha256");
+  const offset = options.resume ? await sizeOf(part) : 0;
+  const started = performance.now();
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const conn = await connectTcp({ hostname: options.hostname, port: options.port, timeoutMs });
+  using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
+  await wire.writeText(`${options.remote}\n${offset}\n`);
+  // The server's hash covers the whole file: hash what we already have while
+  // the server reads its copy of the same bytes.
+  const prefixHashed = offset > 0 ? hashFile(part, offset, hash) : Promise.resolve();
+  const status = await wire.readLine(MAX_NAME_BYTES + 64).finally(() =>
+    prefixHashed.catch(() => {})
+  );
+  await prefixHashed;
+  if (status === null) throw new Failure("the server closed the connection without answering");
+  if (status.startsWith("ERROR")) throw new Failure(`server: ${status.replace(/^ERROR\s*/, "")}`);
+  const size = parseOkLine(status);
+  if (size === undefined) {
+    throw new Failure(`unexpected reply from the server: ${JSON.stringify(status.slice(0, 80))}`);
+  }
+  if (size < offset) throw new Failure(`${part} is larger than the file on the server; delete it`);
+
+  const file = await Deno.open(part, {
+    write: true,
+    create: true,
+    append: offset > 0,
+    truncate: offset === 0,
+  });
+  let received = 0;
+  // Two buffers: the disk writes one while the socket fills the other.
+  let current = new Uint8Array(WRITE_CHUNK);
+  let spare = new Uint8Array(WRITE_CHUNK);
+  let writing: Promise<void> = Promise.resolve();
+  let filled = 0;
+  try {
+    while (offset + received < size) {
+      const want = Math.min(current.length, size - offset - received);
+      filled = 0;
+      while (filled < want) {
+        const n = await wire.read(current.subarray(filled, want));
+        if (n === null) throw new UnexpectedEofError(offset + received + filled, size);
+        filled += n;
+        options.onProgress?.(offset + received + filled, size);
+      }
+      const data = current.subarray(0, filled);
+      hash.update(data);
+      await writing;
+      writing = writeFile(file, data);
+      received += filled;
+      filled = 0;
+      [current, spare] = [spare, current];
+    }
+    await writing;
+  } catch (error) {
+    // Keep every byte that did arrive, so --resume continues from there.
+    await writing.then(() => writeFile(file, current.subarray(0, filled))).then(
+      () => (received += filled),
+      () => {},
+    );
+    const have = offset + received;
+    const why = error instanceof UnexpectedEofError
+      ? "the connection closed early"
+      : wire.timedOut
+      ? "timed out waiting for data"
+      : describeError(error);
+    throw new Failure(
+      `partial transfer: got ${have} of ${size} bytes (${why}); ${
+        have > 0 ? `kept ${part}, run again with --resume to continue` : "nothing saved"
+      }`,
+    );
+  } finally {
+    file.close();
+  }
+  const expected = await wire.readLine(HASH_HEX_LENGTH + 2).catch(() => null);
+  const actual = hash.digest("hex");
+  if (expected === null || !/^[0-9a-f]{64}$/.test(expected)) {
+    throw new Failure(`the server sent no SHA-256 after the data; kept ${part} unverified`);
+  }
+  if (expected !== actual) {
+    await Deno.remove(part).catch(() => {});
+    throw new Failure(
+      `sha256 mismatch: got ${actual}, server says ${expected}; discarded the download`,
+    );
+  }
+  await Deno.rename(part, local);
+  return { size, received, seconds: (performance.now() - started) / 1000, sha256: actual };
+}
+
+/** Feeds the first `length` bytes of a file to `hash`. */
+async function hashFile(
+  path: string,
+  length: number,
+  hash: ReturnType<typeof createHash>,
+): Promise<void> {
+  using file = await Deno.open(path, { read: true });
+  const buf = new Uint8Array(WRITE_CHUNK);
+  let done = 0;
+  while (done < length) {
+    const n = await file.read(buf.subarray(0, Math.min(buf.length, length - done)));
+    if (n === null) throw new Failure(`${path} shrank while being read`);
+    hash.update(buf.subarray(0, n));
+    done += n;
+  }
+}
+
+/** A file's size, 0 if it does not exist. */
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+async function writeFile(file: Deno.FsFile, data: Uint8Array): Promise<void> {
+  for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** The last path component of a remote name (either separator). */
+function baseName(name: string): string {
+  return name.split(/[\\/]/).filter(Boolean).at(-1) ?? "";
+}
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const { values, positionals, usage } = parseCli({
+      name: "lab3_file/client.ts",
+      synopsis: "SERVER:PORT:NAME_IN_SERVER [NAME_IN_CLIENT]",
+      summary:
+        "Lab 3 client: downloads NAME_IN_SERVER to NAME_IN_CLIENT (default: its base name),\n" +
+        "verifying size and SHA-256. SERVER may be a name, an IPv4 address or [IPv6].",
+      options: {
+        force: { type: "boolean", help: "overwrite NAME_IN_CLIENT if it exists" },
+        resume: { type: "boolean", help: "continue from NAME_IN_CLIENT.part" },
+        quiet: { type: "boolean", short: "q", help: "no progress display" },
+        timeout: timeoutOption("30", "limit for connecting and for each wait on the server"),
+        trace: traceOption,
+        help: helpOption,
+      },
+      maxPositionals: 2,
+      epilog: "example: deno run --allow-net=127.0.0.1:12000 --allow-read=. --allow-write=. \\\n" +
+        "           lab3_file/client.ts 127.0.0.1:12000:notes.txt notes.txt",
+    });
+    if (positionals.length === 0) throw new UsageError("missing SERVER:PORT:NAME_IN_SERVER", usage);
+    const target = splitHostPort(positionals[0], true);
+    if (!target || !target.rest) {
+      throw new UsageError(`'${positionals[0]}' is not SERVER:PORT:NAME_IN_SERVER`, usage);
+    }
+    const port = parsePort(String(target.port), "client", usage);
+    const local = positionals[1] ?? baseName(target.rest);
+    if (!local) {
+      throw new UsageError(
+        "NAME_IN_CLIENT is needed when NAME_IN_SERVER ends in a separator",
+        usage,
+      );
+    }
+    const progress = { bar: undefined as Progress | undefined };
+    const showProgress = !values.quiet && Deno.stderr.isTerminal();
+    const result = await download({
+      hostname: target.hostname,
+      port,
+      remote: target.rest,
+      local,
+      force: values.force,
+      resume: values.resume,
+      timeoutMs: parseTimeoutMs(values.timeout, usage),
+      trace: values.trace,
+      onProgress: (done, total) =>
+        (progress.bar ??= new Progress(total, showProgress)).update(done),
+    }).finally(() => progress.bar?.done());
+    const rate = result.seconds > 0 ? result.received / result.seconds / 1e6 : 0;
+    console.log(
+      `received ${local} from ${formatHostPort(target.hostname, port)}: ${result.size} bytes (${
+        formatBytes(result.size)
+      })` +
+        `${result.received < result.size ? `, ${result.received} in this run` : ""} in ${
+          result.seconds.toFixed(2)
+        } s (${rate.toFixed(1)} MB/s)`,
+    );
+    console.log(`sha256 OK ${result.sha256}`);
+  });
+}

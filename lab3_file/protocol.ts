@@ -1,0 +1,26 @@
+/**
+ * Lab 3 wire protocol.
+ *
+ * Request: `<file name>\n<offset>\n` (UTF-8; name at most 4096 bytes).
+ * Reply: `OK <size>\n`, the bytes from `offset` to the end, then the SHA-256
+ * hex of the whole file and `\n`; or `ERROR <reason>\n` and close.
+ *
+ * @module
+ */
+
+/** Longest file name in a request, in bytes. */
+export const MAX_NAME_BYTES = 4096;
+/** Longest offset line (a safe integer has at most 16 digits). */
+export const MAX_OFFSET_BYTES = 16;
+/** The default block size, as the handout says. */
+export const DEFAULT_BLOCK_SIZE = 1024;
+/** The largest `--block-size`. */
+export const MAX_BLOCK_SIZE = 1024 * 1024;
+/** Length of the SHA-256 hex line. */
+export const HASH_HEX_LENGTH = 64;
+
+/** Parses an `OK <size>` line; `undefined` if it is not one. */
+export function parseOkLine(line: string): number | undefined {
+  const m = line.match(/^OK (\d{1,16})$/);
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,497 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { download } from "../lab3_file/client.ts";
+import { serveFiles } from "../lab3_file/server.ts";
+import { startChaosProxy } from "./support/chaos_proxy.ts";
+import { runScript, script, startScript } from "./support/process.ts";
+
+const CLIENT = script("lab3_file/client.ts");
+const SERVER = script("lab3_file/server.ts");
+const READY = /^Server waiting on \('[^']+', (\d+)\)/;
+
+const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
+
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n; off += 65536) {
+    crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
+  }
+  return out;
+}
+
+/** A served folder with some files, a client folder, and an in-process server. */
+async function setup(
+  options: { blockSize?: number; idleTimeoutMs?: number; hostname?: string } = {},
+) {
+  const base = await Deno.makeTempDir({ prefix: "lab3_" });
+  const root = join(base, "root");
+  const out = join(base, "out");
+  await Deno.mkdir(root);
+  await Deno.mkdir(out);
+  const files: Record<string, Uint8Array> = {
+    "notes.txt": new TextEncoder().encode("notes for the lab\n"),
+    "empty.bin": new Uint8Array(0),
+    "blob.bin": randomBytes(3 * 1024 * 1024 + 17),
+    "small.bin": randomBytes(3000),
+    "a:b.txt": new TextEncoder().encode("colon in the name\n"),
+  };
+  for (const [name, data] of Object.entries(files)) await Deno.writeFile(join(root, name), data);
+  await Deno.mkdir(join(root, "sub"));
+  await Deno.writeFile(join(root, "sub", "inner.txt"), new TextEncoder().encode("inner\n"));
+  const log: string[] = [];
+  const server = await serveFiles({
+    hostname: "127.0.0.1",
+    port: 0,
+    root,
+    log: (l) => log.push(l),
+    ...options,
+  });
+  return {
+    base,
+    root,
+    out,
+    files,
+    log,
+    server,
+    port: server.addr.port,
+    async [Symbol.asyncDispose]() {
+      server.close();
+      await server.finished;
+      await Deno.remove(base, { recursive: true });
+    },
+  };
+}
+
+/** Sends raw request bytes, returns the whole reply as text (binary-safe enough for ERROR lines). */
+async function rawRequest(
+  port: number,
+  request: string | Uint8Array,
+  hostname = "127.0.0.1",
+): Promise<string> {
+  using conn = await Deno.connect({ hostname, port });
+  await conn.write(typeof request === "string" ? new TextEncoder().encode(request) : request).catch(
+    () => {},
+  );
+  const chunks: number[] = [];
+  const buf = new Uint8Array(65536);
+  try {
+    for (let n; (n = await conn.read(buf)) !== null;) chunks.push(...buf.subarray(0, n));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionReset)) throw error;
+  }
+  return new TextDecoder().decode(new Uint8Array(chunks));
+}
+
+const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+const cliFlags = (
+  port: number,
+  dir: string,
+) => [`--allow-net=127.0.0.1:${port}`, `--allow-read=${dir}`, `--allow-write=${dir}`];
+
+Deno.test("CLI download: byte-identical, verified, renamed from .part, with the handout's arguments", async () => {
+  await using s = await setup();
+  const r = await runScript(cliFlags(s.port, s.out), CLIENT, [
+    `127.0.0.1:${s.port}:blob.bin`,
+    "copy.bin",
+  ], { cwd: s.out });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "", "no progress output when stderr is not a terminal");
+  assert.match(
+    r.stdout,
+    /^received copy\.bin from 127\.0\.0\.1:\d+: 3145745 bytes \(3\.0 MiB\) in [\d.]+ s \([\d.]+ MB\/s\)\n/,
+  );
+  assert.match(r.stdout, new RegExp(`^sha256 OK ${sha256(s.files["blob.bin"])}$`, "m"));
+  assert.deepEqual(await Deno.readFile(join(s.out, "copy.bin")), s.files["blob.bin"]);
+  assert.equal(await exists(join(s.out, "copy.bin.part")), false);
+  assert.match(
+    s.log.at(-1)!,
+    /^\('127\.0\.0\.1', \d+\) "blob\.bin" 3145745 bytes in [\d.]+ s \([\d.]+ MB\/s\): ok$/,
+  );
+});
+
+Deno.test("missing local name means the remote base name; a ':' in the remote name works; 0-byte file", async () => {
+  await using s = await setup();
+  for (
+    const [remote, local] of [["sub/inner.txt", "inner.txt"], ["a:b.txt", "b.txt"], [
+      "empty.bin",
+      "empty.bin",
+    ]]
+  ) {
+    const args = remote === "a:b.txt"
+      ? [`127.0.0.1:${s.port}:${remote}`, local]
+      : [`127.0.0.1:${s.port}:${remote}`];
+    const r = await runScript(cliFlags(s.port, s.out), CLIENT, args, { cwd: s.out });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(
+      await Deno.readFile(join(s.out, local)),
+      s.files[remote] ?? new TextEncoder().encode("inner\n"),
+    );
+  }
+  assert.match(
+    (await runScript(cliFlags(s.port, s.out), CLIENT, [`127.0.0.1:${s.port}:empty.bin`, "e2"], {
+      cwd: s.out,
+    })).stdout,
+    /sha256 OK e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855/,
+  );
+});
+
+Deno.test("IPv6 bracketed address, block size 1 MiB", async () => {
+  await using s = await setup({ hostname: "::1", blockSize: 1024 * 1024 });
+  const r = await runScript(
+    ["--allow-net", `--allow-read=${s.out}`, `--allow-write=${s.out}`],
+    CLIENT,
+    [`[::1]:${s.port}:blob.bin`],
+    { cwd: s.out },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await Deno.readFile(join(s.out, "blob.bin")), s.files["blob.bin"]);
+});
+
+Deno.test("refuses to overwrite without --force; --force replaces; a stale .part is replaced", async () => {
+  await using s = await setup();
+  const target = join(s.out, "notes.txt");
+  await Deno.writeTextFile(target, "mine");
+  const r = await runScript(cliFlags(s.port, s.out), CLIENT, [`127.0.0.1:${s.port}:notes.txt`], {
+    cwd: s.out,
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, "error: notes.txt already exists; use --force to overwrite it\n");
+  assert.equal(await Deno.readTextFile(target), "mine");
+  await Deno.writeTextFile(`${target}.part`, "stale junk that must not be kept");
+  const forced = await runScript(cliFlags(s.port, s.out), CLIENT, [
+    `127.0.0.1:${s.port}:notes.txt`,
+    "--force",
+  ], { cwd: s.out });
+  assert.equal(forced.code, 0, forced.stderr);
+  assert.equal(await Deno.readTextFile(target), "notes for the lab\n");
+});
+
+Deno.test("server errors: exit 1, one line, no local file", async () => {
+  await using s = await setup();
+  const r = await runScript(cliFlags(s.port, s.out), CLIENT, [`127.0.0.1:${s.port}:missing.txt`], {
+    cwd: s.out,
+  });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, "error: server: no such file\n");
+  assert.deepEqual([...Deno.readDirSync(s.out)], []);
+});
+
+Deno.test("the server refuses everything outside its root, and odd files, with ERROR", async () => {
+  await using s = await setup({ idleTimeoutMs: 300 });
+  // Outside the root: a secret next to it, reachable by .. or by a symlink.
+  await Deno.writeTextFile(join(s.base, "secret.txt"), "secret");
+  await Deno.symlink(join(s.base, "secret.txt"), join(s.root, "link-out"));
+  await Deno.symlink(s.base, join(s.root, "dir-out"));
+  await Deno.symlink("notes.txt", join(s.root, "link-in"));
+  const fifo = join(s.root, "fifo");
+  const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(mk.success, "mkfifo");
+  const cases: [string | Uint8Array, RegExp][] = [
+    ["/etc/passwd\n0\n", /^ERROR absolute paths are not served\n$/],
+    [`${join(s.base, "secret.txt")}\n0\n`, /^ERROR absolute paths are not served\n$/],
+    ["C:\\Windows\\win.ini\n0\n", /^ERROR absolute paths are not served\n$/],
+    ["../secret.txt\n0\n", /^ERROR '\.\.' is not allowed/],
+    ["sub/../../secret.txt\n0\n", /^ERROR '\.\.' is not allowed/],
+    ["sub\\..\\..\\secret.txt\n0\n", /^ERROR '\.\.' is not allowed/],
+    ["link-out\n0\n", /^ERROR no such file\n$/],
+    ["dir-out/secret.txt\n0\n", /^ERROR no such file\n$/],
+    ["sub\n0\n", /^ERROR is a folder\n$/],
+    [".\n0\n", /^ERROR is a folder\n$/],
+    ["fifo\n0\n", /^ERROR not a regular file\n$/],
+    ["notes\u0000.txt\n0\n", /^ERROR control characters in file name\n$/],
+    ["no\ttab\n0\n", /^ERROR control characters/],
+    ["\n0\n", /^ERROR empty file name\n$/],
+    ["x".repeat(5000) + "\n0\n", /^ERROR line longer than 4096 bytes\n$/],
+    ["y".repeat(100_000), /^ERROR line longer than 4096 bytes\n$/],
+    ["notes.txt\nabc\n", /^ERROR bad offset "abc"\n$/],
+    ["notes.txt\n-1\n", /^ERROR bad offset "-1"\n$/],
+    ["notes.txt\n99999999999999999999\n", /^ERROR line longer than 16 bytes\n$/],
+    ["notes.txt\n19\n", /^ERROR offset 19 is beyond the end \(18 bytes\)\n$/],
+    [new Uint8Array([0xff, 0xfe, 0x0a, 0x30, 0x0a]), /^ERROR line is not valid UTF-8\n$/],
+    ["notes.txt\n", /^ERROR idle timeout\n$/],
+    ["notes.tx", /^ERROR idle timeout\n$/],
+  ];
+  for (const [request, expected] of cases) {
+    const reply = await rawRequest(s.port, request);
+    assert.match(reply, expected, `request ${JSON.stringify(String(request).slice(0, 60))}`);
+    assert.doesNotMatch(reply, /secret/);
+  }
+  // A symlink that stays inside the root is fine, and the server is still serving.
+  assert.match(
+    await rawRequest(s.port, "link-in\n0\n"),
+    /^OK 18\nnotes for the lab\n[0-9a-f]{64}\n$/,
+  );
+});
+
+Deno.test("devices are not opened: a root of /dev refuses /dev/zero at once", async () => {
+  const server = await serveFiles({ hostname: "127.0.0.1", port: 0, root: "/dev", log: () => {} });
+  try {
+    assert.equal(await rawRequest(server.addr.port, "zero\n0\n"), "ERROR not a regular file\n");
+    assert.equal(await rawRequest(server.addr.port, "null\n0\n"), "ERROR not a regular file\n");
+  } finally {
+    server.close();
+    await server.finished;
+  }
+});
+
+Deno.test("8 concurrent downloads are all byte-identical", async () => {
+  await using s = await setup();
+  const results = await Promise.all(
+    Array.from(
+      { length: 8 },
+      (_, i) =>
+        download({
+          hostname: "127.0.0.1",
+          port: s.port,
+          remote: "blob.bin",
+          local: join(s.out, `c${i}.bin`),
+        }),
+    ),
+  );
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.sha256, sha256(s.files["blob.bin"]));
+    assert.deepEqual(await Deno.readFile(join(s.out, `c${i}.bin`)), s.files["blob.bin"]);
+  }
+});
+
+Deno.test("1-byte segmentation of the whole exchange through the chaos proxy", async () => {
+  await using s = await setup({ blockSize: 100 });
+  await using proxy = startChaosProxy({
+    target: { hostname: "127.0.0.1", port: s.port },
+    segmentSize: 1,
+  });
+  const local = join(s.out, "small.bin");
+  const r = await download({
+    hostname: "127.0.0.1",
+    port: proxy.addr.port,
+    remote: "small.bin",
+    local,
+  });
+  assert.equal(r.size, 3000);
+  assert.deepEqual(await Deno.readFile(local), s.files["small.bin"]);
+});
+
+Deno.test("a cut after N bytes: partial reported, nothing under the final name; --resume completes it", async () => {
+  await using s = await setup();
+  await using proxy = startChaosProxy({
+    target: { hostname: "127.0.0.1", port: s.port },
+    cutAfter: 1_000_000,
+  });
+  const flags = ["--allow-net=127.0.0.1", `--allow-read=${s.out}`, `--allow-write=${s.out}`];
+  const cut = await runScript(flags, CLIENT, [`127.0.0.1:${proxy.addr.port}:blob.bin`], {
+    cwd: s.out,
+  });
+  assert.equal(cut.code, 1);
+  const got = Number(
+    cut.stderr.match(
+      /^error: partial transfer: got (\d+) of 3145745 bytes \(the connection closed early\); kept blob\.bin\.part, run again with --resume to continue\n$/,
+    )?.[1],
+  );
+  // "OK 3145745\n" is 11 bytes of the first million.
+  assert.equal(got, 1_000_000 - 11);
+  assert.equal(await exists(join(s.out, "blob.bin")), false);
+  assert.equal((await Deno.stat(join(s.out, "blob.bin.part"))).size, got);
+  const resumed = await runScript(flags, CLIENT, [`127.0.0.1:${s.port}:blob.bin`, "--resume"], {
+    cwd: s.out,
+  });
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stdout, new RegExp(`, ${3145745 - got} in this run in`));
+  assert.match(resumed.stdout, new RegExp(`sha256 OK ${sha256(s.files["blob.bin"])}`));
+  assert.deepEqual(await Deno.readFile(join(s.out, "blob.bin")), s.files["blob.bin"]);
+  assert.equal(await exists(join(s.out, "blob.bin.part")), false);
+});
+
+Deno.test("wrong hash, wrong size and silence from a server: exit 1, nothing saved", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const replies = [
+    `OK 5\nhello${"0".repeat(64)}\n`, // wrong hash
+    "OK 10\nhello", // short, then close
+    "OK 5\nhello", // no hash line
+    "WHAT\n", // not the protocol
+    "", // accept, say nothing (stall): the client's timeout ends it
+  ];
+  const serving = (async () => {
+    for (const reply of replies) {
+      using conn = await listener.accept();
+      await conn.read(new Uint8Array(1000));
+      if (reply) await conn.write(new TextEncoder().encode(reply));
+      else await new Promise((r) => setTimeout(r, 700));
+    }
+  })().catch(() => {}); // the listener closes early when an assertion fails
+  const dir = await Deno.makeTempDir();
+  try {
+    const expected = [
+      /^error: sha256 mismatch: got 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824, server says 0{64}; discarded the download\n$/,
+      /^error: partial transfer: got 5 of 10 bytes \(the connection closed early\); kept x\.part, run again with --resume to continue\n$/,
+      /^error: the server sent no SHA-256 after the data; kept x\.part unverified\n$/,
+      /^error: unexpected reply from the server: "WHAT"\n$/,
+      /^error: timed out after 0\.3 s\n$/,
+    ];
+    for (const pattern of expected) {
+      await Deno.remove(join(dir, "x.part")).catch(() => {});
+      const r = await runScript(
+        ["--allow-net", `--allow-read=${dir}`, `--allow-write=${dir}`],
+        CLIENT,
+        [
+          `127.0.0.1:${listener.addr.port}:f`,
+          "x",
+          "--timeout",
+          "0.3",
+        ],
+        { cwd: dir },
+      );
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, pattern);
+      assert.equal(await exists(join(dir, "x")), false);
+    }
+  } finally {
+    listener.close();
+    await serving;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a client killed mid-transfer does not disturb the server; a killed server leaves no file", async () => {
+  const base = await Deno.makeTempDir();
+  const root = join(base, "root");
+  await Deno.mkdir(root);
+  const big = randomBytes(64 * 1024 * 1024);
+  await Deno.writeFile(join(root, "big.bin"), big);
+  await Deno.writeTextFile(join(root, "small.txt"), "still here\n");
+  try {
+    // Slow the transfer down with a proxy so the kills land mid-transfer.
+    const server = await startScript(["--allow-net", `--allow-read=${root}`], SERVER, [
+      "0",
+      "--root",
+      root,
+      "-a",
+      "127.0.0.1",
+    ], READY);
+    await using proxy = startChaosProxy({
+      target: { hostname: "127.0.0.1", port: Number(server.match[1]) },
+      segmentSize: 65536,
+      delayMs: 2,
+    });
+    const flags = ["--allow-net", `--allow-read=${base}`, `--allow-write=${base}`];
+    const client = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        ...flags,
+        CLIENT,
+        `127.0.0.1:${proxy.addr.port}:big.bin`,
+        "victim.bin",
+      ],
+      cwd: base,
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    while (proxy.downstreamBytes() < 1_000_000) await new Promise((r) => setTimeout(r, 10));
+    client.kill("SIGKILL");
+    await client.status;
+    const after = await runScript(flags, CLIENT, [`127.0.0.1:${server.match[1]}:small.txt`], {
+      cwd: base,
+    });
+    assert.equal(after.code, 0, after.stderr);
+    await server.waitFor(/"big\.bin" \d+ bytes .*: failed: /);
+
+    // Now kill the server in the middle of a download.
+    const downloading = runScript(flags, CLIENT, [
+      `127.0.0.1:${proxy.addr.port}:big.bin`,
+      "orphan.bin",
+    ], { cwd: base });
+    const before = proxy.downstreamBytes();
+    while (proxy.downstreamBytes() < before + 1_000_000) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await server.stop("SIGKILL");
+    const r = await downloading;
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: partial transfer: got \d+ of 67108864 bytes/);
+    assert.equal(await exists(join(base, "orphan.bin")), false);
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("files over 4 GiB: offsets and sizes past 32 bits, via a sparse file and --resume", async () => {
+  await using s = await setup({ blockSize: 1024 * 1024 });
+  const size = 4 * 1024 ** 3 + 1_000_003;
+  const tail = randomBytes(1_000_003);
+  {
+    using f = await Deno.open(join(s.root, "huge.bin"), { write: true, create: true });
+    await f.truncate(4 * 1024 ** 3);
+    await f.seek(4 * 1024 ** 3, Deno.SeekMode.Start);
+    for (let off = 0; off < tail.length;) off += await f.write(tail.subarray(off));
+  }
+  // The client already "has" the sparse zeros: only the tail crosses the wire.
+  const local = join(s.out, "huge.bin");
+  {
+    using f = await Deno.open(`${local}.part`, { write: true, create: true });
+    await f.truncate(4 * 1024 ** 3);
+  }
+  // Both ends hash the 4 GiB prefix; a server process does it on the other core meanwhile.
+  await using server = await startScript(["--allow-net", `--allow-read=${s.root}`], SERVER, [
+    "0",
+    "--root",
+    s.root,
+    "-a",
+    "127.0.0.1",
+  ], READY);
+  const port = Number(server.match[1]);
+  const r = await download({
+    hostname: "127.0.0.1",
+    port,
+    remote: "huge.bin",
+    local,
+    resume: true,
+    timeoutMs: 300_000,
+  });
+  assert.equal(r.size, size);
+  assert.equal(r.received, tail.length);
+  assert.equal((await Deno.stat(local)).size, size);
+  using f = await Deno.open(local);
+  await f.seek(4 * 1024 ** 3, Deno.SeekMode.Start);
+  const back = new Uint8Array(tail.length);
+  for (let off = 0; off < back.length;) off += (await f.read(back.subarray(off)))!;
+  assert.deepEqual(back, tail);
+});
+
+Deno.test("bad arguments exit 2", async () => {
+  for (
+    const args of [[], ["127.0.0.1:notaport:x"], ["127.0.0.1:12000"], ["::1:12000:x"], [
+      "127.0.0.1:0:x",
+    ], ["a", "b", "c"]]
+  ) {
+    const r = await runScript(["--allow-net"], CLIENT, args);
+    assert.equal(r.code, 2, `${args}: ${r.stderr}`);
+    assert.match(r.stderr, /^error: /);
+  }
+  for (const args of [["80"], ["--block-size", "0"], ["--block-size", "2000000"], ["1", "2"]]) {
+    const r = await runScript(["--allow-net", "--allow-read"], SERVER, args);
+    assert.equal(r.code, 2, `${args}: ${r.stderr}`);
+  }
+  const noRoot = await runScript(["--allow-net", "--allow-read"], SERVER, [
+    "0",
+    "--root",
+    "/nonexistent/dir",
+  ]);
+  assert.equal(noRoot.code, 1);
+  assert.equal(noRoot.stderr, "error: cannot serve /nonexistent/dir: not found\n");
+});
+
+Deno.test("server CLI with least-privilege flags serves, and stops on Ctrl+C", async () => {
+  await using s = await setup();
+  const server = await startScript(["--allow-net", `--allow-read=${s.root}`], SERVER, [
+    "-p",
+    "0",
+    "--root",
+    s.root,
+  ], READY);
+  const r = await runScript(cliFlags(Number(server.match[1]), s.out), CLIENT, [
+    `127.0.0.1:${server.match[1]}:notes.txt`,
+  ], { cwd: s.out });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await server.stop("SIGINT")).code, 0);
+});
