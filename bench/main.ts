@@ -6,6 +6,7 @@
 
 import { benchLab1 } from "./lab1_echo.ts";
 import { benchLab3 } from "./lab3_file.ts";
+import { benchHttp } from "./lab_http.ts";
 import { benchUdp } from "./lab_udp.ts";
 
 const seconds = Number(Deno.args[0] ?? 5);
@@ -16,3 +17,4 @@ const only = Deno.args[1];
 if (!only || only === "lab1") await benchLab1(seconds);
 if (!only || only === "udp") await benchUdp(seconds);
 if (!only || only === "lab3") await benchLab3();
+if (!only || only === "http") await benchHttp(seconds);

@@ -196,6 +196,41 @@ const demos: Demo[] = [
       }
     },
   },
+  {
+    lab: "lab_http",
+    title: "static file server and raw-socket HTTP client",
+    async run(t) {
+      const dir = await Deno.makeTempDir({ prefix: "demo_http_" });
+      try {
+        await Deno.writeTextFile(`${dir}/index.txt`, "served by lab_http/server.ts\n");
+        await Deno.mkdir(`${dir}/docs`);
+        await Deno.writeTextFile(`${dir}/docs/notes.md`, "# notes\n");
+        const flags = ["--allow-net", `--allow-read=${dir}`];
+        const args = ["0", "-a", "127.0.0.1", "-d", dir];
+        t.command(flags, "lab_http/server.ts", args);
+        await using server = await startScript(
+          flags,
+          script("lab_http/server.ts"),
+          args,
+          /:(\d+)\/$/,
+        );
+        t.output(server.lines.join("\n"));
+        const base = `http://127.0.0.1:${server.match[1]}`;
+        const net = [`--allow-net=127.0.0.1:${server.match[1]}`];
+        const file = await t.client(net, "lab_http/client.ts", [`${base}/index.txt`]);
+        const head = await t.client(net, "lab_http/client.ts", [`${base}/docs`, "-I"]);
+        const follow = await t.client(net, "lab_http/client.ts", [`${base}/docs`, "-L", "-f"]);
+        const missing = await t.client(net, "lab_http/client.ts", [`${base}/nothing`, "-f"]);
+        await server.waitFor(/"GET \/nothing HTTP\/1\.1" 404/);
+        t.server(server);
+        return file.stdout === "served by lab_http/server.ts\n" &&
+          /^HTTP\/1\.1 301/.test(head.stdout) &&
+          follow.stdout.includes('<a href="notes.md">notes.md</a>') && missing.code === 22;
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  },
 ];
 
 const started = performance.now();

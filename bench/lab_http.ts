@@ -1,0 +1,222 @@
+/**
+ * HTTP server benchmark: requests/s for a 1 KiB file and bytes/s for a
+ * 10 MiB file with 10 keep-alive connections (wrk), side by side with
+ * `python3 -m http.server` and a single-worker nginx; and peak memory
+ * serving a 1 GiB file to 10 clients.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { script, startScript } from "../tests/support/process.ts";
+import { fixed, printTable } from "./load.ts";
+import { hasPython } from "./python.ts";
+
+async function has(command: string): Promise<boolean> {
+  try {
+    await new Deno.Command(command, { args: ["-v"], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+/** wrk's requests/s and bytes/s. */
+async function wrk(
+  url: string,
+  seconds: number,
+): Promise<{ rps: number; bps: number; errors: number }> {
+  const out = await new Deno.Command("wrk", {
+    args: ["-t1", "-c10", `-d${seconds}s`, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const rps = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
+  const m = text.match(/Transfer\/sec:\s+([\d.]+)([KMG]?B)/);
+  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m?.[2] ?? "B"] ?? 1;
+  const errors = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0) +
+    [...text.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((a, x) => a + Number(x[2]), 0);
+  return { rps, bps: m ? Number(m[1]) * unit : NaN, errors };
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+/** Runs the HTTP benchmark and prints its tables. */
+export async function benchHttp(seconds: number): Promise<void> {
+  console.log(`\n## lab_http server: wrk -t1 -c10 -d${seconds}s (10 keep-alive connections)\n`);
+  if (!(await has("wrk"))) {
+    console.log("wrk is not installed (apt-get install wrk): skipped");
+    return;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "bench_http_" });
+  const root = join(dir, "www");
+  await Deno.mkdir(root);
+  await Deno.writeFile(join(root, "1k.bin"), new Uint8Array(1024).fill(97));
+  await Deno.writeFile(join(root, "10m.bin"), new Uint8Array(10 * 1024 * 1024).fill(98));
+  const servers: {
+    name: string;
+    start: () => Promise<{ port: number; stop: () => Promise<unknown> }>;
+  }[] = [
+    {
+      name: "lab_http/server.ts",
+      start: async () => {
+        const s = await startScript(
+          ["--allow-net", `--allow-read=${root}`],
+          script("lab_http/server.ts"),
+          ["0", "-a", "127.0.0.1", "-d", root],
+          /:(\d+)\/$/,
+          {
+            discardAfterReady: true,
+          },
+        );
+        return { port: Number(s.match[1]), stop: () => s.stop() };
+      },
+    },
+  ];
+  if (await hasPython()) {
+    servers.push({
+      name: "python3 -m http.server",
+      start: async () => {
+        const port = freePort();
+        const child = new Deno.Command("python3", {
+          args: ["-m", "http.server", `${port}`, "--bind", "127.0.0.1", "--directory", root],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        await waitForPort(port);
+        return { port, stop: async () => (child.kill("SIGKILL"), await child.status) };
+      },
+    });
+  }
+  if (await has("nginx")) {
+    servers.push({
+      name: "nginx (1 worker)",
+      start: async () => {
+        const port = freePort();
+        const conf = join(dir, "nginx.conf");
+        await Deno.writeTextFile(
+          conf,
+          `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { access_log ${dir}/access.log; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  server { listen 127.0.0.1:${port}; root ${root}; } }`,
+        );
+        const child = new Deno.Command("nginx", {
+          args: ["-c", conf, "-p", dir],
+          stdout: "null",
+          stderr: "null",
+        }).spawn();
+        await waitForPort(port);
+        // SIGTERM: the master stops its worker too (SIGKILL would orphan it).
+        return { port, stop: async () => (child.kill("SIGTERM"), await child.status) };
+      },
+    });
+  }
+  const results: Record<string, { small: number; big: number }> = {};
+  const rows: (string | number)[][] = [];
+  try {
+    for (const s of servers) {
+      const running = await s.start();
+      try {
+        const small = await wrk(`http://127.0.0.1:${running.port}/1k.bin`, seconds);
+        const big = await wrk(`http://127.0.0.1:${running.port}/10m.bin`, seconds);
+        results[s.name] = { small: small.rps, big: big.bps };
+        rows.push([s.name, fixed(small.rps, 0), small.errors, fixed(big.bps / 1e6, 0), big.errors]);
+      } finally {
+        await running.stop();
+      }
+    }
+    printTable(["server", "1 KiB req/s", "errors", "10 MiB MB/s", "errors"], rows);
+    const ours = results["lab_http/server.ts"];
+    const py = results["python3 -m http.server"];
+    const ng = results["nginx (1 worker)"];
+    if (py) {
+      console.log(
+        `target 1 KiB: >= 10x python -> ${fixed(ours.small / py.small)}x: ${
+          ours.small >= 10 * py.small ? "MET" : "NOT MET"
+        }`,
+      );
+    }
+    if (ng) {
+      console.log(
+        `target 1 KiB: >= 0.5x nginx -> ${fixed(ours.small / ng.small, 2)}x: ${
+          ours.small >= 0.5 * ng.small ? "MET" : "NOT MET"
+        }`,
+      );
+      console.log(
+        `target 10 MiB: >= 70% of nginx's bytes/s -> ${fixed((100 * ours.big) / ng.big, 0)}%: ${
+          ours.big >= 0.7 * ng.big ? "MET" : "NOT MET"
+        }`,
+      );
+    }
+    console.log(`\n## lab_http server: peak memory serving a 1 GiB file to 10 clients at once\n`);
+    {
+      using f = await Deno.open(join(root, "1g.bin"), { write: true, create: true });
+      await f.truncate(1024 ** 3);
+    }
+    const server = await startScript(
+      ["--allow-net", `--allow-read=${root}`],
+      script("lab_http/server.ts"),
+      ["0", "-a", "127.0.0.1", "-d", root],
+      /:(\d+)\/$/,
+      {
+        discardAfterReady: true,
+      },
+    );
+    let peak = 0;
+    let done = false;
+    const poll = (async () => {
+      while (!done) {
+        const status = await Deno.readTextFile(`/proc/${server.pid}/status`).catch(() => "");
+        peak = Math.max(peak, Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const downloads = await Promise.all(Array.from({ length: 10 }, async () => {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-s",
+          "-o",
+          "/dev/null",
+          "-w",
+          "%{size_download}",
+          `http://127.0.0.1:${server.match[1]}/1g.bin`,
+        ],
+        stdout: "piped",
+      }).output();
+      return Number(new TextDecoder().decode(out.stdout));
+    }));
+    done = true;
+    await poll;
+    await server.stop();
+    const complete = downloads.every((n) => n === 1024 ** 3);
+    printTable(["server", "clients", "complete", "peak RSS MB"], [[
+      "lab_http/server.ts",
+      10,
+      complete ? "yes" : "NO",
+      fixed(peak, 0),
+    ]]);
+    console.log(`target: under 150 MB -> ${complete && peak < 150 ? "MET" : "NOT MET"}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,0 +1,428 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { serveHttp } from "../lab_http/server.ts";
+import { runScript, script, startScript } from "./support/process.ts";
+
+const SERVER = script("lab_http/server.ts");
+const CLIENT = script("lab_http/client.ts");
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+  text: string;
+}
+
+/** Sends one request exactly as written (no URL normalization) and parses the reply. */
+async function raw(
+  port: number,
+  target: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+  hostname = "127.0.0.1",
+): Promise<RawResponse> {
+  using conn = await Deno.connect({ hostname, port });
+  const lines = [
+    `${method} ${target} HTTP/1.1`,
+    "Host: test",
+    "Connection: close",
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  await conn.write(enc.encode(lines.join("\r\n") + "\r\n\r\n"));
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(65536);
+  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+  const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += c.length;
+  }
+  const split = all.findIndex((_, i) =>
+    all[i] === 13 && all[i + 1] === 10 && all[i + 2] === 13 && all[i + 3] === 10
+  );
+  const head = dec.decode(all.subarray(0, split)).split("\r\n");
+  const status = Number(head[0].split(" ")[1]);
+  const h = new Headers();
+  for (const line of head.slice(1)) {
+    h.append(line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trim());
+  }
+  let body = all.subarray(split + 4);
+  if (h.get("transfer-encoding") === "chunked") {
+    const parts: number[] = [];
+    let i = 0;
+    while (true) {
+      const eol = body.indexOf(10, i);
+      const size = parseInt(dec.decode(body.subarray(i, eol)), 16);
+      if (!size) break;
+      parts.push(...body.subarray(eol + 1, eol + 1 + size));
+      i = eol + 1 + size + 2;
+    }
+    body = new Uint8Array(parts);
+  }
+  return { status, headers: h, body, text: dec.decode(body) };
+}
+
+async function site() {
+  const base = await Deno.makeTempDir({ prefix: "lab_http_" });
+  const root = join(base, "www");
+  await Deno.mkdir(root);
+  const w = (path: string, data: string | Uint8Array) =>
+    Deno.writeFile(join(root, path), typeof data === "string" ? enc.encode(data) : data);
+  await w("hello.txt", "hello, world\n");
+  await w("page.html", "<!DOCTYPE html><title>p</title><p>page</p>\n");
+  for (const ext of ["css", "js", "png", "mp4", "woff2", "zip", "pdf", "json", "svg", "weird"]) {
+    await w(`file.${ext}`, "x");
+  }
+  await w("Makefile", "all:\n");
+  const names = [
+    "a b.txt",
+    "hash#.txt",
+    "q?.txt",
+    "pct%.txt",
+    "lt<gt>.txt",
+    "ünïcödé.txt",
+    "zeta.txt",
+    "Alpha.txt",
+  ];
+  for (const n of names) await w(n, `content of ${n}\n`);
+  await Deno.mkdir(join(root, "sub"));
+  await w("sub/inner.txt", "inner\n");
+  await Deno.mkdir(join(root, "zdir"));
+  await Deno.mkdir(join(root, "with-index"));
+  await w("with-index/index.html", "<p>index page</p>\n");
+  await Deno.mkdir(join(root, "evil.example"));
+  await Deno.mkdir(join(root, ".git"));
+  await w(".git/config", "[core]\n");
+  await w(".env", "SECRET=1\n");
+  await Deno.writeTextFile(join(base, "outside.txt"), "outside secret\n");
+  await Deno.symlink(join(base, "outside.txt"), join(root, "link-out"));
+  await Deno.symlink(base, join(root, "dir-out"));
+  await Deno.symlink(".env", join(root, "env-link"));
+  const big = new Uint8Array(3 * 1024 * 1024 + 5);
+  for (let i = 0; i < big.length; i += 65536) {
+    crypto.getRandomValues(big.subarray(i, Math.min(big.length, i + 65536)));
+  }
+  await w("big.bin", big);
+  const mk = await new Deno.Command("mkfifo", { args: [join(root, "fifo")] }).output();
+  assert.ok(mk.success);
+  return { base, root, names, big };
+}
+
+async function startServer(
+  options: { cors?: boolean; dotfiles?: boolean; listing?: boolean; hostname?: string } = {},
+) {
+  const s = await site();
+  const log: string[] = [];
+  const server = serveHttp({
+    hostname: "127.0.0.1",
+    port: 0,
+    root: s.root,
+    log: (l) => log.push(l),
+    ...options,
+  });
+  return {
+    ...s,
+    log,
+    port: server.addr.port,
+    async [Symbol.asyncDispose]() {
+      server.close();
+      await server.finished;
+      await Deno.remove(s.base, { recursive: true });
+    },
+  };
+}
+
+Deno.test("listing: HTML5, folders first then names, escaped names, percent-encoded links that work", async () => {
+  await using s = await startServer();
+  const r = await raw(s.port, "/");
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.match(r.text, /^<!DOCTYPE html>\n<html lang="en">/);
+  assert.match(r.text, /<title>Index of \/<\/title>/);
+  const hrefs = [...r.text.matchAll(/<a href="([^"]*)">([^<]*)<\/a>/g)].map((m) => [m[1], m[2]]);
+  // Folders first (dot-folders hidden), then files by name.
+  assert.deepEqual(hrefs.slice(0, 4).map(([h]) => h), [
+    "evil.example/",
+    "sub/",
+    "with-index/",
+    "zdir/",
+  ]);
+  // Hidden: dot-names, and links that lead outside the root or to a dot-name.
+  assert.doesNotMatch(r.text, /\.git|\.env|env-link|link-out|dir-out/);
+  assert.ok(r.text.includes(`<a href="lt%3Cgt%3E.txt">lt&#60;gt&#62;.txt</a>`));
+  assert.doesNotMatch(r.text, /<gt>/);
+  const files = hrefs.slice(4).map(([, label]) => label);
+  assert.ok(files.indexOf("Alpha.txt") < files.indexOf("zeta.txt"));
+  for (const name of s.names) {
+    const href = hrefs.find(([, label]) =>
+      label === name.replace("<", "&#60;").replace(">", "&#62;")
+    )?.[0];
+    assert.ok(href, `no link for ${name}`);
+    const f = await raw(s.port, `/${href}`);
+    assert.equal(f.status, 200, name);
+    assert.equal(f.text, `content of ${name}\n`);
+  }
+  const sub = await raw(s.port, "/sub/");
+  assert.match(sub.text, /<a href="\.\.\/">\.\.\/<\/a>/);
+  assert.match(
+    sub.text,
+    /<a href="inner\.txt">inner\.txt<\/a><\/td><td>6 B<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d<\/td>/,
+  );
+});
+
+Deno.test("index.html, trailing-slash redirects that never leave the host, --no-listing", async () => {
+  await using s = await startServer();
+  assert.equal((await raw(s.port, "/with-index/")).text, "<p>index page</p>\n");
+  const redirect = await raw(s.port, "/sub?x=1");
+  assert.equal(redirect.status, 301);
+  assert.equal(redirect.headers.get("location"), "/sub/?x=1");
+  const evil = await raw(s.port, "//evil.example");
+  assert.equal(evil.status, 301);
+  assert.equal(evil.headers.get("location"), "/evil.example/");
+  const evil3 = await raw(s.port, "///evil.example");
+  assert.equal(evil3.headers.get("location"), "/evil.example/");
+  await using q = await startServer({ listing: false });
+  assert.equal((await raw(q.port, "/sub/")).status, 404);
+  assert.equal((await raw(q.port, "/with-index/")).status, 200);
+});
+
+Deno.test("content types, nosniff, --cors", async () => {
+  await using s = await startServer({ cors: true });
+  const expect: Record<string, string> = {
+    "hello.txt": "text/plain; charset=utf-8",
+    "page.html": "text/html; charset=utf-8",
+    "file.css": "text/css; charset=utf-8",
+    "file.js": "text/javascript; charset=utf-8",
+    "file.json": "application/json; charset=utf-8",
+    "file.png": "image/png",
+    "file.svg": "image/svg+xml",
+    "file.mp4": "video/mp4",
+    "file.woff2": "font/woff2",
+    "file.zip": "application/zip",
+    "file.pdf": "application/pdf",
+    "file.weird": "application/octet-stream",
+    "Makefile": "application/octet-stream",
+  };
+  for (const [name, type] of Object.entries(expect)) {
+    const r = await raw(s.port, `/${name}`);
+    assert.equal(r.headers.get("content-type"), type, name);
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(r.headers.get("access-control-allow-origin"), "*");
+  }
+  await using plain = await startServer();
+  assert.equal(
+    (await raw(plain.port, "/hello.txt")).headers.get("access-control-allow-origin"),
+    null,
+  );
+});
+
+Deno.test("GET and HEAD only: 405 with Allow", async () => {
+  await using s = await startServer();
+  for (const method of ["POST", "PUT", "DELETE", "OPTIONS"]) {
+    const r = await raw(s.port, "/hello.txt", {}, method);
+    assert.equal(r.status, 405);
+    assert.equal(r.headers.get("allow"), "GET, HEAD");
+  }
+  const head = await raw(s.port, "/hello.txt", {}, "HEAD");
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), "13");
+  assert.equal(head.body.length, 0);
+});
+
+Deno.test("caching: strong ETag, Last-Modified, 304 on If-None-Match and If-Modified-Since", async () => {
+  await using s = await startServer();
+  const first = await raw(s.port, "/hello.txt");
+  const etag = first.headers.get("etag")!;
+  const lastModified = first.headers.get("last-modified")!;
+  assert.match(etag, /^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$/);
+  assert.equal((await raw(s.port, "/hello.txt", { "If-None-Match": etag })).status, 304);
+  assert.equal(
+    (await raw(s.port, "/hello.txt", { "If-None-Match": `"other", W/${etag}` })).status,
+    304,
+  );
+  assert.equal((await raw(s.port, "/hello.txt", { "If-None-Match": "*" })).status, 304);
+  assert.equal((await raw(s.port, "/hello.txt", { "If-None-Match": '"nope"' })).status, 200);
+  assert.equal(
+    (await raw(s.port, "/hello.txt", { "If-Modified-Since": lastModified })).status,
+    304,
+  );
+  assert.equal(
+    (await raw(s.port, "/hello.txt", { "If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT" }))
+      .status,
+    200,
+  );
+  // A changed file gets a new ETag, and the cached small body is not served stale.
+  await Deno.writeTextFile(join(s.root, "hello.txt"), "changed content\n");
+  await Deno.utime(join(s.root, "hello.txt"), new Date(), new Date(Date.now() + 5000));
+  const changed = await raw(s.port, "/hello.txt", { "If-None-Match": etag });
+  assert.equal(changed.status, 200);
+  assert.equal(changed.text, "changed content\n");
+});
+
+Deno.test("ranges: a-b, a-, -n, unsatisfiable, If-Range, several ranges", async () => {
+  await using s = await startServer();
+  const cases: [string, number, string, string][] = [
+    ["bytes=0-4", 206, "bytes 0-4/13", "hello"],
+    ["bytes=7-", 206, "bytes 7-12/13", "world\n"],
+    ["bytes=-6", 206, "bytes 7-12/13", "world\n"],
+    ["bytes=7-100", 206, "bytes 7-12/13", "world\n"],
+    ["bytes=-100", 206, "bytes 0-12/13", "hello, world\n"],
+  ];
+  for (const [range, status, contentRange, body] of cases) {
+    const r = await raw(s.port, "/hello.txt", { Range: range });
+    assert.equal(r.status, status, range);
+    assert.equal(r.headers.get("content-range"), contentRange);
+    assert.equal(r.text, body);
+    assert.equal(r.headers.get("accept-ranges"), "bytes");
+  }
+  for (const range of ["bytes=13-", "bytes=100-200", "bytes=-0"]) {
+    const r = await raw(s.port, "/hello.txt", { Range: range });
+    assert.equal(r.status, 416, range);
+    assert.equal(r.headers.get("content-range"), "bytes */13");
+  }
+  for (const ignored of ["bytes=0-1,3-4", "bytes=5-2", "items=0-1", "bytes=x-"]) {
+    assert.equal((await raw(s.port, "/hello.txt", { Range: ignored })).status, 200, ignored);
+  }
+  const etag = (await raw(s.port, "/hello.txt")).headers.get("etag")!;
+  assert.equal(
+    (await raw(s.port, "/hello.txt", { Range: "bytes=0-4", "If-Range": etag })).status,
+    206,
+  );
+  assert.equal(
+    (await raw(s.port, "/hello.txt", { Range: "bytes=0-4", "If-Range": '"stale"' })).status,
+    200,
+  );
+  // A large (streamed) file: a range from the middle.
+  const r = await raw(s.port, "/big.bin", { Range: "bytes=1000000-1999999" });
+  assert.equal(r.status, 206);
+  assert.deepEqual(r.body, s.big.subarray(1000000, 2000000));
+});
+
+Deno.test("nothing outside the root, no dotfiles, no FIFOs, no paths in errors", async () => {
+  await using s = await startServer();
+  const notFound = [
+    "/../outside.txt",
+    "/%2e%2e/outside.txt",
+    "/%2E%2E/%2e%2e/etc/passwd",
+    "/..%2foutside.txt",
+    "/sub/..%2f..%2foutside.txt",
+    "/..%5coutside.txt",
+    "/sub/..\\..\\outside.txt",
+    "/%252e%252e/outside.txt",
+    "/..%252foutside.txt",
+    "//etc/passwd",
+    "/etc/passwd",
+    "/hello.txt%00.png",
+    "/link-out",
+    "/dir-out/outside.txt",
+    "/.env",
+    "/.git/config",
+    "/sub/../.env",
+    "/%2eenv",
+    "/env-link",
+    "/fifo",
+  ];
+  for (const target of notFound) {
+    const r = await raw(s.port, target);
+    assert.equal(r.status, 404, target);
+    assert.doesNotMatch(r.text, /secret|SECRET|\/tmp|www|Error:|at /, target);
+  }
+  assert.equal((await raw(s.port, "/%zz")).status, 400);
+  assert.equal((await raw(s.port, "/%E0%A4%A")).status, 400);
+  // With --dotfiles they are served and listed.
+  await using d = await startServer({ dotfiles: true });
+  assert.equal((await raw(d.port, "/.env")).text, "SECRET=1\n");
+  assert.match((await raw(d.port, "/")).text, /href="\.git\/"/);
+  assert.equal((await raw(d.port, "/link-out")).status, 404);
+});
+
+Deno.test("a path served before is checked again: swapping the file for a link outside gives 404", async () => {
+  await using s = await startServer();
+  assert.equal((await raw(s.port, "/zeta.txt")).status, 200);
+  await Deno.remove(join(s.root, "zeta.txt"));
+  await Deno.symlink(join(s.base, "outside.txt"), join(s.root, "zeta.txt"));
+  const r = await raw(s.port, "/zeta.txt");
+  assert.equal(r.status, 404);
+  assert.doesNotMatch(r.text, /secret/);
+  // And a directory swapped for a link outside.
+  assert.equal((await raw(s.port, "/sub/inner.txt")).status, 200);
+  await Deno.remove(join(s.root, "sub"), { recursive: true });
+  await Deno.mkdir(join(s.base, "elsewhere"));
+  await Deno.writeTextFile(join(s.base, "elsewhere", "inner.txt"), "secret elsewhere\n");
+  await Deno.symlink(join(s.base, "elsewhere"), join(s.root, "sub"));
+  assert.equal((await raw(s.port, "/sub/inner.txt")).status, 404);
+});
+
+Deno.test("the access log follows Python's format, control characters escaped", async () => {
+  await using s = await startServer();
+  await raw(s.port, "/hello.txt");
+  await raw(s.port, "/missing%0a%1b");
+  assert.match(
+    s.log[0],
+    /^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4} \d\d:\d\d:\d\d\] "GET \/hello\.txt HTTP\/1\.1" 200 13$/,
+  );
+  assert.match(s.log[1], /"GET \/missing%0a%1b HTTP\/1\.1" 404 \d+$/);
+});
+
+Deno.test("the lab's client and curl fetch files byte-exact, ranges included; IPv6", async () => {
+  await using s = await startServer({ hostname: "::1" });
+  const dir = await Deno.makeTempDir();
+  try {
+    const ours = await runScript(
+      ["--allow-net", `--allow-read=${dir}`, `--allow-write=${dir}`],
+      CLIENT,
+      [`http://[::1]:${s.port}/big.bin`, "-o", join(dir, "ours.bin")],
+    );
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.deepEqual(await Deno.readFile(join(dir, "ours.bin")), s.big);
+    const curl = await new Deno.Command("curl", {
+      args: ["-sSf", "-g", "-o", join(dir, "curl.bin"), `http://[::1]:${s.port}/big.bin`],
+    }).output();
+    assert.ok(curl.success, dec.decode(curl.stderr));
+    assert.deepEqual(await Deno.readFile(join(dir, "curl.bin")), s.big);
+    const ranged = await new Deno.Command("curl", {
+      args: ["-sSf", "-g", "-r", "100-199", `http://[::1]:${s.port}/big.bin`],
+    }).output();
+    assert.deepEqual(ranged.stdout, s.big.subarray(100, 200));
+    const encoded = await new Deno.Command("curl", {
+      args: ["-sSf", "-g", `http://[::1]:${s.port}/%C3%BCn%C3%AFc%C3%B6d%C3%A9.txt`],
+    }).output();
+    assert.equal(dec.decode(encoded.stdout), "content of ünïcödé.txt\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("server CLI: banner, log lines, Ctrl+C; bad arguments exit 2; a missing folder exits 1", async () => {
+  await using s = await startServer();
+  const server = await startScript(["--allow-net", `--allow-read=${s.root}`], SERVER, [
+    "0",
+    "-b",
+    "127.0.0.1",
+    "-d",
+    s.root,
+  ], /^Serving .* at http:\/\/127\.0\.0\.1:(\d+)\/$/);
+  const r = await runScript(["--allow-net"], CLIENT, [
+    `http://127.0.0.1:${server.match[1]}/hello.txt`,
+  ]);
+  assert.equal(r.stdout, "hello, world\n");
+  await server.waitFor(/"GET \/hello\.txt HTTP\/1\.1" 200 13$/);
+  assert.equal((await server.stop("SIGINT")).code, 0);
+  for (const args of [["80"], ["x"], ["--nope"], ["-a", "127.0.0.1", "-b", "::1"]]) {
+    assert.equal(
+      (await runScript(["--allow-net", "--allow-read"], SERVER, args)).code,
+      2,
+      `${args}`,
+    );
+  }
+  const missing = await runScript(["--allow-net", "--allow-read"], SERVER, [
+    "0",
+    "-d",
+    "/nonexistent/folder",
+  ]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, "error: cannot serve /nonexistent/folder: not found\n");
+});
