@@ -219,19 +219,24 @@ async function sendFile(
   let current = buffer;
   let next = spare;
   let reading = readAt(current, position);
-  while (position < size) {
-    const n = await reading;
-    if (n === 0) throw new Error("file shrank while being sent");
-    reading = readAt(next, position + n);
-    const data = current.subarray(0, n);
-    hash?.update(data);
-    for (let off = 0; off < n; off += blockSize) {
-      await wire.write(data.subarray(off, Math.min(off + blockSize, n)));
+  try {
+    while (position < size) {
+      const n = await reading;
+      if (n === 0) throw new Error("file shrank while being sent");
+      reading = readAt(next, position + n);
+      const data = current.subarray(0, n);
+      hash?.update(data);
+      for (let off = 0; off < n; off += blockSize) {
+        await wire.write(data.subarray(off, Math.min(off + blockSize, n)));
+      }
+      position += n;
+      [current, next] = [next, current];
     }
-    position += n;
-    [current, next] = [next, current];
+  } finally {
+    // When the client goes away mid-write, the read ahead must still end
+    // before the file is closed, or its rejection would go unhandled.
+    await reading.catch(() => 0);
   }
-  await reading;
   const sha256 = knownHash ?? hash!.digest("hex");
   await wire.writeText(`${sha256}\n`);
   return { sent: size - offset, sha256 };
