@@ -73,6 +73,7 @@ export function serveTcp(options: TcpServerOptions): TcpServer {
   let closing = false;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let wakeAcceptLoop = () => {};
+  let acceptFailures = 0;
 
   const close = () => {
     if (closing) return;
@@ -117,8 +118,10 @@ export function serveTcp(options: TcpServerOptions): TcpServer {
         conn = await listener.accept();
       } catch (error) {
         if (closing || error instanceof Deno.errors.BadResource) break;
-        // Out of file descriptors and the like: say so, wait, and keep serving.
-        log(`accept failed: ${describeError(error)}; retrying`);
+        // Out of file descriptors and the like: say so once, wait, and keep serving.
+        if (acceptFailures++ === 0) {
+          log(`accept failed: ${describeError(error)}; retrying every ${ACCEPT_RETRY_MS} ms`);
+        }
         await new Promise<void>((resolve) => {
           wakeAcceptLoop = resolve;
           retryTimer = setTimeout(resolve, ACCEPT_RETRY_MS);
@@ -128,6 +131,10 @@ export function serveTcp(options: TcpServerOptions): TcpServer {
       if (closing) {
         conn.close();
         break;
+      }
+      if (acceptFailures > 0) {
+        log(`accept works again after ${acceptFailures} failed tries`);
+        acceptFailures = 0;
       }
       const task = serveOne(conn).finally(() => tasks.delete(task));
       tasks.add(task);

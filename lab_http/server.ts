@@ -39,6 +39,7 @@ export interface HttpServer {
   finished: Promise<void>;
 }
 
+const RETRY_MS = 100;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 let lastSecond = -1;
@@ -99,47 +100,78 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
   const trace = (direction: string, lines: string[]) =>
     console.error(lines.map((l) => `${direction} ${l}`).join("\n"));
 
-  const server = Deno.serve({
-    hostname: options.hostname ?? "0.0.0.0",
-    port: options.port,
-    signal: controller.signal,
-    onListen: () => {},
-    // Never a stack trace or a path in a response.
-    onError: () => new Response("Internal Server Error\n", { status: 500 }),
-  }, (req, info) => {
-    // The path and query: what follows the scheme and authority in the absolute URL.
-    const target = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
-    if (options.trace) {
-      trace("<-", [
-        `${req.method} ${target} HTTP/1.1`,
-        ...[...req.headers].map(([k, v]) => `${k}: ${v}`),
-      ]);
-    }
-    const done = (res: Response): Response => {
+  const serve = (port: number) =>
+    Deno.serve({
+      hostname: options.hostname ?? "0.0.0.0",
+      port,
+      signal: controller.signal,
+      onListen: () => {},
+      // Never a stack trace or a path in a response.
+      onError: () => new Response("Internal Server Error\n", { status: 500 }),
+    }, (req, info) => {
+      // The path and query: what follows the scheme and authority in the absolute URL.
+      const target = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
       if (options.trace) {
-        trace("->", [
-          `HTTP/1.1 ${res.status}`,
-          ...[...res.headers].map(([k, v]) => `${k}: ${v}`),
+        trace("<-", [
+          `${req.method} ${target} HTTP/1.1`,
+          ...[...req.headers].map(([k, v]) => `${k}: ${v}`),
         ]);
       }
-      const peer = (info.remoteAddr as Deno.NetAddr).hostname;
-      const size = res.headers.get("content-length") ?? "-";
-      log(
-        `${peer} - - [${logDate()}] "${
-          escapeControl(`${req.method} ${target} HTTP/1.1`)
-        }" ${res.status} ${size}`,
-      );
-      return res;
-    };
-    const failed = () => done(new Response("Internal Server Error\n", { status: 500 }));
-    try {
-      const res = handler(req);
-      return res instanceof Promise ? res.then(done, failed) : done(res);
-    } catch {
-      return failed();
+      const done = (res: Response): Response => {
+        if (options.trace) {
+          trace("->", [
+            `HTTP/1.1 ${res.status}`,
+            ...[...res.headers].map(([k, v]) => `${k}: ${v}`),
+          ]);
+        }
+        const peer = (info.remoteAddr as Deno.NetAddr).hostname;
+        const size = res.headers.get("content-length") ?? "-";
+        log(
+          `${peer} - - [${logDate()}] "${
+            escapeControl(`${req.method} ${target} HTTP/1.1`)
+          }" ${res.status} ${size}`,
+        );
+        return res;
+      };
+      const failed = () => done(new Response("Internal Server Error\n", { status: 500 }));
+      try {
+        const res = handler(req);
+        return res instanceof Promise ? res.then(done, failed) : done(res);
+      } catch {
+        return failed();
+      }
+    });
+  const first = serve(options.port);
+  const addr = first.addr;
+  // Deno.serve's accept loop ends when the process runs out of file
+  // descriptors. Keep the server up: say so once, then listen again on the
+  // same port until descriptors are free.
+  const supervise = async () => {
+    let current: Deno.HttpServer<Deno.NetAddr> | undefined = first;
+    let failures = 0;
+    while (!controller.signal.aborted) {
+      try {
+        current ??= serve(addr.port);
+        if (failures > 0) log(`listening again after ${failures} failed tries`);
+        failures = 0;
+        await current.finished;
+        return;
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        if (failures++ === 0) {
+          log(`server error: ${describeError(error)}; listening again every ${RETRY_MS} ms`);
+        }
+        current = undefined;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, RETRY_MS);
+          controller.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), {
+            once: true,
+          });
+        });
+      }
     }
-  });
-  return { addr: server.addr, close: () => controller.abort(), finished: server.finished };
+  };
+  return { addr, close: () => controller.abort(), finished: supervise() };
 }
 
 if (import.meta.main) {

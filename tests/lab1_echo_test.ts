@@ -129,6 +129,23 @@ Deno.test("handout-style peers: a client that never half-closes, a server that r
   assert.equal(r.stdout, "Message received: TO PYTHON\n");
 });
 
+Deno.test("a server that stalls: the client's --timeout ends it with one line", async () => {
+  await using s = startServer();
+  await using proxy = startChaosProxy({
+    target: { hostname: "127.0.0.1", port: s.port },
+    stallAfter: 0,
+  });
+  const r = await runScript(["--allow-net"], CLIENT, [
+    "-p",
+    `${proxy.addr.port}`,
+    "--timeout",
+    "0.3",
+    "anyone?",
+  ]);
+  assert.equal(r.stderr, "error: timed out after 0.3 s\n");
+  assert.equal(r.code, 1);
+});
+
 Deno.test("connection refused: one line, exit 1", async () => {
   // Bind then close to find a port with nothing listening.
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

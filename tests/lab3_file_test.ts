@@ -458,6 +458,52 @@ Deno.test("files over 4 GiB: offsets and sizes past 32 bits, via a sparse file a
   assert.deepEqual(back, tail);
 });
 
+Deno.test({
+  name:
+    "progress is drawn on a terminal (a pty from script(1)), at most 10 times a second, never with --quiet",
+  ignore: !(await Deno.stat("/usr/bin/script").then(() => true, () => false)),
+  async fn() {
+    await using s = await setup();
+    // A slow link, so the download lasts long enough to draw progress several times.
+    await using proxy = startChaosProxy({
+      target: { hostname: "127.0.0.1", port: s.port },
+      segmentSize: 65536,
+      delayMs: 20,
+    });
+    const run = async (extra: string[]) => {
+      const command = [
+        Deno.execPath(),
+        "run",
+        "--quiet",
+        "--allow-net",
+        `--allow-read=${s.out}`,
+        `--allow-write=${s.out}`,
+        CLIENT,
+        `127.0.0.1:${proxy.addr.port}:blob.bin`,
+        "--force",
+        ...extra,
+      ]
+        .map((a) => `'${a}'`).join(" ");
+      const out = await new Deno.Command("script", {
+        args: ["-qec", command, "/dev/null"],
+        cwd: s.out,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      return new TextDecoder().decode(out.stdout);
+    };
+    const shown = await run([]);
+    const updates = shown.split("\r").filter((l) =>
+      /MiB \/ 3\.0 MiB {2}\d+% {2}[\d.]+ MB\/s {2}ETA \d+:\d\d/.test(l)
+    );
+    assert.ok(updates.length >= 2, shown.slice(0, 300));
+    assert.match(shown, /sha256 OK/);
+    const quiet = await run(["--quiet"]);
+    assert.doesNotMatch(quiet, /ETA/);
+    assert.match(quiet, /sha256 OK/);
+  },
+});
+
 Deno.test("bad arguments exit 2", async () => {
   for (
     const args of [[], ["127.0.0.1:notaport:x"], ["127.0.0.1:12000"], ["::1:12000:x"], [
