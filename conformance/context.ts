@@ -1,0 +1,87 @@
+/**
+ * What every lab's checks get: the commands under test, the time limit, and
+ * temporary folders for the server and the client.
+ *
+ * @module
+ */
+
+import {
+  type CommandResult,
+  prepare,
+  runCommand,
+  type Running,
+  startCommand,
+  type Vars,
+} from "./command.ts";
+
+/** The kit's run settings. */
+export interface Context {
+  /** Server command template, if their server is under test. */
+  server?: string;
+  /** Client command template, if their client is under test. */
+  client?: string;
+  /** Limit for each command. */
+  timeoutMs: number;
+  /** Where relative paths in the templates are resolved. */
+  base: string;
+  /** The server's working folder (holds the test files). */
+  serverDir: string;
+  /** The client's working folder (where its output files are looked for). */
+  clientDir: string;
+}
+
+/** Runs their client to completion. */
+export function runClient(
+  ctx: Context,
+  vars: Vars,
+  stdin: string,
+  timeoutMs = ctx.timeoutMs,
+): Promise<CommandResult> {
+  return runCommand(prepare(ctx.client!, vars, ctx.base), { cwd: ctx.clientDir, stdin, timeoutMs });
+}
+
+/** Starts their server. */
+export function startServer(ctx: Context, vars: Vars): Running {
+  return startCommand(prepare(ctx.server!, vars, ctx.base), { cwd: ctx.serverDir });
+}
+
+/** Whether `needle` occurs in `haystack`. */
+export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean {
+  if (needle.length === 0) return true;
+  const head = needle.subarray(0, Math.min(64, needle.length));
+  for (
+    let i = haystack.indexOf(head[0]);
+    i >= 0 && i <= haystack.length - needle.length;
+    i = haystack.indexOf(head[0], i + 1)
+  ) {
+    let ok = true;
+    for (let j = 0; j < needle.length; j++) {
+      if (haystack[i + j] !== needle[j]) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+/** Random bytes (crypto.getRandomValues takes at most 64 KiB a call). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i += 65536) {
+    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
+  }
+  return out;
+}
+
+/** Equal byte arrays. */
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A short quote of output for a reason line. */
+export function quote(text: string, max = 60): string {
+  const t = JSON.stringify(text.length > max ? text.slice(0, max) + "..." : text);
+  return t;
+}
