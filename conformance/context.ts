@@ -7,12 +7,15 @@
 
 import {
   type CommandResult,
+  freePort,
   prepare,
   runCommand,
   type Running,
   startCommand,
   type Vars,
+  waitForBound,
 } from "./command.ts";
+import type { Checks } from "./report.ts";
 
 /** The kit's run settings. */
 export interface Context {
@@ -43,6 +46,34 @@ export function runClient(
 /** Starts their server. */
 export function startServer(ctx: Context, vars: Vars): Running {
   return startCommand(prepare(ctx.server!, vars, ctx.base), { cwd: ctx.serverDir });
+}
+
+/**
+ * Starts their server on a free port and waits until it has bound it,
+ * recording the "server starts" check. Returns `undefined` (server stopped)
+ * when it never binds.
+ */
+export async function startServerOnFreePort(
+  ctx: Context,
+  checks: Checks,
+  transport: "tcp" | "udp",
+): Promise<{ server: Running; port: number } | undefined> {
+  const port = freePort();
+  const server = startServer(ctx, { host: "127.0.0.1", port: `${port}` });
+  if (await waitForBound(port, transport, server, 10_000)) {
+    checks.add("server starts", "PASS", `${transport.toUpperCase()} port ${port} bound`);
+    return { server, port };
+  }
+  await server.stop();
+  const why = server.exited()
+    ? `it exited with code ${server.exited()!.code}`
+    : "is {port} in the command?";
+  checks.add(
+    "server starts",
+    "FAIL",
+    `${transport.toUpperCase()} port ${port} not bound within 10 s: ${why}`,
+  );
+  return undefined;
 }
 
 /** Whether `needle` occurs in `haystack`. */

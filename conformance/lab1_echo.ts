@@ -6,8 +6,7 @@
  */
 
 import { serveEcho } from "../lab1_echo/server.ts";
-import { freePort, waitForBound } from "./command.ts";
-import { type Context, quote, runClient, startServer } from "./context.ts";
+import { type Context, quote, runClient, startServerOnFreePort } from "./context.ts";
 import { Checks } from "./report.ts";
 
 const enc = new TextEncoder();
@@ -60,17 +59,10 @@ function sentence(size: number): string {
 /** Runs the lab1 checks. */
 export async function checkLab1(ctx: Context, checks: Checks): Promise<void> {
   if (ctx.server) {
-    const port = freePort();
-    await using server = startServer(ctx, { host: "127.0.0.1", port: `${port}` });
-    if (!(await waitForBound(port, "tcp", server, 10_000))) {
-      checks.add(
-        "server starts",
-        "FAIL",
-        `nothing listening on port ${port} within 10 s (the {port} placeholder?)`,
-      );
-      return;
-    }
-    checks.add("server starts", "PASS", `listening on ${port}`);
+    const started = await startServerOnFreePort(ctx, checks, "tcp");
+    if (!started) return;
+    const { port } = started;
+    await using server = started.server;
     const expectReply =
       (text: string, opts = {}) => async (): Promise<["PASS" | "FAIL", string]> => {
         const reply = await exchange(port, text, opts);

@@ -7,8 +7,7 @@
  * @module
  */
 
-import { freePort, waitForBound } from "./command.ts";
-import { type Context, quote, runClient, startServer } from "./context.ts";
+import { type Context, quote, runClient, startServerOnFreePort } from "./context.ts";
 import { Checks } from "./report.ts";
 
 /** Finds "a + b = sum" in the output by its numbers: some n in 1..100 and `number + n` both printed. */
@@ -22,14 +21,10 @@ function findSum(text: string, number: number): string | undefined {
 
 /** Runs the lab2 checks. */
 export async function checkLab2(ctx: Context, checks: Checks): Promise<void> {
-  const port = freePort();
-  const server = startServer(ctx, { host: "127.0.0.1", port: `${port}` });
+  const started = await startServerOnFreePort(ctx, checks, "tcp");
+  if (!started) return;
+  const { server, port } = started;
   try {
-    if (!(await waitForBound(port, "tcp", server, 10_000))) {
-      checks.add("server starts", "FAIL", `nothing listening on port ${port} within 10 s`);
-      return;
-    }
-    checks.add("server starts", "PASS", `listening on ${port}`);
     const ask = (name: string, number: number) =>
       runClient(
         ctx,

@@ -8,8 +8,14 @@
  */
 
 import { join } from "node:path";
-import { freePort, waitForBound } from "./command.ts";
-import { type Context, quote, randomBytes, runClient, sameBytes, startServer } from "./context.ts";
+import {
+  type Context,
+  quote,
+  randomBytes,
+  runClient,
+  sameBytes,
+  startServerOnFreePort,
+} from "./context.ts";
 import { Checks } from "./report.ts";
 
 /** Runs the lab3 checks. */
@@ -23,14 +29,10 @@ export async function checkLab3(ctx: Context, checks: Checks): Promise<void> {
   for (const [name, data] of Object.entries(files)) {
     await Deno.writeFile(join(ctx.serverDir, name), data);
   }
-  const port = freePort();
-  const server = startServer(ctx, { host: "127.0.0.1", port: `${port}` });
+  const started = await startServerOnFreePort(ctx, checks, "tcp");
+  if (!started) return;
+  const { server, port } = started;
   try {
-    if (!(await waitForBound(port, "tcp", server, 10_000))) {
-      checks.add("server starts", "FAIL", `nothing listening on port ${port} within 10 s`);
-      return;
-    }
-    checks.add("server starts", "PASS", `listening on ${port}`);
     const fetch = (remote: string, local: string) =>
       runClient(ctx, { host: "127.0.0.1", port: `${port}`, remote, local }, "");
     const fetchAndCompare =

@@ -11,7 +11,6 @@
 import { join } from "node:path";
 import { fetchUrl, parseUrl } from "../lab_http/client.ts";
 import { serveHttp } from "../lab_http/server.ts";
-import { freePort, waitForBound } from "./command.ts";
 import {
   containsBytes,
   type Context,
@@ -19,7 +18,7 @@ import {
   randomBytes,
   runClient,
   sameBytes,
-  startServer,
+  startServerOnFreePort,
 } from "./context.ts";
 import { Checks } from "./report.ts";
 
@@ -114,12 +113,10 @@ export async function checkHttp(ctx: Context, checks: Checks): Promise<void> {
   }
   if (ctx.server) {
     await Deno.writeTextFile(join(ctx.serverDir, "page.html"), PAGE);
-    const port = freePort();
-    await using server = startServer(ctx, { host: "127.0.0.1", port: `${port}` });
-    if (!(await waitForBound(port, "tcp", server, 10_000))) {
-      checks.add("server starts", "FAIL", `nothing listening on port ${port} within 10 s`);
-      return;
-    }
+    const started = await startServerOnFreePort(ctx, checks, "tcp");
+    if (!started) return;
+    const { port } = started;
+    await using _server = started.server;
     const get = async (path: string) => {
       let body = "";
       const { head } = await fetchUrl(parseUrl(`http://127.0.0.1:${port}${path}`), {

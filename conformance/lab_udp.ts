@@ -6,8 +6,8 @@
  */
 
 import { serveUdp } from "../lab_udp/server.ts";
-import { freePort, waitForBound } from "./command.ts";
-import { type Context, quote, runClient, startServer } from "./context.ts";
+import { type Context, quote, runClient, startServerOnFreePort } from "./context.ts";
+import { freePort } from "./command.ts";
 import { Checks } from "./report.ts";
 
 const enc = new TextEncoder();
@@ -38,13 +38,10 @@ async function ask(port: number, text: string): Promise<string | undefined> {
 /** Runs the UDP checks. */
 export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
   if (ctx.server) {
-    const port = freePort();
-    await using server = startServer(ctx, { host: "127.0.0.1", port: `${port}` });
-    if (!(await waitForBound(port, "udp", server, 10_000))) {
-      checks.add("server starts", "FAIL", `nothing bound to UDP port ${port} within 10 s`);
-      return;
-    }
-    checks.add("server starts", "PASS", `bound to ${port}`);
+    const started = await startServerOnFreePort(ctx, checks, "udp");
+    if (!started) return;
+    const { port } = started;
+    await using _server = started.server;
     for (
       const [name, text] of [["reply", "hello udp"], [
         "1,400-byte datagram",

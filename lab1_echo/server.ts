@@ -19,7 +19,7 @@ import {
 } from "../common/cli.ts";
 import { runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
-import { onInterrupt } from "../common/signals.ts";
+import { serveUntilInterrupted } from "../common/signals.ts";
 import { type Connection, serveTcp, type TcpServer } from "../common/tcp_server.ts";
 
 /** Options for {@linkcode serveEcho}. */
@@ -96,12 +96,6 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
-    const unlisten = onInterrupt(() => {
-      logLine("Shutting down");
-      server.close();
-    });
-    await server.finished;
-    unlisten();
+    await serveUntilInterrupted(server, `Server waiting on ${formatPythonAddr(server.addr)}`);
   });
 }

@@ -24,7 +24,7 @@ import {
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { ProtocolError, type Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
-import { onInterrupt } from "../common/signals.ts";
+import { serveUntilInterrupted } from "../common/signals.ts";
 import { type Connection, serveTcp, type TcpServer } from "../common/tcp_server.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
 import {
@@ -299,12 +299,9 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    logLine(`Server waiting on ${formatPythonAddr(server.addr)}, serving ${values.root}`);
-    const unlisten = onInterrupt(() => {
-      logLine("Shutting down");
-      server.close();
-    });
-    await server.finished;
-    unlisten();
+    await serveUntilInterrupted(
+      server,
+      `Server waiting on ${formatPythonAddr(server.addr)}, serving ${values.root}`,
+    );
   });
 }

@@ -12,7 +12,7 @@ import { formatHostPort } from "../common/addr.ts";
 import { helpOption, parseCli, parsePort, traceOption, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
-import { onInterrupt } from "../common/signals.ts";
+import { serveUntilInterrupted } from "../common/signals.ts";
 import { staticHandler } from "./static_files.ts";
 
 /** Options for {@linkcode serveHttp}. */
@@ -228,16 +228,7 @@ if (import.meta.main) {
       listing: !values["no-listing"],
       trace: values.trace,
     });
-    logLine(
-      `Serving ${values.directory} at http://${
-        formatHostPort(server.addr.hostname, server.addr.port)
-      }/`,
-    );
-    const unlisten = onInterrupt(() => {
-      logLine("Shutting down");
-      server.close();
-    });
-    await server.finished;
-    unlisten();
+    const url = `http://${formatHostPort(server.addr.hostname, server.addr.port)}/`;
+    await serveUntilInterrupted(server, `Serving ${values.directory} at ${url}`);
   });
 }

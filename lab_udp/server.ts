@@ -20,7 +20,7 @@ import {
 } from "../common/cli.ts";
 import { describeError, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
-import { onInterrupt } from "../common/signals.ts";
+import { serveUntilInterrupted } from "../common/signals.ts";
 import { stderrTracer } from "../common/trace.ts";
 import { MAX_DATAGRAM } from "../common/udp.ts";
 
@@ -152,12 +152,6 @@ if (import.meta.main) {
       drop: parseNumber(values.drop, "--drop", { min: 0, max: 1, fraction: true }, usage),
       trace: values.trace,
     });
-    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
-    const unlisten = onInterrupt(() => {
-      logLine("Shutting down");
-      server.close();
-    });
-    await server.finished;
-    unlisten();
+    await serveUntilInterrupted(server, `Server waiting on ${formatPythonAddr(server.addr)}`);
   });
 }
