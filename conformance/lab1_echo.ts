@@ -5,6 +5,7 @@
  * @module
  */
 
+import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
 import { type Context, quote, runClient, startServerOnFreePort } from "./context.ts";
 import { Checks } from "./report.ts";
@@ -75,6 +76,17 @@ export async function checkLab1(ctx: Context, checks: Checks): Promise<void> {
           }`,
         ];
       };
+    await checks.run("our client against it", async () => {
+      const reply = await echoOnce({
+        hostname: "127.0.0.1",
+        port,
+        sentence: "from our client",
+        timeoutMs: 5000,
+      });
+      return reply === "FROM OUR CLIENT"
+        ? ["PASS", "lab1_echo/client.ts got FROM OUR CLIENT"]
+        : ["FAIL", `got ${quote(reply)}`];
+    });
     await checks.run("upper-case reply", expectReply("hello world"));
     await checks.run("2 KB sentence", expectReply(sentence(2000)));
     await checks.run("64 KB sentence", expectReply(sentence(65536)));
