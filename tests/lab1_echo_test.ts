@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
+import { inProcess } from "./support/in_process.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { copyDir, ROOT, runScript, script, startScript } from "./support/process.ts";
 
@@ -11,17 +12,7 @@ const READY = /^Server waiting on \('[^']+', (\d+)\)$/;
 
 /** An in-process server whose log lines the test can read. */
 function startServer(options: { idleTimeoutMs?: number; hostname?: string } = {}) {
-  const log: string[] = [];
-  const server = serveEcho({ hostname: "127.0.0.1", port: 0, log: (l) => log.push(l), ...options });
-  return {
-    server,
-    log,
-    port: server.addr.port,
-    [Symbol.asyncDispose]: async () => {
-      server.close();
-      await server.finished;
-    },
-  };
+  return inProcess((log) => serveEcho({ hostname: "127.0.0.1", port: 0, log, ...options }));
 }
 
 Deno.test("CLI round trip: the client prints the upper-case reply", async () => {

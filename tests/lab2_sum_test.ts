@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { exchangeSum } from "../lab2_sum/client.ts";
 import { serveSum } from "../lab2_sum/server.ts";
+import { inProcess } from "./support/in_process.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { runScript, script, startScript } from "./support/process.ts";
 
@@ -8,24 +9,11 @@ const CLIENT = script("lab2_sum/client.ts");
 const SERVER = script("lab2_sum/server.ts");
 const READY = /^Server waiting on \('[^']+', (\d+)\)$/;
 
+/** An in-process server whose log lines the test can read. */
 function startServer(options: { idleTimeoutMs?: number; hostname?: string } = {}) {
-  const log: string[] = [];
-  const server = serveSum({
-    hostname: "127.0.0.1",
-    port: 0,
-    number: 17,
-    log: (l) => log.push(l),
-    ...options,
-  });
-  return {
-    server,
-    log,
-    port: server.addr.port,
-    [Symbol.asyncDispose]: async () => {
-      server.close();
-      await server.finished;
-    },
-  };
+  return inProcess((log) =>
+    serveSum({ hostname: "127.0.0.1", port: 0, number: 17, log, ...options })
+  );
 }
 
 /** Sends raw bytes and returns everything the server sends back before closing. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { udpEcho, udpPing } from "../lab_udp/client.ts";
 import { serveUdp } from "../lab_udp/server.ts";
+import { inProcess } from "./support/in_process.ts";
 import { runScript, script, startScript } from "./support/process.ts";
 
 const CLIENT = script("lab_udp/client.ts");
@@ -16,18 +17,9 @@ function udp(hostname: string): Deno.DatagramConn & Disposable {
   return Object.assign(socket, { [Symbol.dispose]: () => socket.close() });
 }
 
+/** An in-process server whose log lines the test can read. */
 function startServer(options: { hostname?: string; drop?: number } = {}) {
-  const log: string[] = [];
-  const server = serveUdp({ hostname: "127.0.0.1", port: 0, log: (l) => log.push(l), ...options });
-  return {
-    server,
-    log,
-    port: server.addr.port,
-    [Symbol.asyncDispose]: async () => {
-      server.close();
-      await server.finished;
-    },
-  };
+  return inProcess((log) => serveUdp({ hostname: "127.0.0.1", port: 0, log, ...options }));
 }
 
 /** A UDP socket that answers nothing but counts what it gets (a port where requests vanish). */

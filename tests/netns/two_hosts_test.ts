@@ -66,21 +66,26 @@ async function destroyHosts() {
   await sh("ip", ["netns", "del", NS_B]);
 }
 
+/** The `ip` arguments for `deno run FLAGS FILE ARGS` inside a namespace. */
+function denoIn(ns: string, flags: string[], file: string, args: string[]): string[] {
+  return [
+    "netns",
+    "exec",
+    ns,
+    Deno.execPath(),
+    "run",
+    "--quiet",
+    "--no-prompt",
+    ...flags,
+    script(file),
+    ...args,
+  ];
+}
+
 /** `deno run` inside a namespace, to completion (killed after 60 s). */
 async function runIn(ns: string, flags: string[], file: string, args: string[], cwd?: string) {
   const child = new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      ns,
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      "--no-prompt",
-      ...flags,
-      script(file),
-      ...args,
-    ],
+    args: denoIn(ns, flags, file, args),
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -101,18 +106,7 @@ async function runIn(ns: string, flags: string[], file: string, args: string[], 
 
 /** A server inside a namespace, until the test stops it. */
 function serveIn(ns: string, flags: string[], file: string, args: string[], ready: RegExp) {
-  return startProcess("ip", [
-    "netns",
-    "exec",
-    ns,
-    Deno.execPath(),
-    "run",
-    "--quiet",
-    "--no-prompt",
-    ...flags,
-    script(file),
-    ...args,
-  ], ready);
+  return startProcess("ip", denoIn(ns, flags, file, args), ready);
 }
 
 Deno.test({
