@@ -53,6 +53,8 @@ export interface WireOptions {
 }
 
 const LF = 0x0a;
+/** How long the idle timeout's farewell may take before the socket is closed anyway. */
+const FAREWELL_GRACE_MS = 1000;
 const CR = 0x0d;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
@@ -328,9 +330,14 @@ export class Wire implements Disposable {
     }
     this.#timedOut = true;
     if (!this.#farewell) return this.close();
-    // The pending read only ends when the socket closes: say goodbye first.
+    // The pending read only ends when the socket closes: say goodbye first,
+    // but a peer that reads nothing must not keep the socket open with it.
     const farewell = this.#farewell;
+    const grace = setTimeout(() => this.close(), FAREWELL_GRACE_MS);
     this.#conn.write(farewell).then((n) => this.#trace?.("->", farewell.subarray(0, n)), () => {})
-      .finally(() => this.close());
+      .finally(() => {
+        clearTimeout(grace);
+        this.close();
+      });
   };
 }

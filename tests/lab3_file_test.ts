@@ -224,6 +224,29 @@ Deno.test("the server refuses everything outside its root, and odd files, with E
   );
 });
 
+Deno.test("a client that stops reading is cut off by the idle timeout, farewell or not", async () => {
+  await using s = await setup({ idleTimeoutMs: 300 });
+  await Deno.writeFile(join(s.root, "large.bin"), new Uint8Array(64 * 1024 * 1024));
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(new TextEncoder().encode("large.bin\n0\n"));
+  // Read nothing: the socket buffers fill and the server's writes stall.
+  const started = performance.now();
+  while (
+    !s.log.some((l) => /"large\.bin" .*: failed: idle timeout/.test(l)) &&
+    performance.now() - started < 5000
+  ) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(s.log.some((l) => /"large\.bin" .*: failed: idle timeout/.test(l)), s.log.join("\n"));
+  // And the connection is really gone: draining it ends well short of 64 MiB.
+  let got = 0;
+  const buf = new Uint8Array(1 << 20);
+  try {
+    for (let n; (n = await conn.read(buf)) !== null;) got += n;
+  } catch { /* reset */ }
+  assert.ok(got < 64 * 1024 * 1024, `${got} bytes`);
+});
+
 Deno.test("devices are not opened: a root of /dev refuses /dev/zero at once", async () => {
   const server = await serveFiles({ hostname: "127.0.0.1", port: 0, root: "/dev", log: () => {} });
   try {
