@@ -51,6 +51,8 @@ interface Cached {
   lastModified: string;
   type: string;
   body?: Uint8Array<ArrayBuffer>;
+  /** The headers of a whole-file 200 response. */
+  headers?: Headers;
 }
 
 const MAX_CACHED = 4096;
@@ -180,6 +182,11 @@ export function staticHandler(
     const length = Math.max(0, end - start + 1);
     h.push(["content-length", `${length}`]);
     if (req.method === "HEAD") return new Response(null, { status, headers: h });
+    if (size <= SMALL_FILE && status === 200) {
+      // The common case, a whole small file: its Headers are built once per version.
+      meta.headers ??= new Headers(h);
+      return new Response(readSmall(path, meta), { headers: meta.headers });
+    }
     if (size <= SMALL_FILE) {
       const body = readSmall(path, meta);
       return new Response(status === 206 ? body.subarray(start, end + 1) : body, {
