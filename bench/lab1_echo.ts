@@ -5,9 +5,8 @@
  * @module
  */
 
-import { script, startProcess, startScript } from "../tests/support/process.ts";
+import { hasPython, script, startProcess, startScript } from "../tests/support/process.ts";
 import { fixed, printTable, quantile, runLoad } from "./load.ts";
-import { hasPython } from "./python.ts";
 
 const THINK_MS = 10;
 const SENTENCE = new TextEncoder().encode("benchmark sentence, lower case");

@@ -7,28 +7,16 @@
  */
 
 import { join } from "node:path";
-import { runScript, script, startProcess, startScript } from "../tests/support/process.ts";
-import { fixed, printTable } from "./load.ts";
-import { hasPython } from "./python.ts";
+import {
+  hasPython,
+  runScript,
+  script,
+  startProcess,
+  startScript,
+} from "../tests/support/process.ts";
+import { fixed, peakRss, printTable } from "./load.ts";
 
 const MiB = 1024 * 1024;
-
-/** Peak resident memory of a process so far, in MB (Linux), polled until `done` settles. */
-async function peakRss(pid: number, done: Promise<unknown>): Promise<number> {
-  let peak = 0;
-  let finished = false;
-  done.finally(() => (finished = true));
-  while (!finished) {
-    try {
-      const status = await Deno.readTextFile(`/proc/${pid}/status`);
-      peak = Math.max(peak, Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024);
-    } catch {
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return peak;
-}
 
 async function fetchTimed(
   port: number,

@@ -9,8 +9,9 @@
 
 import { join } from "node:path";
 import { script, startScript } from "../tests/support/process.ts";
-import { fixed, printTable } from "./load.ts";
-import { hasPython } from "./python.ts";
+import { fixed, peakRss, printTable } from "./load.ts";
+import { freePort } from "../conformance/command.ts";
+import { hasPython } from "../tests/support/process.ts";
 
 async function has(command: string): Promise<boolean> {
   try {
@@ -19,13 +20,6 @@ async function has(command: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
 }
 
 /** wrk's requests/s and bytes/s. */
@@ -182,15 +176,8 @@ http { access_log ${dir}/access.log; sendfile on; tcp_nopush on; keepalive_reque
         discardAfterReady: true,
       },
     );
-    let peak = 0;
-    let done = false;
-    const poll = (async () => {
-      while (!done) {
-        const status = await Deno.readTextFile(`/proc/${server.pid}/status`).catch(() => "");
-        peak = Math.max(peak, Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    })();
+    let finished: () => void = () => {};
+    const peaking = peakRss(server.pid, new Promise<void>((resolve) => (finished = resolve)));
     const downloads = await Promise.all(Array.from({ length: 10 }, async () => {
       const out = await new Deno.Command("curl", {
         args: [
@@ -205,8 +192,8 @@ http { access_log ${dir}/access.log; sendfile on; tcp_nopush on; keepalive_reque
       }).output();
       return Number(new TextDecoder().decode(out.stdout));
     }));
-    done = true;
-    await poll;
+    finished();
+    const peak = await peaking;
     await server.stop();
     const complete = downloads.every((n) => n === 1024 ** 3);
     printTable(["server", "clients", "complete", "peak RSS MB"], [[

@@ -71,3 +71,20 @@ export const fixed = (
   n: number,
   digits = 1,
 ): string => (Number.isFinite(n) ? n.toFixed(digits) : "-");
+
+/** Peak resident memory of a process so far, in MB (Linux), polled until `done` settles. */
+export async function peakRss(pid: number, done: Promise<unknown>): Promise<number> {
+  let peak = 0;
+  let finished = false;
+  done.finally(() => (finished = true));
+  while (!finished) {
+    try {
+      const status = await Deno.readTextFile(`/proc/${pid}/status`);
+      peak = Math.max(peak, Number(status.match(/VmHWM:\s+(\d+) kB/)?.[1] ?? 0) / 1024);
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return peak;
+}

@@ -17,6 +17,8 @@ import {
 } from "./command.ts";
 import type { Checks } from "./report.ts";
 
+export { randomBytes } from "../tests/support/bytes.ts";
+
 /** The kit's run settings. */
 export interface Context {
   /** Server command template, if their server is under test. */
@@ -95,15 +97,6 @@ export function containsBytes(haystack: Uint8Array, needle: Uint8Array): boolean
     if (ok) return true;
   }
   return false;
-}
-
-/** Random bytes (crypto.getRandomValues takes at most 64 KiB a call). */
-export function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += 65536) {
-    crypto.getRandomValues(out.subarray(i, Math.min(n, i + 65536)));
-  }
-  return out;
 }
 
 /** Equal byte arrays. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runConformance } from "../conformance/main.ts";
 import type { Report } from "../conformance/report.ts";
-import { runScript, script } from "./support/process.ts";
+import { hasPython, runScript, script } from "./support/process.ts";
 
 const deno = (flags: string, file: string, args: string) =>
   `"${Deno.execPath()}" run --quiet ${flags} "${script(file)}" ${args}`;
@@ -113,12 +113,7 @@ Deno.test("conformance catches an HTTP client that reads one chunk", async () =>
   assert.equal(statusOf(report, "client: 1 MB binary, byte-exact"), "FAIL");
 });
 
-const python = await new Deno.Command("python3", {
-  args: ["-c", "pass"],
-  stdout: "null",
-  stderr: "null",
-}).output()
-  .then((o) => o.success, () => false);
+const python = await hasPython();
 
 Deno.test({
   name: "conformance against the handout's Python echo pair",

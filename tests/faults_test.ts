@@ -12,6 +12,7 @@ import { serveSum } from "../lab2_sum/server.ts";
 import { udpEcho, udpPing } from "../lab_udp/client.ts";
 import { serveUdp } from "../lab_udp/server.ts";
 import { serveHttp } from "../lab_http/server.ts";
+import { randomBytes } from "./support/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { startUdpChaosRelay } from "./support/chaos_udp.ts";
 import { runScript, script } from "./support/process.ts";
@@ -38,10 +39,7 @@ function seeded(seed: number): () => number {
 Deno.test("file transfer stays byte-exact through odd segmentation and delays", async () => {
   const root = await Deno.makeTempDir();
   try {
-    const data = new Uint8Array(512 * 1024 + 3);
-    for (let i = 0; i < data.length; i += 65536) {
-      crypto.getRandomValues(data.subarray(i, Math.min(data.length, i + 65536)));
-    }
+    const data = randomBytes(512 * 1024 + 3);
     await Deno.writeFile(join(root, "f.bin"), data);
     const server = await serveFiles({ hostname: "127.0.0.1", port: 0, root, log: () => {} });
     try {

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { download } from "../lab3_file/client.ts";
 import { serveFiles } from "../lab3_file/server.ts";
+import { randomBytes } from "./support/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { runScript, script, startScript } from "./support/process.ts";
 
@@ -11,14 +12,6 @@ const SERVER = script("lab3_file/server.ts");
 const READY = /^Server waiting on \('[^']+', (\d+)\)/;
 
 const sha256 = (data: Uint8Array) => createHash("sha256").update(data).digest("hex");
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n; off += 65536) {
-    crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
-  }
-  return out;
-}
 
 /** A served folder with some files, a client folder, and an in-process server. */
 async function setup(

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { randomBytes } from "./support/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { runScript, script } from "./support/process.ts";
 import { rawHttpServer } from "./support/raw_http.ts";
@@ -235,8 +236,7 @@ Deno.test("a server that never answers: a timeout, exit 1", async () => {
 });
 
 Deno.test("a 5 MiB binary body with -o is byte-exact", async () => {
-  const body = new Uint8Array(5 * 1024 * 1024);
-  for (let i = 0; i < body.length; i += 65536) crypto.getRandomValues(body.subarray(i, i + 65536));
+  const body = randomBytes(5 * 1024 * 1024);
   await using s = rawHttpServer(() => ok(body, "Content-Type: application/octet-stream\r\n"));
   const dir = await Deno.makeTempDir();
   try {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveHttp } from "../lab_http/server.ts";
+import { randomBytes } from "./support/bytes.ts";
 import { runScript, script, startScript } from "./support/process.ts";
 
 const SERVER = script("lab_http/server.ts");
@@ -101,10 +102,7 @@ async function site() {
   await Deno.symlink(join(base, "outside.txt"), join(root, "link-out"));
   await Deno.symlink(base, join(root, "dir-out"));
   await Deno.symlink(".env", join(root, "env-link"));
-  const big = new Uint8Array(3 * 1024 * 1024 + 5);
-  for (let i = 0; i < big.length; i += 65536) {
-    crypto.getRandomValues(big.subarray(i, Math.min(big.length, i + 65536)));
-  }
+  const big = randomBytes(3 * 1024 * 1024 + 5);
   await w("big.bin", big);
   const mk = await new Deno.Command("mkfifo", { args: [join(root, "fifo")] }).output();
   assert.ok(mk.success);

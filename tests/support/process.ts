@@ -225,3 +225,18 @@ export async function copyDir(from: string, to: string): Promise<void> {
     else if (entry.isFile) await Deno.copyFile(src, dst);
   }
 }
+
+/** Whether `python3` runs here (the handout's programs, for comparison tests and benchmarks). */
+export async function hasPython(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("python3", {
+      args: ["-c", "pass"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
