@@ -14,9 +14,11 @@ import {
   startProcess,
   startScript,
 } from "../tests/support/process.ts";
-import { fixed, peakRss, printTable } from "./load.ts";
+import { fixed, peakRss, printTable, quantile } from "./load.ts";
 
 const MiB = 1024 * 1024;
+/** Downloads per figure: two processes sharing two cores vary 20% from run to run, so the median is shown. */
+const TRIALS = 3;
 
 async function fetchTimed(
   port: number,
@@ -37,6 +39,24 @@ async function fetchTimed(
   };
 }
 
+/** The median rate of `TRIALS` downloads; `before` runs ahead of each one. */
+async function medianOf(
+  port: number,
+  name: string,
+  outDir: string,
+  before: () => Promise<void> = async () => {},
+): Promise<{ mbps: number; ok: boolean }> {
+  const rates: number[] = [];
+  let ok = true;
+  for (let i = 0; i < TRIALS; i++) {
+    await before();
+    const r = await fetchTimed(port, name, outDir);
+    rates.push(r.mbps);
+    ok &&= r.ok;
+  }
+  return { mbps: quantile(rates.sort((a, b) => a - b), 0.5), ok };
+}
+
 /** Runs the lab 3 benchmark and prints its tables. */
 export async function benchLab3(): Promise<void> {
   const base = await Deno.makeTempDir({ prefix: "bench_lab3_" });
@@ -51,7 +71,7 @@ export async function benchLab3(): Promise<void> {
   await Deno.mkdir(outDir, { recursive: true });
   try {
     console.log(
-      `\n## lab3_file: one 256 MiB download on loopback (received into ${
+      `\n## lab3_file: a 256 MiB download on loopback, median of ${TRIALS} (received into ${
         shm ? "tmpfs" : "the temp folder"
       })\n`,
     );
@@ -83,9 +103,12 @@ export async function benchLab3(): Promise<void> {
         { discardAfterReady: true },
       );
       const port = Number(server.match[1]);
-      const cold = await fetchTimed(port, "256m.bin", outDir);
-      const warm = await fetchTimed(port, "256m.bin", outDir);
-      results[`${bs}`] = Math.max(cold.mbps, warm.mbps);
+      // A new modification time is a new file version: the server hashes it again.
+      let version = 0;
+      const touch = () => Deno.utime(join(root, "256m.bin"), new Date(), ++version * 1000);
+      const cold = await medianOf(port, "256m.bin", outDir, touch);
+      const warm = await medianOf(port, "256m.bin", outDir);
+      results[`${bs}`] = warm.mbps;
       results[`${bs}-cold`] = cold.mbps;
       rows.push([
         "lab3_file/server.ts",
@@ -101,7 +124,7 @@ export async function benchLab3(): Promise<void> {
         [script("bench/handout/file_server.py"), root],
         /^port (\d+)$/,
       );
-      const r = await fetchTimed(Number(py.match[1]), "256m.bin", outDir);
+      const r = await medianOf(Number(py.match[1]), "256m.bin", outDir);
       results.python = r.mbps;
       rows.push([
         "blocking Python, 1024 B reads+sends",
@@ -122,10 +145,18 @@ export async function benchLab3(): Promise<void> {
         }`,
       );
     }
+    const first = results[`${MiB}-cold`];
+    const repeat = results[`${MiB}`];
     console.log(
-      `target at 1 MiB blocks: >= 700 MB/s -> ${fixed(results[`${MiB}-cold`], 0)} first, ${
-        fixed(results[`${MiB}`], 0)
-      } best: ${results[`${MiB}`] >= 700 ? "MET" : "NOT MET"}`,
+      `target at 1 MiB blocks: >= 700 MB/s -> ${fixed(first, 0)} first, ${
+        fixed(repeat, 0)
+      } repeat: ${
+        first >= 700
+          ? "MET"
+          : repeat >= 700
+          ? "MET for repeat downloads (hash cached), NOT MET for a first download"
+          : "NOT MET"
+      }`,
     );
 
     console.log(`\n## lab3_file: peak memory moving a 1 GiB file (sparse on the server side)\n`);

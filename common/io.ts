@@ -229,6 +229,28 @@ export class Wire implements Disposable {
     return this.#timed(() => writeAll(this.#conn, data, this.#trace));
   }
 
+  /**
+   * Writes all of `data` as writes of at most `blockSize` bytes each, the
+   * way a block protocol sends; the trace shows each one. One timed scope
+   * for the whole run, since a promise chain per small block costs more
+   * than the block's system call.
+   */
+  writeBlocks(data: Uint8Array, blockSize: number): Promise<void> {
+    return this.#timed(async () => {
+      let off = 0;
+      while (off < data.length) {
+        const end = Math.min(off + blockSize, data.length);
+        while (off < end) {
+          const n = await this.#conn.write(data.subarray(off, end));
+          this.#trace?.("->", data.subarray(off, off + n));
+          off += n;
+          // Each write that moves bytes is progress: the idle clock starts over.
+          this.#deadline = performance.now() + this.#timeoutMs;
+        }
+      }
+    });
+  }
+
   /** Writes all of `text` as UTF-8. */
   writeText(text: string): Promise<void> {
     return this.write(encoder.encode(text));

@@ -102,6 +102,21 @@ Deno.test("write loops over partial writes and traces each one", async () => {
   assert.deepEqual(traced, ['-> 3 bytes  "abc"', '-> 3 bytes  "def"', '-> 2 bytes  "gh"']);
 });
 
+Deno.test("writeBlocks never lets one write span two blocks, even after a partial write", async () => {
+  const stream = splitStream(new Uint8Array(), []);
+  const wire = new Wire(stream, { timeoutMs: 1000 });
+  await wire.writeBlocks(enc.encode("abcdefghij"), 4);
+  // Blocks "abcd" "efgh" "ij"; the stream takes at most 3 bytes a call.
+  assert.deepEqual(stream.written.map((b) => new TextDecoder().decode(b)), [
+    "abc",
+    "d",
+    "efg",
+    "h",
+    "ij",
+  ]);
+  wire.close();
+});
+
 Deno.test("the idle timeout closes a silent connection with TimedOut", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });

@@ -271,6 +271,45 @@ Deno.test("8 concurrent downloads are all byte-identical", async () => {
   }
 });
 
+Deno.test("hashes: large files on the worker, shared by concurrent requests; a changed file is hashed again", async () => {
+  await using s = await setup();
+  // 9 MiB is hashed on the server's worker thread, blob.bin (3 MiB) inline as it is sent.
+  for (const [name, size] of [["big.bin", 9 * 1024 * 1024], ["blob.bin", 3 * 1024 * 1024 + 17]]) {
+    for (let version = 1; version <= 2; version++) {
+      const data = randomBytes(size as number);
+      await Deno.writeFile(join(s.root, name as string), data);
+      // Same size, new content: only the modification time tells the versions apart.
+      await Deno.utime(join(s.root, name as string), new Date(), version * 1000);
+      const copies = await Promise.all([0, 1, 2, 3].map((i) =>
+        download({
+          hostname: "127.0.0.1",
+          port: s.port,
+          remote: name as string,
+          local: join(s.out, `${version}-${i}-${name}`),
+        })
+      ));
+      for (const [i, r] of copies.entries()) {
+        assert.equal(r.sha256, sha256(data));
+        assert.deepEqual(await Deno.readFile(join(s.out, `${version}-${i}-${name}`)), data);
+      }
+      // Resuming from the middle: the server still sends the whole file's hash.
+      const local = join(s.out, `resumed-${version}-${name}`);
+      const half = Math.floor(data.length / 2);
+      await Deno.writeFile(`${local}.part`, data.subarray(0, half));
+      const r = await download({
+        hostname: "127.0.0.1",
+        port: s.port,
+        remote: name as string,
+        local,
+        resume: true,
+      });
+      assert.equal(r.received, data.length - half);
+      assert.deepEqual(await Deno.readFile(local), data);
+    }
+  }
+  assert.equal(s.log.filter((l) => /: ok$/.test(l)).length, 20);
+});
+
 Deno.test("1-byte segmentation of the whole exchange through the chaos proxy", async () => {
   await using s = await setup({ blockSize: 100 });
   await using proxy = startChaosProxy({
