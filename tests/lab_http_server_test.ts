@@ -217,6 +217,26 @@ Deno.test("content types, nosniff, --cors", async () => {
   );
 });
 
+Deno.test("a small file answered from memory: same bytes and headers every time, a change seen at once", async () => {
+  await using s = await startServer();
+  const first = await raw(s.port, "/sub/inner.txt");
+  for (let i = 0; i < 5; i++) {
+    const r = await raw(s.port, "/sub/inner.txt");
+    assert.equal(r.status, 200);
+    assert.equal(r.text, "inner\n");
+    assert.deepEqual(
+      [...r.headers].filter(([k]) => k !== "date"),
+      [...first.headers].filter(([k]) => k !== "date"),
+    );
+  }
+  // Same size, new content and time: the next request has both.
+  await Deno.writeTextFile(join(s.root, "sub", "inner.txt"), "INNER\n");
+  await Deno.utime(join(s.root, "sub", "inner.txt"), new Date(), new Date(Date.now() + 5000));
+  const changed = await raw(s.port, "/sub/inner.txt");
+  assert.equal(changed.text, "INNER\n");
+  assert.notEqual(changed.headers.get("etag"), first.headers.get("etag"));
+});
+
 Deno.test("GET and HEAD only: 405 with Allow", async () => {
   await using s = await startServer();
   for (const method of ["POST", "PUT", "DELETE", "OPTIONS"]) {
