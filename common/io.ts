@@ -61,7 +61,8 @@ const encoder = new TextEncoder();
 
 /**
  * Writes every byte of `data`, looping because `write()` may take only part
- * of a buffer.
+ * of a buffer. With `blockSize` (at least 1), no write spans two blocks:
+ * a block protocol's sends, each visible in the trace.
  *
  * @example
  * ```ts
@@ -73,10 +74,13 @@ export async function writeAll(
   writer: Pick<ByteStream, "write">,
   data: Uint8Array,
   trace?: Tracer,
+  blockSize: number = data.length,
 ): Promise<void> {
   let off = 0;
   while (off < data.length) {
-    const n = await writer.write(data.subarray(off));
+    // The end of the block `off` is in, even after a partial write inside it.
+    const end = Math.min(off - (off % blockSize) + blockSize, data.length);
+    const n = await writer.write(data.subarray(off, end));
     trace?.("->", data.subarray(off, off + n));
     off += n;
   }
@@ -233,22 +237,11 @@ export class Wire implements Disposable {
    * Writes all of `data` as writes of at most `blockSize` bytes each, the
    * way a block protocol sends; the trace shows each one. One timed scope
    * for the whole run, since a promise chain per small block costs more
-   * than the block's system call.
+   * than the block's system call; each write that moves bytes restarts the
+   * idle clock.
    */
   writeBlocks(data: Uint8Array, blockSize: number): Promise<void> {
-    return this.#timed(async () => {
-      let off = 0;
-      while (off < data.length) {
-        const end = Math.min(off + blockSize, data.length);
-        while (off < end) {
-          const n = await this.#conn.write(data.subarray(off, end));
-          this.#trace?.("->", data.subarray(off, off + n));
-          off += n;
-          // Each write that moves bytes is progress: the idle clock starts over.
-          this.#deadline = performance.now() + this.#timeoutMs;
-        }
-      }
-    });
+    return this.#timed(() => writeAll(this.#conn, data, this.#progress, blockSize));
   }
 
   /** Writes all of `text` as UTF-8. */
@@ -341,6 +334,12 @@ export class Wire implements Disposable {
       this.#pending--;
     }
   }
+
+  /** The trace of a run of writes, which also counts each one as progress. */
+  #progress: Tracer = (direction, bytes) => {
+    this.#deadline = performance.now() + this.#timeoutMs;
+    this.#trace?.(direction, bytes);
+  };
 
   #onTimer = (): void => {
     this.#timer = undefined;

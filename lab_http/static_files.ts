@@ -282,10 +282,11 @@ export function staticHandler(
       }
       segments.push(segment);
     }
+    const candidate = join(root, ...segments);
     let real: string;
     let info: Deno.FileInfo;
     try {
-      real = Deno.realPathSync(join(root, ...segments));
+      real = Deno.realPathSync(candidate);
       if (!servable(real)) return error(404, "Not Found");
       info = Deno.statSync(real);
     } catch {
@@ -313,7 +314,6 @@ export function staticHandler(
     // FIFOs, sockets and devices are never opened.
     if (!info.isFile) return error(404, "Not Found");
     if (resolved.size >= MAX_RESOLVED) resolved.delete(resolved.keys().next().value!);
-    const candidate = join(root, ...segments);
     const folders = candidate === real
       ? segments.slice(0, -1).map((_, i) => join(root, ...segments.slice(0, i + 1)))
       : undefined;
