@@ -594,5 +594,14 @@ Deno.test("server CLI with least-privilege flags serves, and stops on Ctrl+C", a
     `127.0.0.1:${server.match[1]}:notes.txt`,
   ], { cwd: s.out });
   assert.equal(r.code, 0, r.stderr);
+  // A file large enough to be hashed on the worker thread, which must need no more permissions.
+  const big = randomBytes(9 * 1024 * 1024);
+  await Deno.writeFile(join(s.root, "big.bin"), big);
+  const b = await runScript(cliFlags(Number(server.match[1]), s.out), CLIENT, [
+    `127.0.0.1:${server.match[1]}:big.bin`,
+  ], { cwd: s.out });
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, new RegExp(`sha256 OK ${sha256(big)}`));
+  // The worker must not keep the process alive after Ctrl+C either.
   assert.equal((await server.stop("SIGINT")).code, 0);
 });
