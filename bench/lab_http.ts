@@ -9,9 +9,12 @@
 
 import { join } from "node:path";
 import { script, startScript } from "../tests/support/process.ts";
-import { fixed, peakRss, printTable } from "./load.ts";
+import { fixed, peakRss, printTable, quantile } from "./load.ts";
 import { freePort } from "../conformance/command.ts";
 import { hasPython } from "../tests/support/process.ts";
+
+/** wrk runs per server and file, interleaved; the tables show their median. */
+const TRIALS = 3;
 
 async function has(command: string): Promise<boolean> {
   try {
@@ -55,7 +58,9 @@ async function waitForPort(port: number): Promise<void> {
 
 /** Runs the HTTP benchmark and prints its tables. */
 export async function benchHttp(seconds: number): Promise<void> {
-  console.log(`\n## lab_http server: wrk -t1 -c10 -d${seconds}s (10 keep-alive connections)\n`);
+  console.log(
+    `\n## lab_http server: wrk -t1 -c10 -d${seconds}s (10 keep-alive connections), median of ${TRIALS} interleaved runs\n`,
+  );
   if (!(await has("wrk"))) {
     console.log("wrk is not installed (apt-get install wrk): skipped");
     return;
@@ -127,19 +132,53 @@ http { access_log ${dir}/access.log; sendfile on; tcp_nopush on; keepalive_reque
   }
   const results: Record<string, { small: number; big: number }> = {};
   const rows: (string | number)[][] = [];
+  const running: { name: string; port: number; stop: () => Promise<unknown> }[] = [];
   try {
-    for (const s of servers) {
-      const running = await s.start();
-      try {
-        const small = await wrk(`http://127.0.0.1:${running.port}/1k.bin`, seconds);
-        const big = await wrk(`http://127.0.0.1:${running.port}/10m.bin`, seconds);
-        results[s.name] = { small: small.rps, big: big.bps };
-        rows.push([s.name, fixed(small.rps, 0), small.errors, fixed(big.bps / 1e6, 0), big.errors]);
-      } finally {
-        await running.stop();
+    // All servers up at once (an idle one costs nothing), then the runs
+    // interleaved round by round: this machine's speed drifts by 10-20%
+    // over a minute, and a drift must not land on one server only.
+    for (const s of servers) running.push({ name: s.name, ...(await s.start()) });
+    const runs = new Map(
+      running.map((r) => [r.name, { small: [] as number[], big: [] as number[], errors: [0, 0] }]),
+    );
+    try {
+      for (let trial = 0; trial < TRIALS; trial++) {
+        for (const [file, key, index] of [["1k.bin", "small", 0], ["10m.bin", "big", 1]] as const) {
+          for (const r of running) {
+            const w = await wrk(`http://127.0.0.1:${r.port}/${file}`, seconds);
+            const run = runs.get(r.name)!;
+            run[key].push(key === "small" ? w.rps : w.bps);
+            run.errors[index] += w.errors;
+          }
+        }
       }
+    } finally {
+      for (const r of running) await r.stop();
     }
-    printTable(["server", "1 KiB req/s", "errors", "10 MiB MB/s", "errors"], rows);
+    const median = (values: number[]) => quantile(values.sort((a, b) => a - b), 0.5);
+    const range = (values: number[], scale: number) =>
+      `${fixed(values[0] / scale, 0)}-${fixed(values.at(-1)! / scale, 0)}`;
+    for (const [name, run] of runs) {
+      results[name] = { small: median(run.small), big: median(run.big) };
+      rows.push([
+        name,
+        fixed(results[name].small, 0),
+        range(run.small, 1),
+        run.errors[0],
+        fixed(results[name].big / 1e6, 0),
+        range(run.big, 1e6),
+        run.errors[1],
+      ]);
+    }
+    printTable([
+      "server",
+      "1 KiB req/s",
+      "(range)",
+      "errors",
+      "10 MiB MB/s",
+      "(range)",
+      "errors",
+    ], rows);
     const ours = results["lab_http/server.ts"];
     const py = results["python3 -m http.server"];
     const ng = results["nginx (1 worker)"];

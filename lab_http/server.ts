@@ -63,13 +63,14 @@ function formatLogDate(d: Date): string {
   }:${p(d.getSeconds())}`;
 }
 
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
 /** Escapes control characters as `\xHH`, as Python's server does in its log. */
 function escapeControl(text: string): string {
-  return text.replace(
-    // deno-lint-ignore no-control-regex
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  // Most request lines have none: a search is cheaper than a replace with a callback.
+  if (text.search(CONTROL) < 0) return text;
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /**
