@@ -11,50 +11,11 @@ import { join } from "node:path";
 import { script, startScript } from "../tests/support/process.ts";
 import { fixed, peakRss, printTable, quantile } from "./load.ts";
 import { freePort } from "../conformance/command.ts";
+import { has, startNginx, waitForPort, wrk } from "./tools.ts";
 import { hasPython } from "../tests/support/process.ts";
 
 /** wrk runs per server and file, interleaved; the tables show their median. */
 const TRIALS = 3;
-
-async function has(command: string): Promise<boolean> {
-  try {
-    await new Deno.Command(command, { args: ["-v"], stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** wrk's requests/s and bytes/s. */
-async function wrk(
-  url: string,
-  seconds: number,
-): Promise<{ rps: number; bps: number; errors: number }> {
-  const out = await new Deno.Command("wrk", {
-    args: ["-t1", "-c10", `-d${seconds}s`, url],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stdout);
-  const rps = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
-  const m = text.match(/Transfer\/sec:\s+([\d.]+)([KMG]?B)/);
-  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m?.[2] ?? "B"] ?? 1;
-  const errors = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0) +
-    [...text.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((a, x) => a + Number(x[2]), 0);
-  return { rps, bps: m ? Number(m[1]) * unit : NaN, errors };
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  throw new Error(`nothing listening on ${port}`);
-}
 
 /** Runs the HTTP benchmark and prints its tables. */
 export async function benchHttp(seconds: number): Promise<void> {
@@ -108,26 +69,12 @@ export async function benchHttp(seconds: number): Promise<void> {
   if (await has("nginx")) {
     servers.push({
       name: "nginx (1 worker)",
-      start: async () => {
-        const port = freePort();
-        const conf = join(dir, "nginx.conf");
-        await Deno.writeTextFile(
-          conf,
-          `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
-events { worker_connections 1024; }
-http { access_log ${dir}/access.log; sendfile on; tcp_nopush on; keepalive_requests 100000;
-  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${port}; root ${root}; } }`,
-        );
-        const child = new Deno.Command("nginx", {
-          args: ["-c", conf, "-p", dir],
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
-        await waitForPort(port);
-        // SIGTERM: the master stops its worker too (SIGKILL would orphan it).
-        return { port, stop: async () => (child.kill("SIGTERM"), await child.status) };
-      },
+      start: () =>
+        startNginx(
+          dir,
+          `access_log ${dir}/access.log; sendfile on; tcp_nopush on; keepalive_requests 100000;
+  server { listen 127.0.0.1:PORT; root ${root}; }`,
+        ),
     });
   }
   const results: Record<string, { small: number; big: number }> = {};

@@ -1,0 +1,106 @@
+/**
+ * The outside tools the benchmarks compare against: wrk as the load
+ * generator and a single-worker nginx as the reference server.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { freePort } from "../conformance/command.ts";
+
+/** Whether a command can be run (it answers `-v`). */
+export async function has(command: string): Promise<boolean> {
+  try {
+    await new Deno.Command(command, { args: ["-v"], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What one wrk run measured. */
+export interface WrkResult {
+  rps: number;
+  bps: number;
+  /** Non-2xx answers plus connect, read, write and timeout errors. */
+  errors: number;
+}
+
+/**
+ * Runs `wrk -t1 -cCONNECTIONS -dSECONDS [extra...] URL` and reads its figures.
+ *
+ * @example
+ * ```ts
+ * const { rps } = await wrk("http://127.0.0.1:8080/", 5);
+ * ```
+ */
+export async function wrk(
+  url: string,
+  seconds: number,
+  connections = 10,
+  extra: string[] = [],
+): Promise<WrkResult> {
+  const out = await new Deno.Command("wrk", {
+    args: ["-t1", `-c${connections}`, `-d${seconds}s`, ...extra, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const rps = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
+  const m = text.match(/Transfer\/sec:\s+([\d.]+)([KMG]?B)/);
+  const unit = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[m?.[2] ?? "B"] ?? 1;
+  const errors = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0) +
+    [...text.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((a, x) => a + Number(x[2]), 0);
+  return { rps, bps: m ? Number(m[1]) * unit : NaN, errors };
+}
+
+/** Waits until something accepts connections on 127.0.0.1:`port`. */
+export async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`nothing listening on ${port}`);
+}
+
+/** A process listening on a port, and how to stop it. */
+export interface Started {
+  port: number;
+  stop: () => Promise<unknown>;
+}
+
+/**
+ * Starts a single-worker nginx on a free loopback port, with `http` as the
+ * inside of its `http { }` block (`PORT` in it is replaced by the port).
+ * Its files (config, pid, logs) go to `dir`.
+ *
+ * @example
+ * ```ts
+ * const nginx = await startNginx(dir, `server { listen 127.0.0.1:PORT; root ${root}; }`);
+ * await nginx.stop();
+ * ```
+ */
+export async function startNginx(dir: string, http: string): Promise<Started> {
+  const port = freePort();
+  const conf = join(dir, "nginx.conf");
+  await Deno.writeTextFile(
+    conf,
+    `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http { client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir};
+  uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  ${http.replaceAll("PORT", `${port}`)} }`,
+  );
+  const child = new Deno.Command("nginx", {
+    args: ["-c", conf, "-p", dir],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(port);
+  // SIGTERM: the master stops its worker too (SIGKILL would orphan it).
+  return { port, stop: async () => (child.kill("SIGTERM"), await child.status) };
+}
