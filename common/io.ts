@@ -56,6 +56,7 @@ const LF = 0x0a;
 /** How long the idle timeout's farewell may take before the socket is closed anyway. */
 const FAREWELL_GRACE_MS = 1000;
 const CR = 0x0d;
+const NO_BYTES = new Uint8Array(0);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
@@ -101,7 +102,10 @@ export class Wire implements Disposable {
   readonly #trace?: Tracer;
   readonly #timeoutMs: number;
   readonly #farewell?: Uint8Array;
-  #buf: Uint8Array;
+  // Allocated on first buffered read: a connection that only reads into
+  // its own large chunks (the echo server's) never pays for it.
+  #buf: Uint8Array = NO_BYTES;
+  readonly #bufferSize: number;
   #r = 0;
   #w = 0;
   #closed = false;
@@ -116,7 +120,7 @@ export class Wire implements Disposable {
     this.#trace = options.trace;
     this.#timeoutMs = options.timeoutMs ?? 0;
     this.#farewell = options.farewell;
-    this.#buf = new Uint8Array(options.bufferSize ?? 16 * 1024);
+    this.#bufferSize = options.bufferSize ?? 16 * 1024;
   }
 
   /** Bytes received but not yet consumed. */
@@ -135,7 +139,7 @@ export class Wire implements Disposable {
    */
   async read(p: Uint8Array): Promise<number | null> {
     if (this.buffered > 0) return this.#take(p);
-    if (p.length >= this.#buf.length) return await this.#readSocket(p);
+    if (p.length >= this.#bufferSize) return await this.#readSocket(p);
     if (!(await this.#fill())) return null;
     return this.#take(p);
   }
@@ -166,6 +170,7 @@ export class Wire implements Disposable {
    * (keyboard input may lack a final newline; protocol lines may not).
    */
   async readLineBytes(maxBytes: number, eofEndsLine = false): Promise<Uint8Array | null> {
+    if (this.#buf === NO_BYTES) this.#buf = new Uint8Array(this.#bufferSize);
     let scanned = 0;
     while (true) {
       const at = this.#buf.subarray(this.#r + scanned, this.#w).indexOf(LF);
@@ -281,6 +286,7 @@ export class Wire implements Disposable {
   }
 
   async #fill(): Promise<boolean> {
+    if (this.#buf === NO_BYTES) this.#buf = new Uint8Array(this.#bufferSize);
     if (this.#r > 0 && this.#w === this.#buf.length) {
       this.#buf.copyWithin(0, this.#r, this.#w);
       this.#w -= this.#r;

@@ -4,6 +4,8 @@ import { parseCli, parsePort, portOption, UsageError } from "../common/cli.ts";
 import { describeError } from "../common/errors.ts";
 import { type ByteStream, ProtocolError, UnexpectedEofError, Wire } from "../common/io.ts";
 import { formatTrace } from "../common/trace.ts";
+import { join } from "node:path";
+import { runScript } from "./support/process.ts";
 
 const enc = new TextEncoder();
 
@@ -115,6 +117,37 @@ Deno.test("writeBlocks never lets one write span two blocks, even after a partia
     "ij",
   ]);
   wire.close();
+});
+
+Deno.test("the batched log writes every line once, in order, across timed and size-bound flushes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "log_test_" });
+  try {
+    const child = join(dir, "child.ts");
+    // Bursts with pauses (several timed flushes), then more lines in one
+    // turn than the pending bound (a flush from inside logLine), then exit.
+    await Deno.writeTextFile(
+      child,
+      `import { flushLog, logLine } from ${
+        JSON.stringify(new URL("../common/log.ts", import.meta.url).href)
+      };
+let n = 0;
+for (let burst = 0; burst < 30; burst++) {
+  for (let i = 0; i < 300; i++) logLine("line " + n++);
+  await new Promise((r) => setTimeout(r, 3));
+}
+for (let i = 0; i < 10000; i++) logLine("line " + n++);
+flushLog();
+`,
+    );
+    const r = await runScript([], child);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n");
+    assert.equal(lines.pop(), "");
+    assert.equal(lines.length, 30 * 300 + 10000);
+    lines.forEach((line, i) => assert.equal(line, `line ${i}`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the idle timeout closes a silent connection with TimedOut", async () => {
