@@ -14,7 +14,7 @@ import {
   startProcess,
   startScript,
 } from "../tests/support/process.ts";
-import { fixed, peakRss, printTable, quantile } from "./load.ts";
+import { fixed, median, peakRss, printTable } from "./load.ts";
 
 const MiB = 1024 * 1024;
 /** Downloads per figure: two processes sharing two cores vary 20% from run to run, so the median is shown. */
@@ -54,7 +54,7 @@ async function medianOf(
     rates.push(r.mbps);
     ok &&= r.ok;
   }
-  return { mbps: quantile(rates.sort((a, b) => a - b), 0.5), ok };
+  return { mbps: median(rates), ok };
 }
 
 /** Runs the lab 3 benchmark and prints its tables. */

@@ -9,9 +9,9 @@
 
 import { join } from "node:path";
 import { script, startScript } from "../tests/support/process.ts";
-import { fixed, peakRss, printTable, quantile } from "./load.ts";
+import { fixed, median, peakRss, printTable } from "./load.ts";
 import { freePort } from "../conformance/command.ts";
-import { has, startNginx, waitForPort, wrk } from "./tools.ts";
+import { has, type Started, startNginx, waitForPort, wrk } from "./tools.ts";
 import { hasPython } from "../tests/support/process.ts";
 
 /** wrk runs per server and file, interleaved; the tables show their median. */
@@ -33,7 +33,7 @@ export async function benchHttp(seconds: number): Promise<void> {
   await Deno.writeFile(join(root, "10m.bin"), new Uint8Array(10 * 1024 * 1024).fill(98));
   const servers: {
     name: string;
-    start: () => Promise<{ port: number; stop: () => Promise<unknown> }>;
+    start: () => Promise<Started>;
   }[] = [
     {
       name: "lab_http/server.ts",
@@ -79,7 +79,7 @@ export async function benchHttp(seconds: number): Promise<void> {
   }
   const results: Record<string, { small: number; big: number }> = {};
   const rows: (string | number)[][] = [];
-  const running: { name: string; port: number; stop: () => Promise<unknown> }[] = [];
+  const running: (Started & { name: string })[] = [];
   try {
     // All servers up at once (an idle one costs nothing), then the runs
     // interleaved round by round: this machine's speed drifts by 10-20%
@@ -102,9 +102,8 @@ export async function benchHttp(seconds: number): Promise<void> {
     } finally {
       for (const r of running) await r.stop();
     }
-    const median = (values: number[]) => quantile(values.sort((a, b) => a - b), 0.5);
     const range = (values: number[], scale: number) =>
-      `${fixed(values[0] / scale, 0)}-${fixed(values.at(-1)! / scale, 0)}`;
+      `${fixed(Math.min(...values) / scale, 0)}-${fixed(Math.max(...values) / scale, 0)}`;
     for (const [name, run] of runs) {
       results[name] = { small: median(run.small), big: median(run.big) };
       rows.push([

@@ -54,6 +54,11 @@ export function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
+/** The median of values (sorts them in place). */
+export function median(values: number[]): number {
+  return quantile(values.sort((a, b) => a - b), 0.5);
+}
+
 /** Prints rows as an aligned table. */
 export function printTable(header: string[], rows: (string | number)[][]): void {
   const cells = [header, ...rows.map((r) => r.map(String))];

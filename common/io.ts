@@ -170,7 +170,7 @@ export class Wire implements Disposable {
    * (keyboard input may lack a final newline; protocol lines may not).
    */
   async readLineBytes(maxBytes: number, eofEndsLine = false): Promise<Uint8Array | null> {
-    if (this.#buf === NO_BYTES) this.#buf = new Uint8Array(this.#bufferSize);
+    this.#allocate();
     let scanned = 0;
     while (true) {
       const at = this.#buf.subarray(this.#r + scanned, this.#w).indexOf(LF);
@@ -285,8 +285,13 @@ export class Wire implements Disposable {
     return n;
   }
 
-  async #fill(): Promise<boolean> {
+  /** Gives the wire its read buffer, the first time one is needed. */
+  #allocate(): void {
     if (this.#buf === NO_BYTES) this.#buf = new Uint8Array(this.#bufferSize);
+  }
+
+  async #fill(): Promise<boolean> {
+    this.#allocate();
     if (this.#r > 0 && this.#w === this.#buf.length) {
       this.#buf.copyWithin(0, this.#r, this.#w);
       this.#w -= this.#r;

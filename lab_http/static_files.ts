@@ -56,7 +56,6 @@ interface Cached {
   size: number;
   mtimeMs: number;
   etag: string;
-  mtime: Date;
   lastModified: string;
   type: string;
   body?: Uint8Array<ArrayBuffer>;
@@ -127,7 +126,6 @@ export function staticHandler(
       size: info.size,
       mtimeMs,
       etag: `"${ino.toString(16)}-${info.size.toString(16)}-${mtimeMs.toString(16)}"`,
-      mtime,
       lastModified: mtime.toUTCString(),
       type: contentType(path),
     };
@@ -174,7 +172,9 @@ export function staticHandler(
     ];
     if (options.cors) h.push(["access-control-allow-origin", "*"]);
 
-    if (notModified(req, etag, meta.mtime)) return new Response(null, { status: 304, headers: h });
+    if (notModified(req, etag, meta.mtimeMs)) {
+      return new Response(null, { status: 304, headers: h });
+    }
 
     let start = 0;
     let end = size - 1;
@@ -334,7 +334,7 @@ function conditional(headers: Headers): boolean {
 }
 
 /** Whether `If-None-Match` (or else `If-Modified-Since`) says the client's copy is current. */
-function notModified(req: Request, etag: string, mtime: Date): boolean {
+function notModified(req: Request, etag: string, mtimeMs: number): boolean {
   const inm = req.headers.get("if-none-match");
   if (inm !== null) {
     // Weak comparison, as RFC 9110 13.1.2 asks for If-None-Match.
@@ -344,7 +344,7 @@ function notModified(req: Request, etag: string, mtime: Date): boolean {
   const ims = req.headers.get("if-modified-since");
   if (ims !== null) {
     const since = Date.parse(ims);
-    return !Number.isNaN(since) && Math.floor(mtime.getTime() / 1000) <= Math.floor(since / 1000);
+    return !Number.isNaN(since) && Math.floor(mtimeMs / 1000) <= Math.floor(since / 1000);
   }
   return false;
 }
