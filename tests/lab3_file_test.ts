@@ -240,6 +240,36 @@ Deno.test("a client that stops reading is cut off by the idle timeout, farewell 
   assert.ok(got < 64 * 1024 * 1024, `${got} bytes`);
 });
 
+Deno.test("a slow reader that keeps making progress is not cut off by the idle timeout", async () => {
+  const idleTimeoutMs = 250;
+  await using s = await setup({ idleTimeoutMs });
+  // Far more than loopback's socket buffers, so most of it moves at the reader's
+  // pace. (Much slower and the kernel itself wakes a blocked writer less often
+  // than the timeout: it waits until a third of a 4 MB send buffer is free.)
+  const data = randomBytes(24 * 1024 * 1024);
+  await Deno.writeFile(join(s.root, "large.bin"), data);
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(new TextEncoder().encode("large.bin\n0\n"));
+  const started = performance.now();
+  const reply = new Uint8Array(64 + data.length + 65);
+  let got = 0;
+  const buf = new Uint8Array(128 * 1024);
+  for (let n; (n = await conn.read(buf)) !== null;) {
+    reply.set(buf.subarray(0, n), got);
+    got += n;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const elapsed = performance.now() - started;
+  // Only a transfer that outlasts the timeout several times proves anything.
+  assert.ok(elapsed > 3 * idleTimeoutMs, `took only ${elapsed.toFixed(0)} ms`);
+  const head = `OK ${data.length}\n`;
+  const text = (from: number, to = got) => new TextDecoder().decode(reply.subarray(from, to));
+  assert.equal(text(0, head.length), head);
+  assert.equal(sha256(reply.subarray(head.length, head.length + data.length)), sha256(data));
+  assert.equal(text(head.length + data.length), `${sha256(data)}\n`);
+  assert.ok(s.log.some((l) => /"large\.bin" .*: ok$/.test(l)), s.log.join("\n"));
+});
+
 Deno.test("devices are not opened: a root of /dev refuses /dev/zero at once", async () => {
   const server = await serveFiles({ hostname: "127.0.0.1", port: 0, root: "/dev", log: () => {} });
   try {
