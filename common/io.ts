@@ -81,8 +81,9 @@ export async function writeAll(
   while (off < data.length) {
     // The end of the block `off` is in, even after a partial write inside it.
     const end = Math.min(off - (off % blockSize) + blockSize, data.length);
-    const n = await writer.write(data.subarray(off, end));
-    trace?.("->", data.subarray(off, off + n));
+    const block = data.subarray(off, end);
+    const n = await writer.write(block);
+    trace?.("->", n === block.length ? block : block.subarray(0, n));
     off += n;
   }
 }
@@ -113,6 +114,8 @@ export class Wire implements Disposable {
   #timer?: ReturnType<typeof setTimeout>;
   #deadline = 0;
   #pending = 0;
+  // A write in a run of blocks moved bytes since the timer last looked.
+  #moved = false;
   #timedOut = false;
 
   constructor(conn: ByteStream, options: WireOptions = {}) {
@@ -331,8 +334,9 @@ export class Wire implements Disposable {
     if (this.#timeoutMs <= 0) return await op();
     this.#pending++;
     this.#deadline = performance.now() + this.#timeoutMs;
+    this.#moved = false;
     if (this.#timer === undefined && !this.#closed) {
-      this.#timer = setTimeout(this.#onTimer, this.#timeoutMs);
+      this.#timer = setTimeout(this.#onTimer, this.#checkMs);
     }
     try {
       return await op();
@@ -346,18 +350,33 @@ export class Wire implements Disposable {
     }
   }
 
-  /** The trace of a run of writes, which also counts each one as progress. */
+  /**
+   * The trace of a run of writes, which also marks each one as progress.
+   * Only a mark: reading the clock per 1 KiB block cost 5% of lab 3's rate.
+   */
   #progress: Tracer = (direction, bytes) => {
-    this.#deadline = performance.now() + this.#timeoutMs;
+    this.#moved = true;
     this.#trace?.(direction, bytes);
   };
+
+  // The timer looks at least every quarter period, so progress it finds
+  // marked restarts the clock at most a quarter period late: an idle
+  // connection is closed 1 to 1.25 periods after its last progress.
+  get #checkMs(): number {
+    return this.#timeoutMs / 4;
+  }
 
   #onTimer = (): void => {
     this.#timer = undefined;
     if (this.#pending === 0) return;
-    const left = this.#deadline - performance.now();
+    const now = performance.now();
+    if (this.#moved) {
+      this.#moved = false;
+      this.#deadline = Math.max(this.#deadline, now + this.#timeoutMs);
+    }
+    const left = this.#deadline - now;
     if (left > 1) {
-      this.#timer = setTimeout(this.#onTimer, left);
+      this.#timer = setTimeout(this.#onTimer, Math.min(left, this.#checkMs));
       return;
     }
     this.#timedOut = true;

@@ -165,6 +165,34 @@ Deno.test("the idle timeout closes a silent connection with TimedOut", async () 
   assert.equal(await client.read(new Uint8Array(1)), null);
 });
 
+Deno.test("one run of block writes may outlast the idle timeout while bytes move; stalled, it is cut", async () => {
+  const timeoutMs = 250;
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  using wire = new Wire(await listener.accept(), { timeoutMs });
+  // Far more than the socket buffers hold, read at about 12 MB/s: the one
+  // writeBlocks call lasts seconds, the kernel taking more every ~100 ms.
+  const data = new Uint8Array(16 * 1024 * 1024);
+  const buf = new Uint8Array(128 * 1024);
+  let got = 0;
+  const reading = (async () => {
+    while (got < data.length) {
+      const n = await client.read(buf);
+      if (n === null) break;
+      got += n;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const started = performance.now();
+  await wire.writeBlocks(data, 1024);
+  await reading;
+  assert.equal(got, data.length);
+  assert.ok(performance.now() - started > 3 * timeoutMs, "the run must outlast the timeout");
+  // Now nobody reads: the buffers fill, the run stalls and is cut.
+  await assert.rejects(wire.writeBlocks(data, 1024), Deno.errors.TimedOut);
+  assert.ok(wire.timedOut);
+});
+
 Deno.test("real sockets: lines sent byte by byte arrive whole", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
