@@ -110,7 +110,8 @@ export class Wire implements Disposable {
   #r = 0;
   #w = 0;
   #closed = false;
-  // Idle timeout, armed lazily: one timer per period rather than per read.
+  // Idle timeout, armed lazily: one timer at a time (it looks every quarter
+  // period while something waits), not one per read or write.
   #timer?: ReturnType<typeof setTimeout>;
   #deadline = 0;
   #pending = 0;
@@ -245,8 +246,8 @@ export class Wire implements Disposable {
    * Writes all of `data` as writes of at most `blockSize` bytes each, the
    * way a block protocol sends; the trace shows each one. One timed scope
    * for the whole run, since a promise chain per small block costs more
-   * than the block's system call; each write that moves bytes restarts the
-   * idle clock.
+   * than the block's system call; each write that moves bytes counts as
+   * progress, so a long run to a slow but steady reader is not cut off.
    */
   writeBlocks(data: Uint8Array, blockSize: number): Promise<void> {
     return this.#timed(() => writeAll(this.#conn, data, this.#progress, blockSize));
