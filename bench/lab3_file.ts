@@ -7,13 +7,7 @@
  */
 
 import { join } from "node:path";
-import {
-  hasPython,
-  runScript,
-  script,
-  startProcess,
-  startScript,
-} from "../tests/support/process.ts";
+import { hasPython, runScript, script, startProcess, startScript } from "../harness/process.ts";
 import { fixed, median, peakRss, printTable } from "./load.ts";
 
 const MiB = 1024 * 1024;

@@ -8,11 +8,11 @@
  */
 
 import { join } from "node:path";
-import { script, startScript } from "../tests/support/process.ts";
+import { script, startScript } from "../harness/process.ts";
 import { fixed, median, peakRss, printTable } from "./load.ts";
-import { freePort } from "../conformance/command.ts";
+import { freePort } from "../harness/free_port.ts";
 import { has, type Started, startNginx, waitForPort, wrk } from "./tools.ts";
-import { hasPython } from "../tests/support/process.ts";
+import { hasPython } from "../harness/process.ts";
 
 /** wrk runs per server and file, interleaved; the tables show their median. */
 const TRIALS = 3;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { hasPython, script, startProcess, startScript } from "../tests/support/process.ts";
+import { hasPython, script, startProcess, startScript } from "../harness/process.ts";
 import { fixed, printTable, quantile, runLoad } from "./load.ts";
 
 const PAYLOAD = new TextEncoder().encode("benchmark datagram");

@@ -6,7 +6,7 @@
  */
 
 import { join } from "node:path";
-import { freePort } from "../conformance/command.ts";
+import { freePort } from "../harness/free_port.ts";
 
 /** Whether a command can be run (it answers `-v`). */
 export async function has(command: string): Promise<boolean> {

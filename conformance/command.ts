@@ -169,22 +169,6 @@ export function startCommand(argv: string[], options: { cwd: string }): Running 
   return { exited: () => done, status, stop, [Symbol.asyncDispose]: stop };
 }
 
-/** A port nothing listens on right now (TCP and UDP). */
-export function freePort(): number {
-  for (let i = 0; i < 20; i++) {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = l.addr.port;
-    l.close();
-    try {
-      Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
-      return port;
-    } catch {
-      // Taken for UDP: try another.
-    }
-  }
-  throw new Error("no free port");
-}
-
 /**
  * Waits until the server has bound `port`, or exits, or time runs out. It
  * probes by trying to bind the port itself, never by connecting: an empty

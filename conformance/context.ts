@@ -7,7 +7,6 @@
 
 import {
   type CommandResult,
-  freePort,
   prepare,
   runCommand,
   type Running,
@@ -16,8 +15,9 @@ import {
   waitForBound,
 } from "./command.ts";
 import type { Checks } from "./report.ts";
+import { freePort } from "../harness/free_port.ts";
 
-export { randomBytes } from "../tests/support/bytes.ts";
+export { randomBytes } from "../harness/bytes.ts";
 
 /** The kit's run settings. */
 export interface Context {

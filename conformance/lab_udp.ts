@@ -7,7 +7,7 @@
 
 import { serveUdp } from "../lab_udp/server.ts";
 import { type Context, quote, runClient, startServerOnFreePort } from "./context.ts";
-import { freePort } from "./command.ts";
+import { freePort } from "../harness/free_port.ts";
 import { Checks } from "./report.ts";
 
 const enc = new TextEncoder();

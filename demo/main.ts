@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type RunResult, runScript, script, startScript } from "../tests/support/process.ts";
+import { type RunResult, runScript, script, startScript } from "../harness/process.ts";
 
 /** One lab's demo: returns whether every exchange was right. */
 type Demo = { lab: string; title: string; run: (t: Transcript) => Promise<boolean> };

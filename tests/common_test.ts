@@ -5,7 +5,7 @@ import { describeError } from "../common/errors.ts";
 import { type ByteStream, ProtocolError, UnexpectedEofError, Wire } from "../common/io.ts";
 import { formatTrace } from "../common/trace.ts";
 import { join } from "node:path";
-import { runScript } from "./support/process.ts";
+import { runScript } from "../harness/process.ts";
 
 const enc = new TextEncoder();
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { runConformance } from "../conformance/main.ts";
 import type { Report } from "../conformance/report.ts";
-import { hasPython, runScript, script } from "./support/process.ts";
+import { hasPython, runScript, script } from "../harness/process.ts";
 
 const deno = (flags: string, file: string, args: string) =>
   `"${Deno.execPath()}" run --quiet ${flags} "${script(file)}" ${args}`;

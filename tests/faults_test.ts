@@ -12,10 +12,10 @@ import { serveSum } from "../lab2_sum/server.ts";
 import { udpEcho, udpPing } from "../lab_udp/client.ts";
 import { serveUdp } from "../lab_udp/server.ts";
 import { serveHttp } from "../lab_http/server.ts";
-import { randomBytes } from "./support/bytes.ts";
+import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { startUdpChaosRelay } from "./support/chaos_udp.ts";
-import { runScript, script } from "./support/process.ts";
+import { runScript, script } from "../harness/process.ts";
 
 function udpServer() {
   const server = serveUdp({ hostname: "127.0.0.1", port: 0, log: () => {} });

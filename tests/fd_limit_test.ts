@@ -10,7 +10,7 @@ import { exchangeSum } from "../lab2_sum/client.ts";
 import { echoOnce } from "../lab1_echo/client.ts";
 import { download } from "../lab3_file/client.ts";
 import { fetchUrl, parseUrl } from "../lab_http/client.ts";
-import { script, startProcess } from "./support/process.ts";
+import { script, startProcess } from "../harness/process.ts";
 
 const prlimit = await Deno.stat("/usr/bin/prlimit").then(() => true, () => false);
 const LIMIT = 48;

@@ -4,7 +4,7 @@ import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
 import { inProcess } from "./support/in_process.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
-import { copyDir, ROOT, runScript, script, startScript } from "./support/process.ts";
+import { copyDir, ROOT, runScript, script, startScript } from "../harness/process.ts";
 
 const CLIENT = script("lab1_echo/client.ts");
 const SERVER = script("lab1_echo/server.ts");

@@ -3,7 +3,7 @@ import { exchangeSum } from "../lab2_sum/client.ts";
 import { serveSum } from "../lab2_sum/server.ts";
 import { inProcess } from "./support/in_process.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
-import { runScript, script, startScript } from "./support/process.ts";
+import { runScript, script, startScript } from "../harness/process.ts";
 
 const CLIENT = script("lab2_sum/client.ts");
 const SERVER = script("lab2_sum/server.ts");

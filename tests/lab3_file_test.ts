@@ -3,9 +3,9 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { download } from "../lab3_file/client.ts";
 import { serveFiles } from "../lab3_file/server.ts";
-import { randomBytes } from "./support/bytes.ts";
+import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
-import { runScript, script, startScript } from "./support/process.ts";
+import { runScript, script, startScript } from "../harness/process.ts";
 
 const CLIENT = script("lab3_file/client.ts");
 const SERVER = script("lab3_file/server.ts");

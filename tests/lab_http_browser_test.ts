@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveHttp } from "../lab_http/server.ts";
 import { findChromium, openPage } from "./support/chromium.ts";
-import { ROOT } from "./support/process.ts";
+import { ROOT } from "../harness/process.ts";
 
 const chromium = findChromium();
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { randomBytes } from "./support/bytes.ts";
+import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
-import { runScript, script } from "./support/process.ts";
+import { runScript, script } from "../harness/process.ts";
 import { rawHttpServer } from "./support/raw_http.ts";
 
 const CLIENT = script("lab_http/client.ts");

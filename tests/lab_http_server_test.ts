@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveHttp } from "../lab_http/server.ts";
-import { randomBytes } from "./support/bytes.ts";
-import { runScript, script, startScript } from "./support/process.ts";
+import { randomBytes } from "../harness/bytes.ts";
+import { runScript, script, startScript } from "../harness/process.ts";
 
 const SERVER = script("lab_http/server.ts");
 const CLIENT = script("lab_http/client.ts");

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { udpEcho, udpPing } from "../lab_udp/client.ts";
 import { serveUdp } from "../lab_udp/server.ts";
 import { inProcess } from "./support/in_process.ts";
-import { runScript, script, startScript } from "./support/process.ts";
+import { runScript, script, startScript } from "../harness/process.ts";
 
 const CLIENT = script("lab_udp/client.ts");
 const SERVER = script("lab_udp/server.ts");

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { echoOnce } from "../lab1_echo/client.ts";
 import { download } from "../lab3_file/client.ts";
 import { fetchUrl, parseUrl } from "../lab_http/client.ts";
-import { script, startScript } from "./support/process.ts";
+import { script, startScript } from "../harness/process.ts";
 
 const linux = Deno.build.os === "linux";
 

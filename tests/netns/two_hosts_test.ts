@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { script, startProcess } from "../support/process.ts";
+import { script, startProcess } from "../../harness/process.ts";
 
 const id = Deno.pid % 100000;
 const NS_A = `dslA${id}`;
