@@ -84,6 +84,34 @@ export function portOption<D extends string>(defaultPort: D, help = "port") {
   return { type: "string", short: "p", arg: "PORT", default: defaultPort, help } as const;
 }
 
+/** `-p/--port` of a server, which also takes its port as the handout's positional `PORT`. */
+export function serverPortOption(defaultPort: number) {
+  const help = `port to listen on, also as PORT (default ${defaultPort}); 0 picks a free one`;
+  return { type: "string", short: "p", arg: "PORT", help } as const;
+}
+
+/**
+ * A server's port from its positional `PORT` or `-p PORT` (two different
+ * ones are a usage error), else `defaultPort`.
+ *
+ * @example
+ * ```ts
+ * serverPort(["8081"], undefined, 8080); // 8081
+ * ```
+ */
+export function serverPort(
+  positionals: string[],
+  option: string | undefined,
+  defaultPort: number,
+  usage = "",
+): number {
+  const [positional] = positionals;
+  if (positional !== undefined && option !== undefined && positional !== option) {
+    throw new UsageError("give the port once: as PORT or as -p PORT", usage);
+  }
+  return parsePort(positional ?? option ?? `${defaultPort}`, "server", usage);
+}
+
 /** `--timeout SECONDS` with a default. */
 export function timeoutOption<D extends string>(defaultSeconds: D, help: string) {
   return { type: "string", arg: "SECONDS", default: defaultSeconds, help } as const;
@@ -144,7 +172,7 @@ export function parseCli<const O extends Record<string, OptionSpec>>(
   try {
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(cleanParseError(error), usage);
+    throw new UsageError(cleanParseError(error, spec.options), usage);
   }
   if (parsed.values.help) {
     console.log(usage);
@@ -161,17 +189,21 @@ export function parseCli<const O extends Record<string, OptionSpec>>(
   return { values: values as Values<O>, positionals: parsed.positionals, usage };
 }
 
-function cleanParseError(error: unknown): string {
+/** One short line for a `parseArgs` error, told apart by its `code`. */
+function cleanParseError(error: unknown, options: Record<string, OptionSpec>): string {
   const message = error instanceof Error ? error.message : String(error);
-  // Node's messages run to several sentences; one short line is enough.
-  const first = message.split("\n")[0];
-  const option = first.match(/--[\w-]+/)?.[0] ?? first.match(/-\w/)?.[0] ?? "";
-  if (/argument is ambiguous|argument missing/.test(first)) {
-    return `option '${option}' needs a value (write ${option}=VALUE for one starting with '-')`;
+  // The option as the user wrote it; Node's message names it, in quotes.
+  const option = message.match(/'(?:-\w, )?(--?[\w-]+)/)?.[1] ?? "";
+  switch ((error as { code?: string }).code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option '${option}'`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return options[option.replace(/^--/, "")]?.type === "boolean"
+        ? `option '${option}' takes no value`
+        : `option '${option}' needs a value (write ${option}=VALUE for one starting with '-')`;
+    default:
+      return message.split("\n")[0];
   }
-  if (/^Unknown option/.test(first)) return `unknown option '${option}'`;
-  if (/does not take an argument/.test(first)) return `option '${option}' takes no value`;
-  return first.split(/\.\s+To\s/)[0].replace(/\.$/, "");
 }
 
 /** Port rules: servers take 0 (any free port) or 1024..65535; clients 1..65535. */

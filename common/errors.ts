@@ -1,7 +1,6 @@
 /**
  * One-line messages for runtime failures, and the `main()` wrapper every
- * script runs under: usage errors exit 2, runtime failures exit 1, and no
- * user ever sees a stack trace.
+ * script runs under: no user ever sees a stack trace.
  *
  * @module
  */
@@ -9,15 +8,21 @@
 import { UsageError } from "./cli.ts";
 import { flushLog } from "./log.ts";
 
-/** A failure the script already described in words: printed as is, exit 1 (or `exitCode`). */
+/** Exit code of a runtime failure: refused, timed out, not found. */
+export const EXIT_FAILURE = 1;
+/** Exit code of bad command-line arguments. */
+export const EXIT_USAGE = 2;
+
+/**
+ * A failure the script already described in words: printed as is.
+ *
+ * @example
+ * ```ts
+ * throw new Failure("no sentence: standard input ended");
+ * ```
+ */
 export class Failure extends Error {
   override name = "Failure";
-  /** The process exit code (default 1). */
-  exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.exitCode = exitCode;
-  }
 }
 
 const PHRASES: [new (...args: never[]) => Error, string][] = [
@@ -43,65 +48,71 @@ const PHRASES: [new (...args: never[]) => Error, string][] = [
  * ```
  */
 export function describeError(error: unknown): string {
+  // AbortSignal.timeout(ms) ends a connect with this.
+  if (error instanceof DOMException && error.name === "TimeoutError") return "timed out";
   for (const [type, phrase] of PHRASES) {
-    if (error instanceof type) {
-      // Our own TimedOut errors say how long; the OS's say "os error 110".
-      if (type === Deno.errors.TimedOut && /after/.test(error.message)) return error.message;
-      if (type === Deno.errors.NotCapable || type === Deno.errors.PermissionDenied) {
-        // "Requires net access to "0.0.0.0:0", run again with the --allow-net flag"
-        const m = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/);
-        if (!m) return phrase;
-        return m[2] === "--allow-all"
-          ? `permission denied: ${m[1]} needs --allow-all`
-          : `permission denied: needs ${m[2]}=${m[1]}`;
-      }
-      return phrase;
+    if (!(error instanceof type)) continue;
+    // Our own TimedOut errors say how long; the OS's say "os error 110".
+    if (type === Deno.errors.TimedOut && /after/.test(error.message)) return error.message;
+    if (type === Deno.errors.NotCapable || type === Deno.errors.PermissionDenied) {
+      // "Requires net access to "0.0.0.0:0", run again with the --allow-net flag"
+      const m = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/);
+      if (!m) return phrase;
+      return m[2] === "--allow-all"
+        ? `permission denied: ${m[1]} needs --allow-all`
+        : `permission denied: needs ${m[2]}=${m[1]}`;
     }
+    return phrase;
   }
-  if (error instanceof Error) {
-    if (
-      /failed to lookup address|Name or service not known|nodename nor servname/i.test(
-        error.message,
-      )
-    ) {
-      return "unknown host";
-    }
-    return error.message.replace(/\s*\(os error \d+\)$/, "");
+  if (!(error instanceof Error)) return String(error);
+  if (
+    /failed to lookup address|Name or service not known|nodename nor servname/i.test(error.message)
+  ) {
+    return "unknown host";
   }
-  return String(error);
+  return error.message.replace(/\s*\(os error \d+\)$/, "");
 }
 
-/** Writes one line to stderr. */
+/**
+ * Writes `error: <message>` to stderr.
+ *
+ * @example
+ * ```ts
+ * printError("could not connect to 127.0.0.1:12000: connection refused");
+ * ```
+ */
 export function printError(message: string): void {
   console.error(`error: ${message}`);
 }
 
 /**
- * Runs a script's main function: `UsageError` gives `error: ...` plus usage
- * and exit 2; `Failure` and any other error give one line and exit 1.
+ * Runs a script's main function and exits with its code: a `UsageError`
+ * gives `error: ...` plus the usage and {@linkcode EXIT_USAGE}; any other
+ * error one line and the code `exitCodeFor` picks for it, else
+ * {@linkcode EXIT_FAILURE}.
  *
  * @example
  * ```ts
- * if (import.meta.main) await runMain(async () => { ... });
+ * if (import.meta.main) await runMain(() => Promise.resolve(0));
  * ```
  */
-export async function runMain(main: () => Promise<number | void>): Promise<never> {
+export async function runMain(
+  main: () => Promise<number | void>,
+  exitCodeFor: (error: unknown) => number | undefined = () => undefined,
+): Promise<never> {
   let code: number;
   try {
     code = (await main()) ?? 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`error: ${error.message}`);
-      if (error.usage) console.error(`\n${error.usage}`);
-      code = 2;
-    } else if (error instanceof Failure) {
       printError(error.message);
-      code = error.exitCode;
+      if (error.usage) console.error(`\n${error.usage}`);
+      code = EXIT_USAGE;
     } else {
-      printError(describeError(error));
-      code = 1;
+      printError(error instanceof Failure ? error.message : describeError(error));
+      code = exitCodeFor(error) ?? EXIT_FAILURE;
     }
   }
-  flushLog();
+  await flushLog();
   Deno.exit(code);
 }

@@ -26,17 +26,43 @@ export class ProtocolError extends Error {
   override name = "ProtocolError";
 }
 
-/** The stream ended before the bytes the protocol announced had all arrived. */
+/** A line went past its limit before its end came. */
+export class LineTooLongError extends ProtocolError {
+  override name = "LineTooLongError";
+  /** The limit, in bytes, without the line ending. */
+  readonly maxBytes: number;
+  constructor(maxBytes: number) {
+    super(`line longer than ${maxBytes} bytes`);
+    this.maxBytes = maxBytes;
+  }
+}
+
+/** The stream ended before what the protocol announced had all arrived. */
 export class UnexpectedEofError extends ProtocolError {
   override name = "UnexpectedEofError";
   /** How many bytes of the expected run did arrive. */
   readonly received: number;
-  /** How many bytes were expected. */
-  readonly expected: number;
-  constructor(received: number, expected: number, what = "bytes") {
-    super(`connection closed after ${received} of ${expected} ${what}`);
+  /** How many bytes were expected; `undefined` when a line's end was. */
+  readonly expected?: number;
+  constructor(received: number, expected?: number) {
+    super(
+      expected === undefined
+        ? `connection closed in the middle of a line (${received} bytes without "\\n")`
+        : `connection closed after ${received} of ${expected} bytes`,
+    );
     this.received = received;
     this.expected = expected;
+  }
+}
+
+/** A read or write waited longer than the idle timeout; the connection was closed. */
+export class IdleTimeoutError extends Deno.errors.TimedOut {
+  override name = "IdleTimeoutError";
+  /** The idle timeout, in milliseconds. */
+  readonly ms: number;
+  constructor(ms: number) {
+    super(`timed out after ${ms / 1000} s`);
+    this.ms = ms;
   }
 }
 
@@ -182,14 +208,14 @@ export class Wire implements Disposable {
         const end = this.#r + scanned + at;
         let lineEnd = end;
         if (lineEnd > this.#r && this.#buf[lineEnd - 1] === CR) lineEnd--;
-        if (lineEnd - this.#r > maxBytes) throw this.#tooLong(maxBytes);
+        if (lineEnd - this.#r > maxBytes) throw new LineTooLongError(maxBytes);
         const line = this.#buf.slice(this.#r, lineEnd);
         this.#r = end + 1;
         return line;
       }
       scanned = this.buffered;
       // One byte of slack: the line may still end in "\r\n".
-      if (scanned > maxBytes + 1) throw this.#tooLong(maxBytes);
+      if (scanned > maxBytes + 1) throw new LineTooLongError(maxBytes);
       if (this.#w === this.#buf.length) this.#makeRoom(maxBytes + 2);
       if (!(await this.#fill())) {
         if (this.buffered === 0) return null;
@@ -198,9 +224,7 @@ export class Wire implements Disposable {
           this.#r = this.#w = 0;
           return line;
         }
-        throw new ProtocolError(
-          `connection closed in the middle of a line (${this.buffered} bytes without "\\n")`,
-        );
+        throw new UnexpectedEofError(this.buffered);
       }
     }
   }
@@ -327,10 +351,6 @@ export class Wire implements Disposable {
     return n;
   }
 
-  #tooLong(maxBytes: number): ProtocolError {
-    return new ProtocolError(`line longer than ${maxBytes} bytes`);
-  }
-
   async #timed<T>(op: () => Promise<T>): Promise<T> {
     if (this.#timeoutMs <= 0) return await op();
     this.#pending++;
@@ -343,7 +363,7 @@ export class Wire implements Disposable {
       return await op();
     } catch (error) {
       if (this.#timedOut) {
-        throw new Deno.errors.TimedOut(`timed out after ${this.#timeoutMs / 1000} s`);
+        throw new IdleTimeoutError(this.#timeoutMs);
       }
       throw error;
     } finally {

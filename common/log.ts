@@ -1,28 +1,33 @@
 /**
- * The servers' log: one line per event on stdout, written in batches.
+ * The servers' log: one line per event on stdout, written so that stdout can
+ * neither stop nor kill a server.
  *
- * A busy server logs two lines per request; a `console.log` per line (one
- * write each) halved the UDP server's rate, and a write plus a timer per turn
- * of the event loop still cost the HTTP server a tenth of its rate. So a line
- * logged after a quiet spell is written at the end of the current turn, and
- * under load the lines are gathered and written at most every
- * {@linkcode FLUSH_MS} ms, in order.
+ * Lines are gathered and written in one asynchronous write at the end of the
+ * turn, or at most every {@linkcode FLUSH_MS} ms under load: a write per line
+ * halved the UDP server's rate. One write is in flight at a time, so a stdout
+ * pipe nobody reads holds up only the log: the lines beyond
+ * {@linkcode MAX_PENDING} are dropped and counted (`... N log lines
+ * dropped`). A closed stdout (`server.ts | head -1`) ends the logging with
+ * one line on stderr; the server goes on.
  *
  * @module
  */
 
 /** Under load, the longest a line waits before it is written. */
 export const FLUSH_MS = 25;
-/** More pending lines than this are written at once, to bound memory. */
-const MAX_PENDING = 4096;
+/** Lines kept while stdout is not taking any; later ones are dropped and counted. */
+export const MAX_PENDING = 10_000;
 
 const encoder = new TextEncoder();
 let pending: string[] = [];
+let dropped = 0;
 let timer: ReturnType<typeof setTimeout> | undefined;
-let lastFlush = -Infinity;
+let lastWrite = -Infinity;
+let writing: Promise<void> | undefined;
+let closed = false;
 
 /**
- * Logs one line to stdout (soon, in order with every other `logLine`).
+ * Logs one line to stdout, soon and in order with every other `logLine`.
  *
  * @example
  * ```ts
@@ -30,18 +35,61 @@ let lastFlush = -Infinity;
  * ```
  */
 export function logLine(line: string): void {
+  if (closed) return;
+  if (pending.length >= MAX_PENDING) {
+    dropped++;
+    return;
+  }
   pending.push(line);
-  if (pending.length >= MAX_PENDING) return flushLog();
-  timer ??= setTimeout(flushLog, Math.max(0, lastFlush + FLUSH_MS - performance.now()));
+  if (!writing) timer ??= setTimeout(write, Math.max(0, lastWrite + FLUSH_MS - performance.now()));
 }
 
-/** Writes every pending line now (called before the process exits). */
-export function flushLog(): void {
-  clearTimeout(timer);
+function write(): void {
   timer = undefined;
-  lastFlush = performance.now();
-  if (pending.length === 0) return;
+  if (closed || writing || (pending.length === 0 && dropped === 0)) return;
+  if (dropped > 0) pending.push(`... ${dropped} log lines dropped (stdout was not reading)`);
   const bytes = encoder.encode(pending.join("\n") + "\n");
   pending = [];
-  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+  dropped = 0;
+  lastWrite = performance.now();
+  writing = writeAll(bytes).then(() => {
+    writing = undefined;
+    if (pending.length > 0 || dropped > 0) timer ??= setTimeout(write, FLUSH_MS);
+  }, (error) => {
+    closed = true;
+    pending = [];
+    const why = error instanceof Deno.errors.BrokenPipe ? "standard output closed" : `${error}`;
+    console.error(`log: ${why}; no more log lines`);
+  });
+}
+
+async function writeAll(bytes: Uint8Array): Promise<void> {
+  for (let off = 0; off < bytes.length;) off += await Deno.stdout.write(bytes.subarray(off));
+}
+
+/**
+ * Writes the pending lines and waits for them, at most `timeoutMs` (a stdout
+ * nobody reads must not hold up the exit). Called before the process exits.
+ *
+ * @example
+ * ```ts
+ * logLine("Shutting down");
+ * await flushLog();
+ * ```
+ */
+export async function flushLog(timeoutMs = 1000): Promise<void> {
+  clearTimeout(timer);
+  timer = undefined;
+  let limit: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<void>((resolve) => (limit = setTimeout(resolve, timeoutMs)));
+  try {
+    while (!closed && (writing || pending.length > 0 || dropped > 0)) {
+      write();
+      if (await Promise.race([writing, expired.then(() => "expired")]) === "expired") return;
+    }
+  } finally {
+    clearTimeout(limit);
+    clearTimeout(timer);
+    timer = undefined;
+  }
 }

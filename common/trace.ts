@@ -61,6 +61,26 @@ function hasControl(text: string): boolean {
   return /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text);
 }
 
+// Every control character but tab and newline, which cannot hide or rewrite what is shown.
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text from a peer made safe to print: control characters (ESC, CR, BS, ...)
+ * but tab and newline become `\xHH`, so a peer cannot move the cursor,
+ * recolour or rewrite the user's terminal.
+ *
+ * @example
+ * ```ts
+ * escapeControl("ok\x1b[2J"); // "ok\\x1b[2J"
+ * ```
+ */
+export function escapeControl(text: string): string {
+  // Most text has none: a search is cheaper than a replace with a callback.
+  if (text.search(CONTROL) < 0) return text;
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 const stderrEncoder = new TextEncoder();
 
 /**

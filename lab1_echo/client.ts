@@ -17,11 +17,11 @@ import {
   timeoutOption,
   traceOption,
 } from "../common/cli.ts";
-import { connectTcp } from "../common/connect.ts";
-import { Failure, runMain } from "../common/errors.ts";
+import { formatHostPort } from "../common/addr.ts";
+import { describeError, Failure, runMain } from "../common/errors.ts";
 import { Wire } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { escapeControl, stderrTracer } from "../common/trace.ts";
 
 /** Options for {@linkcode echoOnce}. */
 export interface EchoClientOptions {
@@ -45,17 +45,23 @@ const replyLimit = (sent: number) => sent * 3 + 1024;
  * ```
  */
 export async function echoOnce(options: EchoClientOptions): Promise<string> {
+  const { hostname, port } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const conn = await connectTcp({ ...options, timeoutMs });
-  using wire = new Wire(conn, {
-    timeoutMs,
-    trace: options.trace ? stderrTracer() : undefined,
-  });
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new Failure(
+      `could not connect to ${formatHostPort(hostname, port)}: ${describeError(error)}`,
+    );
+  }
+  using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
   const data = new TextEncoder().encode(options.sentence);
   await wire.write(data);
   // Half-close: "that was all", so the server knows the sentence is complete.
   await wire.closeWrite();
-  return new TextDecoder().decode(await wire.readToEnd(replyLimit(data.length)));
+  const reply = await wire.readToEnd(replyLimit(data.length));
+  return new TextDecoder().decode(reply);
 }
 
 if (import.meta.main) {
@@ -88,6 +94,6 @@ if (import.meta.main) {
       timeoutMs,
       trace: values.trace,
     });
-    console.log(`Message received: ${reply}`);
+    console.log(`Message received: ${escapeControl(reply)}`);
   });
 }

@@ -1,103 +1,145 @@
 /**
  * Lab 1 server: TCP upper-case echo (the handout's TCPServer.py, done properly).
  *
- * Run: `deno run --allow-net lab1_echo/server.ts [-a ADDR] [-p PORT] [--timeout SECONDS]`
+ * The client sends its sentence and half-closes ("that was all"); the server
+ * sends the bytes back upper-cased as they arrive, then closes. Many clients
+ * are served at once, and one that goes silent is closed after `--timeout`.
+ *
+ * Run: `deno run --allow-net lab1_echo/server.ts [PORT] [-a ADDR] [--timeout SECONDS]`
  *
  * @module
  */
 
-import { formatPythonAddr } from "../common/addr.ts";
+import { formatAddr, formatPythonAddr } from "../common/addr.ts";
 import {
   addressOption,
   helpOption,
   parseCli,
-  parsePort,
   parseTimeoutMs,
-  portOption,
+  serverPort,
+  serverPortOption,
   timeoutOption,
   traceOption,
 } from "../common/cli.ts";
-import { runMain } from "../common/errors.ts";
+import { describeError, runMain } from "../common/errors.ts";
+import { IdleTimeoutError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
-import { serveUntilInterrupted } from "../common/signals.ts";
-import { type Connection, serveTcp, type TcpServer } from "../common/tcp_server.ts";
+import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
+import { stderrTracer } from "../common/trace.ts";
+
+/** The handout's port. */
+export const DEFAULT_PORT = 12000;
+/** How much of a sentence the log shows, so a huge one cannot flood it. */
+const LOGGED_CHARS = 200;
+/**
+ * The read chunk: the size of the wire's own buffer, so reads go straight
+ * into it. A zero-filled 64 KiB chunk per connection cost a tenth of the rate.
+ */
+const CHUNK_BYTES = 16 * 1024;
 
 /** Options for {@linkcode serveEcho}. */
 export interface EchoServerOptions {
+  /** Address to listen on (default `0.0.0.0`). */
   hostname?: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
   /** Close a connection idle this long (default 30 s). */
   idleTimeoutMs?: number;
+  /** Print every socket read and write to stderr. */
   trace?: boolean;
+  /** Where log lines go (default: stdout). */
   log?: (line: string) => void;
-  signal?: AbortSignal;
 }
 
-// The log shows what the user sent, cut so a huge sentence cannot flood it.
-const LOGGED_CHARS = 200;
-
 /**
- * Starts the upper-case echo server: every byte a client sends comes back
- * upper-cased, as it arrives, until the client half-closes.
+ * Starts the upper-case echo server.
  *
  * @example
  * ```ts
- * const server = serveEcho({ port: 0 });
+ * await using server = serveEcho({ port: 0 });
  * console.log(server.addr.port);
- * server.close();
- * await server.finished;
  * ```
  */
-export function serveEcho(options: EchoServerOptions): TcpServer {
+export function serveEcho(options: EchoServerOptions): Server {
   const log = options.log ?? logLine;
-  return serveTcp({ ...options, log, handler: (conn) => echoUpper(conn, log) });
-}
+  const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+  // Each open connection and the task serving it, so close() can end them all.
+  const open = new Map<Deno.TcpConn, Promise<void>>();
 
-async function echoUpper({ wire, remoteAddr }: Connection, log: (line: string) => void) {
-  log(`Connected by: ${formatPythonAddr(remoteAddr)}`);
-  // A streaming decoder keeps a multi-byte character split across reads whole.
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  // The wire's own buffer size: reads go straight into this chunk, and a
-  // larger one (zero-filled for every connection) cost a tenth of the rate.
-  const chunk = new Uint8Array(16 * 1024);
-  let seen = "";
-  try {
-    while (true) {
-      const n = await wire.read(chunk);
-      const text = n === null
-        ? decoder.decode()
-        : decoder.decode(chunk.subarray(0, n), { stream: true });
-      if (seen.length <= LOGGED_CHARS) seen += text;
-      if (text) await wire.write(encoder.encode(text.toUpperCase()));
-      if (n === null) break;
+  async function serveOne(conn: Deno.TcpConn): Promise<void> {
+    log(`Connected by: ${formatPythonAddr(conn.remoteAddr)}`);
+    using wire = new Wire(conn, {
+      timeoutMs: options.idleTimeoutMs ?? 30_000,
+      trace: options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined,
+    });
+    // A streaming decoder keeps a character split across two reads whole.
+    const decoder = new TextDecoder();
+    const encoder = new TextEncoder();
+    const chunk = new Uint8Array(CHUNK_BYTES);
+    let seen = "";
+    try {
+      while (true) {
+        const n = await wire.read(chunk);
+        const text = n === null
+          ? decoder.decode()
+          : decoder.decode(chunk.subarray(0, n), { stream: true });
+        if (seen.length <= LOGGED_CHARS) seen += text;
+        if (text) await wire.write(encoder.encode(text.toUpperCase()));
+        if (n === null) break; // The client half-closed: its sentence is complete.
+      }
+    } catch (error) {
+      const why = error instanceof IdleTimeoutError ? "idle timeout, closed" : describeError(error);
+      if (!closing) log(`${formatPythonAddr(conn.remoteAddr)}: ${why}`);
+    } finally {
+      const shown = seen.length > LOGGED_CHARS ? `${seen.slice(0, LOGGED_CHARS)}...` : seen;
+      log(`Data from connected user: ${JSON.stringify(shown).slice(1, -1)}`);
     }
-  } finally {
-    const shown = seen.length > LOGGED_CHARS ? `${seen.slice(0, LOGGED_CHARS)}...` : seen;
-    log(`Data from connected user: ${JSON.stringify(shown).slice(1, -1)}`);
   }
+
+  async function acceptLoop(): Promise<void> {
+    for await (const conn of acceptWithRetry(listener, log)) {
+      // Not awaited: the next client is accepted while this one is served.
+      open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+    }
+    await Promise.all(open.values());
+  }
+
+  let closing = false;
+  const close = () => {
+    closing = true;
+    closeAll([listener, ...open.keys()]);
+  };
+  const finished = acceptLoop();
+  return { addr: listener.addr, finished, close, [Symbol.asyncDispose]: () => (close(), finished) };
 }
 
 if (import.meta.main) {
   await runMain(async () => {
-    const { values, usage } = parseCli({
+    const { values, positionals, usage } = parseCli({
       name: "lab1_echo/server.ts",
+      synopsis: "[PORT]",
       summary: "TCP upper-case echo server: replies to every client with its text in upper case.",
       options: {
-        address: addressOption("0.0.0.0", "address to listen on (:: or ::1 for IPv6)"),
-        port: portOption("12000", "port to listen on; 0 picks a free one"),
+        port: serverPortOption(DEFAULT_PORT),
+        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         timeout: timeoutOption("30", "close a connection idle this many seconds"),
         trace: traceOption,
         help: helpOption,
       },
-      epilog: "example: deno run --allow-net lab1_echo/server.ts -p 12000",
+      maxPositionals: 1,
+      epilog: "example: deno run --allow-net lab1_echo/server.ts 12000",
     });
-    const server = serveEcho({
+    await using server = serveEcho({
       hostname: values.address,
-      port: parsePort(values.port, "server", usage),
+      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    await serveUntilInterrupted(server, `Server waiting on ${formatPythonAddr(server.addr)}`);
+    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
+    using _ = onInterrupt(() => {
+      logLine("Shutting down");
+      server.close();
+    });
+    await server.finished;
   });
 }

@@ -18,11 +18,11 @@ import {
   traceOption,
   UsageError,
 } from "../common/cli.ts";
-import { connectTcp } from "../common/connect.ts";
-import { Failure, runMain } from "../common/errors.ts";
+import { formatHostPort } from "../common/addr.ts";
+import { describeError, Failure, runMain } from "../common/errors.ts";
 import { Wire } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { escapeControl, stderrTracer } from "../common/trace.ts";
 import {
   inRange,
   MAX_LINE,
@@ -55,19 +55,35 @@ export type SumReply = { name: string; number: number } | { error: string };
  * ```
  */
 export async function exchangeSum(options: SumClientOptions): Promise<SumReply> {
+  const { hostname, port } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
-  const conn = await connectTcp({ ...options, timeoutMs });
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new Failure(
+      `could not connect to ${formatHostPort(hostname, port)}: ${describeError(error)}`,
+    );
+  }
   using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
   await wire.writeText(`${options.name}\n${options.number}\n`);
+  // The reply: two lines, or one ERROR line. Each is read whole, however it arrives.
   const first = await wire.readLine(MAX_LINE);
   if (first === null) throw new Failure("the server closed the connection without answering");
   if (first.startsWith("ERROR")) return { error: first.replace(/^ERROR\s*/, "") };
+  const problem = nameProblem(first);
+  if (problem) throw new Failure(`the server's name is not acceptable: ${problem}`);
   const numberLine = await wire.readLine(MAX_LINE);
   const number = numberLine === null ? undefined : parseInteger(numberLine);
   if (number === undefined) {
     throw new Failure(
-      `the server's reply is not a name and an integer: ${JSON.stringify(numberLine)}`,
+      `the server's reply is not a name and an integer: ${
+        escapeControl(JSON.stringify(numberLine))
+      }`,
     );
+  }
+  if (!inRange(number)) {
+    throw new Failure(`the server's number ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}`);
   }
   return { name: first, number };
 }
@@ -86,11 +102,11 @@ async function askUntilValid(
   }
 }
 
-const numberProblem = (text: string) => {
-  const n = parseInteger(text);
-  if (n === undefined) return "not an integer";
-  return inRange(n) ? undefined : `not between ${MIN_NUMBER} and ${MAX_NUMBER}`;
-};
+/** What a client that sends `n` should be told first: an out-of-range number stops the server. */
+function shutdownNote(n: number): string | undefined {
+  if (inRange(n)) return undefined;
+  return `note: ${n} is outside ${MIN_NUMBER}..${MAX_NUMBER}: sending it will shut the server down`;
+}
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -122,19 +138,17 @@ if (import.meta.main) {
       if (number === undefined) {
         throw new UsageError(`invalid --number '${values.number}': not an integer`, usage);
       }
-      if (!inRange(number)) {
-        console.error(
-          `warning: ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}: sending it will shut the server down`,
-        );
-      }
     }
     const name = values.name ?? await askUntilValid("Enter your name: ", nameProblem);
+    // As the handout has it, any integer typed is sent: one outside 1..100 stops the server.
     number ??= Number(
       await askUntilValid(
         `Enter an integer between ${MIN_NUMBER} and ${MAX_NUMBER}: `,
-        numberProblem,
+        (text) => parseInteger(text) === undefined ? "not an integer" : undefined,
       ),
     );
+    const note = shutdownNote(number);
+    if (note) console.error(note);
 
     const reply = await exchangeSum({
       hostname: values.address,
@@ -144,7 +158,7 @@ if (import.meta.main) {
       timeoutMs,
       trace: values.trace,
     });
-    if ("error" in reply) throw new Failure(`the server answered: ${reply.error}`);
+    if ("error" in reply) throw new Failure(`the server answered: ${escapeControl(reply.error)}`);
     console.log(`Client's name: ${name}`);
     console.log(`Server's name: ${reply.name}`);
     console.log(sumLine(number, reply.number));

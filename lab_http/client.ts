@@ -38,6 +38,29 @@ export const USER_AGENT = "deno-socket-labs/1.0";
 /** Most redirects `-L` follows, like curl's default of 50 cut to the issue's 10. */
 export const MAX_REDIRECTS = 10;
 
+/** curl's exit code for a transfer cut short (`CURLE_PARTIAL_FILE`). */
+export const EXIT_PARTIAL = 18;
+/** curl's exit code for an HTTP error status under `-f` (`CURLE_HTTP_RETURNED_ERROR`). */
+export const EXIT_HTTP_ERROR = 22;
+/** curl's exit code for too many redirects (`CURLE_TOO_MANY_REDIRECTS`). */
+export const EXIT_TOO_MANY_REDIRECTS = 47;
+
+/** `-f`: the server answered with a status of 400 or more. */
+export class HttpStatusError extends Failure {
+  override name = "HttpStatusError";
+  /** The status the server sent. */
+  readonly status: number;
+  constructor(status: number) {
+    super(`the requested URL returned error: ${status}`);
+    this.status = status;
+  }
+}
+
+/** `-L`: more redirects than {@linkcode MAX_REDIRECTS}. */
+export class TooManyRedirectsError extends Failure {
+  override name = "TooManyRedirectsError";
+}
+
 /** Options for {@linkcode openResponse}. */
 export interface RequestOptions {
   method?: "GET" | "HEAD";
@@ -176,7 +199,7 @@ export async function fetchUrl(
       location !== undefined
     ) {
       if (hop >= MAX_REDIRECTS) {
-        throw new Failure(`maximum (${MAX_REDIRECTS}) redirects followed`, 47);
+        throw new TooManyRedirectsError(`maximum (${MAX_REDIRECTS}) redirects followed`);
       }
       try {
         url = parseUrl(new URL(location, url).href);
@@ -249,13 +272,12 @@ async function runOnce(url: URL, values: {
     });
     if (values.fail && head.status >= 400) {
       await file?.discard();
-      throw new Failure(`the requested URL returned error: ${head.status}`, 22);
+      throw new HttpStatusError(head.status);
     }
     await file?.commit();
     return 0;
   } catch (error) {
     await file?.discard();
-    if (error instanceof PartialBodyError) throw new Failure(error.message, 18);
     throw error;
   }
 }
@@ -349,5 +371,13 @@ if (import.meta.main) {
       throw new UsageError((error as Error).message, usage);
     }
     return await runOnce(url, options);
-  });
+  }, exitCodeFor);
+}
+
+/** curl's exit code for the failures curl gives one of its own. */
+function exitCodeFor(error: unknown): number | undefined {
+  if (error instanceof PartialBodyError) return EXIT_PARTIAL;
+  if (error instanceof HttpStatusError) return EXIT_HTTP_ERROR;
+  if (error instanceof TooManyRedirectsError) return EXIT_TOO_MANY_REDIRECTS;
+  return undefined;
 }

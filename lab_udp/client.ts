@@ -93,7 +93,6 @@ export async function udpEcho(options: UdpEchoOptions): Promise<{ reply: string;
   if (data.length > MAX_DATAGRAM) {
     throw new Failure(
       `the sentence is ${data.length} bytes; a UDP datagram carries at most ${MAX_DATAGRAM}`,
-      2,
     );
   }
   await using client = openClient(options);

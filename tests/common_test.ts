@@ -119,37 +119,48 @@ Deno.test("writeBlocks never lets one write span two blocks, even after a partia
   wire.close();
 });
 
-Deno.test("the batched log writes every line once, in order, across timed and size-bound flushes", async () => {
+/** Runs a child script that logs through common/log.ts and returns its result. */
+async function runLogChild(body: string) {
   const dir = await Deno.makeTempDir({ prefix: "log_test_" });
   try {
     const child = join(dir, "child.ts");
-    // Bursts with pauses (several timed flushes), then more lines in one
-    // turn than the pending bound (a flush from inside logLine); the rest is
-    // left to the timer. (Not flushLog() just before exit: Deno 2.9.6
-    // sometimes segfaults at exit after a cleared timer and a sync write,
-    // with the old log module too; runMain's flushLog is what every CLI test
-    // exercises.)
-    await Deno.writeTextFile(
-      child,
-      `import { logLine } from ${JSON.stringify(new URL("../common/log.ts", import.meta.url).href)};
-let n = 0;
+    const log = JSON.stringify(new URL("../common/log.ts", import.meta.url).href);
+    await Deno.writeTextFile(child, `import { logLine, MAX_PENDING } from ${log};\n${body}`);
+    return await runScript([], child);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("the batched log writes every line once, in order, across timed flushes and a full batch", async () => {
+  // Bursts with pauses (several timed flushes), then as many lines in one
+  // turn as the log keeps; the rest is left to the timer.
+  const r = await runLogChild(`let n = 0;
 for (let burst = 0; burst < 30; burst++) {
   for (let i = 0; i < 300; i++) logLine("line " + n++);
   await new Promise((r) => setTimeout(r, 3));
 }
-for (let i = 0; i < 10000; i++) logLine("line " + n++);
 await new Promise((r) => setTimeout(r, 100));
-`,
-    );
-    const r = await runScript([], child);
-    assert.equal(r.code, 0, r.stderr);
-    const lines = r.stdout.split("\n");
-    assert.equal(lines.pop(), "");
-    assert.equal(lines.length, 30 * 300 + 10000);
-    lines.forEach((line, i) => assert.equal(line, `line ${i}`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+for (let i = 0; i < MAX_PENDING; i++) logLine("line " + n++);
+await new Promise((r) => setTimeout(r, 100));
+`);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert.equal(lines.pop(), "");
+  assert.equal(lines.length, 30 * 300 + 10_000);
+  lines.forEach((line, i) => assert.equal(line, `line ${i}`));
+});
+
+Deno.test("lines past the log's bound are dropped and counted, never held without limit", async () => {
+  const r = await runLogChild(`for (let i = 0; i < MAX_PENDING + 7; i++) logLine("line " + i);
+await new Promise((r) => setTimeout(r, 100));
+`);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert.equal(lines.pop(), "");
+  assert.equal(lines.length, 10_000 + 1);
+  assert.equal(lines.at(-1), "... 7 log lines dropped (stdout was not reading)");
+  assert.equal(lines.at(-2), `line ${10_000 - 1}`);
 });
 
 Deno.test("the idle timeout closes a silent connection with TimedOut", async () => {

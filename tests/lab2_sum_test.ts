@@ -59,18 +59,33 @@ Deno.test("CLI happy path with fixed numbers prints both names and the sum", asy
   ]);
 });
 
-Deno.test("prompts read stdin and re-ask after an invalid answer", async () => {
+Deno.test("prompts read stdin and re-ask after an answer that is not an integer", async () => {
   await using s = startServer();
   const r = await runScript(["--allow-net"], CLIENT, ["-p", `${s.port}`], {
-    stdin: "Bob\n150\nxyz\n8\n",
+    stdin: "Bob\nxyz\n8\n",
   });
   assert.equal(
     r.stdout,
-    "Enter your name: Enter an integer between 1 and 100: Invalid: not between 1 and 100. Try again.\n" +
-      "Enter an integer between 1 and 100: Invalid: not an integer. Try again.\n" +
+    "Enter your name: Enter an integer between 1 and 100: Invalid: not an integer. Try again.\n" +
       "Enter an integer between 1 and 100: Client's name: Bob\nServer's name: Server of Deno Socket Labs\n8 + 17 = 25\n",
   );
   assert.equal(r.code, 0);
+});
+
+Deno.test("an integer outside 1..100 typed at the prompt is sent, with a note, and stops the server", async () => {
+  await using s = startServer();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${s.port}`], {
+    stdin: "Bob\n150\n",
+  });
+  assert.equal(r.stdout, "Enter your name: Enter an integer between 1 and 100: ");
+  assert.equal(
+    r.stderr,
+    "note: 150 is outside 1..100: sending it will shut the server down\n" +
+      "error: the server answered: 150 is outside 1..100: server shutting down\n",
+  );
+  assert.equal(r.code, 1);
+  await s.server.finished;
+  assert.equal(s.server.shutdownRequested(), true);
 });
 
 Deno.test("netcat style: both lines in one segment, or \\r\\n endings", async () => {
@@ -132,7 +147,7 @@ Deno.test("out of range stops the server: exit 0, client exit 1, port free at on
     "0",
   ]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^warning: 0 is outside 1\.\.100/);
+  assert.match(r.stderr, /^note: 0 is outside 1\.\.100/);
   assert.match(
     r.stderr,
     /error: the server answered: 0 is outside 1\.\.100: server shutting down\n$/,

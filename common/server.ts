@@ -1,0 +1,111 @@
+/**
+ * What every server script shares and no lab teaches: the shape a running
+ * server has, an accept that tells a lost client from a sick server, and
+ * Ctrl+C. The accept loop itself stays in each lab's script.
+ *
+ * @module
+ */
+
+/** A running server, as every lab's `serveX()` returns it (like `Deno.HttpServer`). */
+export interface Server extends AsyncDisposable {
+  /** The bound address, with the real port when 0 was asked. */
+  readonly addr: Deno.NetAddr;
+  /** Resolves when the server and every connection it served are closed. */
+  readonly finished: Promise<void>;
+  /** Stops accepting and closes every open connection (idempotent). */
+  close(): void;
+}
+
+/** How long accept waits before trying again when the process is out of descriptors or memory. */
+export const ACCEPT_RETRY_MS = 100;
+
+/**
+ * Accept failures that concern one client only: it reset or gave up before
+ * we took its connection. The next accept can go ahead at once.
+ */
+function lostClient(error: unknown): boolean {
+  return error instanceof Deno.errors.NotConnected ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.ConnectionAborted;
+}
+
+/**
+ * Yields connections from `listener` until it is closed. A client that reset
+ * before it was accepted is skipped at once; any other failure (out of file
+ * descriptors, buffers or memory) is logged once and retried every
+ * {@linkcode ACCEPT_RETRY_MS} ms, so the server lives through it.
+ *
+ * @example
+ * ```ts
+ * using listener = Deno.listen({ port: 0 });
+ * setTimeout(() => listener.close(), 10);
+ * for await (const conn of acceptWithRetry(listener, console.log)) conn.close();
+ * ```
+ */
+export async function* acceptWithRetry(
+  listener: Deno.Listener<Deno.TcpConn>,
+  log: (line: string) => void,
+): AsyncGenerator<Deno.TcpConn> {
+  let failures = 0;
+  while (true) {
+    let conn: Deno.TcpConn;
+    try {
+      conn = await listener.accept();
+    } catch (error) {
+      if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+        return; // The listener was closed: the server is stopping.
+      }
+      if (lostClient(error)) continue;
+      if (failures++ === 0) {
+        log(`accept failed: ${(error as Error).message}; retrying every ${ACCEPT_RETRY_MS} ms`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+      continue;
+    }
+    if (failures > 0) log(`accept works again after ${failures} failed tries`);
+    failures = 0;
+    yield conn;
+  }
+}
+
+/**
+ * Closes every socket given, skipping any that is closed already: what a
+ * server's `close()` does with its listener and open connections.
+ *
+ * @example
+ * ```ts
+ * const listener = Deno.listen({ port: 0 });
+ * closeAll([listener]);
+ * closeAll([listener]); // no error
+ * ```
+ */
+export function closeAll(sockets: Iterable<{ close(): void }>): void {
+  for (const socket of sockets) {
+    try {
+      socket.close();
+    } catch {
+      // Closed already, by its peer's reset or its own task.
+    }
+  }
+}
+
+/**
+ * Calls `stop` on Ctrl+C (and SIGTERM where the OS has one) until disposed.
+ *
+ * @example
+ * ```ts
+ * const listener = Deno.listen({ port: 0 });
+ * using _ = onInterrupt(() => listener.close());
+ * listener.close();
+ * ```
+ */
+export function onInterrupt(stop: () => void): Disposable {
+  // Windows has no SIGTERM listener; Ctrl+C is SIGINT everywhere.
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const signal of signals) Deno.addSignalListener(signal, stop);
+  return {
+    [Symbol.dispose]() {
+      for (const signal of signals) Deno.removeSignalListener(signal, stop);
+    },
+  };
+}

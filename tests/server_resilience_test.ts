@@ -1,0 +1,167 @@
+/**
+ * What every server survives that no single lab's protocol is about: clients
+ * that reset before they are accepted, and a standard output that is closed
+ * or never read.
+ */
+
+import assert from "node:assert/strict";
+import { echoOnce } from "../lab1_echo/client.ts";
+import { serveEcho } from "../lab1_echo/server.ts";
+import { exchangeSum } from "../lab2_sum/client.ts";
+import { serveSum } from "../lab2_sum/server.ts";
+import { hasPython, script } from "../harness/process.ts";
+import { inProcess } from "./support/in_process.ts";
+
+const python = await hasPython();
+
+/** Opens `count` connections to `port` and resets each at once (SO_LINGER 0), from Python. */
+async function resetConnections(port: number, count: number): Promise<void> {
+  const program = `
+import socket, struct
+for _ in range(${count}):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.connect(("127.0.0.1", ${port}))
+    s.close()
+`;
+  const out = await new Deno.Command("python3", { args: ["-c", program], stderr: "piped" })
+    .output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+const tcpServers = [
+  {
+    lab: "lab1_echo",
+    start: (log: (line: string) => void) => serveEcho({ hostname: "127.0.0.1", port: 0, log }),
+    ask: async (port: number) =>
+      assert.equal(await echoOnce({ hostname: "127.0.0.1", port, sentence: "next" }), "NEXT"),
+  },
+  {
+    lab: "lab2_sum",
+    start: (log: (line: string) => void) =>
+      serveSum({ hostname: "127.0.0.1", port: 0, number: 17, log }),
+    ask: async (port: number) =>
+      assert.deepEqual(
+        await exchangeSum({ hostname: "127.0.0.1", port, name: "Next", number: 1 }),
+        { name: "Server of Deno Socket Labs", number: 17 },
+      ),
+  },
+];
+
+for (const { lab, start, ask } of tcpServers) {
+  Deno.test({
+    name: `${lab}: clients that reset before accept are skipped at once, not waited out`,
+    ignore: !python,
+    async fn() {
+      await using s = inProcess(start);
+      // Each reset used to cost the accept loop a 100 ms back-off meant for fd
+      // exhaustion: 50 of them held the next client about 5 s.
+      await resetConnections(s.port, 50);
+      const started = performance.now();
+      await ask(s.port);
+      const waited = performance.now() - started;
+      assert.ok(!s.log.some((l) => /accept failed/.test(l)), s.log.join("\n"));
+      // Far below the 5 s the back-offs added up to; only a gross stall fails this.
+      assert.ok(waited < 2500, `the next client waited ${waited.toFixed(0)} ms`);
+    },
+  });
+}
+
+/** A server script started with its stdout piped, and a reader for that pipe. */
+async function startWithPipedStdout(flags: string[], file: string, args: string[]) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--no-prompt", ...flags, script(file), ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stdout = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await stdout.read();
+    if (done) throw new Error(`no ready line: ${text}`);
+    text += decoder.decode(value, { stream: true });
+  }
+  const port = Number(text.match(/(\d+)\)?\/?\n/)?.[1]);
+  return { child, stdout, port, firstLines: text };
+}
+
+Deno.test("a closed stdout (server | head -1) stops the log, not the server", async () => {
+  const { child, stdout, port } = await startWithPipedStdout(
+    ["--allow-net"],
+    "lab1_echo/server.ts",
+    ["-a", "127.0.0.1", "0"],
+  );
+  // What `head -1` does after its line: close the pipe's reading end.
+  await stdout.cancel();
+  for (const sentence of ["one", "two", "three"]) {
+    assert.equal(await echoOnce({ hostname: "127.0.0.1", port, sentence }), sentence.toUpperCase());
+  }
+  child.kill("SIGINT");
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  assert.equal(stderr, "log: standard output closed; no more log lines\n");
+  assert.equal(status.code, 0);
+});
+
+/** Sends `count` datagrams to a UDP echo server, `window` at a time, and counts the replies. */
+async function udpRounds(port: number, count: number, window = 50): Promise<number> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const to: Deno.NetAddr = { transport: "udp", hostname: "127.0.0.1", port };
+  const payload = new TextEncoder().encode("ping");
+  const buf = new Uint8Array(64);
+  let replies = 0;
+  try {
+    for (let sent = 0; sent < count; sent += window) {
+      for (let i = 0; i < window; i++) await socket.send(payload, to);
+      for (let i = 0; i < window; i++) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), 2000)));
+        const got = await Promise.race([socket.receive(buf), timeout]);
+        clearTimeout(timer);
+        if (got === null) return replies; // The server stopped answering.
+        replies++;
+      }
+    }
+    return replies;
+  } finally {
+    socket.close();
+  }
+}
+
+Deno.test("a stdout nobody reads: lines are dropped and counted; the server answers and stops", async () => {
+  const flags = ["--unstable-net", "--allow-net"];
+  const args = ["-a", "127.0.0.1", "-p", "0"];
+  // About 1,300 log lines fill the pipe; the log keeps 10,000 more, then drops.
+  const rounds = 8000;
+  {
+    const { child, stdout, port } = await startWithPipedStdout(flags, "lab_udp/server.ts", args);
+    assert.equal(await udpRounds(port, rounds), rounds);
+    // Reading again: the held lines come out, then the count of those dropped.
+    const decoder = new TextDecoder();
+    let text = "";
+    while (!/log lines dropped/.test(text)) {
+      const { value, done } = await stdout.read();
+      if (done) break;
+      text += decoder.decode(value, { stream: true });
+    }
+    assert.match(text, /\n\.\.\. \d+ log lines dropped \(stdout was not reading\)\n/);
+    child.kill("SIGTERM");
+    const [status] = await Promise.all([child.status, stdout.cancel(), child.stderr.cancel()]);
+    assert.equal(status.code, 0);
+  }
+  {
+    // Stopped while the pipe is still full: a blocked log write used to hold
+    // the whole server, SIGTERM included.
+    const { child, stdout, port } = await startWithPipedStdout(flags, "lab_udp/server.ts", args);
+    assert.equal(await udpRounds(port, 2000), 2000);
+    child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    const [status] = await Promise.all([child.status, child.stderr.cancel()]);
+    clearTimeout(killer);
+    await stdout.cancel();
+    assert.equal(status.signal, null, "the server had to be killed");
+    assert.equal(status.code, 0);
+  }
+});
