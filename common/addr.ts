@@ -1,5 +1,6 @@
 /**
- * `host:port` text in both directions, with IPv6 brackets.
+ * Addresses as text: `host:port` with IPv6 brackets, and the handout's
+ * Python `(ip, port)`.
  *
  * @module
  */
@@ -10,7 +11,6 @@
  * @example
  * ```ts
  * formatHostPort("::1", 12000); // "[::1]:12000"
- * formatHostPort("127.0.0.1", 12000); // "127.0.0.1:12000"
  * ```
  */
 export function formatHostPort(hostname: string, port: number): string {
@@ -18,7 +18,20 @@ export function formatHostPort(hostname: string, port: number): string {
 }
 
 /**
- * Formats a socket address the way the handout's Python prints one: `(ip, port)`.
+ * Formats a socket address as `host:port`.
+ *
+ * @example
+ * ```ts
+ * formatAddr({ transport: "tcp", hostname: "127.0.0.1", port: 5000 }); // "127.0.0.1:5000"
+ * ```
+ */
+export function formatAddr(addr: Deno.Addr): string {
+  const { hostname, port } = addr as Deno.NetAddr;
+  return formatHostPort(hostname, port);
+}
+
+/**
+ * Formats a socket address the way the handout's Python prints one.
  *
  * @example
  * ```ts
@@ -30,41 +43,23 @@ export function formatPythonAddr(addr: Deno.Addr): string {
   return `('${hostname}', ${port})`;
 }
 
-/** Formats a `Deno.Addr` as `host:port`. */
-export function formatAddr(addr: Deno.Addr): string {
-  const { hostname, port } = addr as Deno.NetAddr;
-  return formatHostPort(hostname, port);
-}
-
-/** A host and port parsed from text. */
-export interface HostPort {
-  hostname: string;
-  port: number;
-}
-
 /**
- * Splits `host:port`, `[v6]:port` and, when `rest` is true, `host:port:rest`
- * (the rest may itself contain `:`). Returns `undefined` for malformed text;
- * the port is not range-checked here.
+ * Splits `host:port`, `[v6]:port` and, with `rest`, `host:port:rest` (the
+ * rest may hold `:`). `undefined` for malformed text; the port is not
+ * range-checked here.
  *
  * @example
  * ```ts
- * splitHostPort("[::1]:12000:notes.txt", true);
- * // { hostname: "::1", port: 12000, rest: "notes.txt" }
+ * splitHostPort("[::1]:12000:notes.txt", true); // { hostname: "::1", port: 12000, rest: "notes.txt" }
  * ```
  */
 export function splitHostPort(
   text: string,
   rest = false,
-): (HostPort & { rest?: string }) | undefined {
-  const m = text.match(
-    rest
-      ? /^(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5}):(.*)$/s
-      : /^(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5})$/,
-  );
+): { hostname: string; port: number; rest?: string } | undefined {
+  const host = String.raw`(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5})`;
+  const m = text.match(rest ? new RegExp(`^${host}:(.*)$`, "s") : new RegExp(`^${host}$`));
   if (!m) return undefined;
   const hostname = m[1] ?? m[2];
-  const result: HostPort & { rest?: string } = { hostname, port: Number(m[3]) };
-  if (rest) result.rest = m[4];
-  return result;
+  return rest ? { hostname, port: Number(m[3]), rest: m[4] } : { hostname, port: Number(m[3]) };
 }

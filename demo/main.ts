@@ -51,7 +51,7 @@ const demos: Demo[] = [
     lab: "lab1_echo",
     title: "TCP upper-case echo",
     async run(t) {
-      const args = ["-a", "127.0.0.1", "-p", "0"];
+      const args = ["-a", "127.0.0.1", "0"];
       t.command(["--allow-net"], "lab1_echo/server.ts", args);
       await using server = await startScript(
         ["--allow-net"],
@@ -73,6 +73,8 @@ const demos: Demo[] = [
         "-p",
         port,
       ], "typed at the prompt\n");
+      // The server logs a connection's sentence once it has ended: wait for that line.
+      await server.waitFor(/^Data from connected user: typed at the prompt$/);
       t.server(server);
       return r.stdout === "Message received: HELLO FROM THE DEMO\n" &&
         typed.stdout.endsWith("Message received: TYPED AT THE PROMPT\n");

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { formatHostPort, splitHostPort } from "../common/addr.ts";
-import { parseCli, parsePort, portOption, UsageError } from "../common/cli.ts";
+import {
+  parseCli,
+  parsePort,
+  portOption,
+  serverPort,
+  timeoutOption,
+  traceOption,
+  UsageError,
+} from "../common/cli.ts";
 import { describeError } from "../common/errors.ts";
 import { type ByteStream, ProtocolError, UnexpectedEofError, Wire } from "../common/io.ts";
 import { formatTrace } from "../common/trace.ts";
@@ -257,13 +265,37 @@ Deno.test("parsePort: servers take 0 or 1024..65535, clients 1..65535", () => {
   }
 });
 
-Deno.test("parseCli: defaults, short flags, unknown options", () => {
-  const spec = { name: "x.ts", summary: "test", options: { port: portOption("12000") } };
+Deno.test("parseCli: defaults, short flags, long-only options, bad options told apart", () => {
+  const spec = {
+    name: "x.ts",
+    summary: "test",
+    options: {
+      port: portOption("12000"),
+      timeout: timeoutOption("10", "limit"),
+      trace: traceOption,
+    },
+  };
   assert.equal(parseCli(spec, []).values.port, "12000");
   assert.equal(parseCli(spec, ["-p", "5"]).values.port, "5");
-  assert.throws(() => parseCli(spec, ["--nope"]), /unknown option '--nope'/);
+  assert.equal(parseCli(spec, ["--timeout", "2"]).values.timeout, "2");
+  assert.equal(parseCli(spec, ["--trace"]).values.trace, true);
+  assert.throws(() => parseCli(spec, ["--nope"]), /^UsageError: unknown option '--nope'$/);
+  assert.throws(() => parseCli(spec, ["-x"]), /unknown option '-x'/);
   assert.throws(() => parseCli(spec, ["extra"]), /unexpected argument 'extra'/);
+  assert.throws(() => parseCli(spec, ["--timeout"]), /option '--timeout' needs a value/);
+  assert.throws(() => parseCli(spec, ["-p", "--trace"]), /option '--port' needs a value/);
+  assert.throws(() => parseCli(spec, ["--trace=1"]), /option '--trace' takes no value/);
   assert.match(parseCli(spec, []).usage, /-p, --port PORT +port \(default: 12000\)/);
+  assert.match(parseCli(spec, []).usage, /\n {6}--timeout SECONDS +limit \(default: 10\)/);
+});
+
+Deno.test("serverPort: the handout's positional PORT or -p PORT, not two different ones", () => {
+  assert.equal(serverPort([], undefined, 12000), 12000);
+  assert.equal(serverPort(["12001"], undefined, 12000), 12001);
+  assert.equal(serverPort([], "12002", 12000), 12002);
+  assert.equal(serverPort(["12003"], "12003", 12000), 12003);
+  assert.throws(() => serverPort(["12003"], "12004", 12000), /give the port once/);
+  assert.throws(() => serverPort(["80"], undefined, 12000), /invalid port '80'/);
 });
 
 Deno.test("describeError gives one short phrase", () => {
