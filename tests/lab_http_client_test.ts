@@ -99,7 +99,7 @@ Deno.test("close-delimited body, and a chunked body cut short is partial (exit 1
   assert.equal(r.code, 18);
   assert.match(
     r.stderr,
-    /^error: partial body: the connection closed inside a chunk after 0 bytes\n$/,
+    /^error: partial body: the connection closed inside the chunked body after 3 bytes\n$/,
   );
 });
 
