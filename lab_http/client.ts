@@ -2,7 +2,14 @@
  * An HTTP/1.1 client written on raw TCP sockets (the handout's HTTP client,
  * done properly): a socket, a request string, a response read by hand.
  *
- * Run: `deno run --allow-net lab_http/client.ts [URL] [-o FILE] [-i] [-I] [-v] [-L] [-f]`
+ * Reading order: {@linkcode openResponse} opens the socket (`Deno.connect`,
+ * then `Deno.startTls` for https), writes the request and reads the response
+ * head with `http1.ts`; `readBody` reads the body; disposing the response
+ * closes the socket. {@linkcode fetchUrl} follows redirects; the CLI at the
+ * bottom adds curl's options, the `-o` temporary file and Ctrl+C.
+ *
+ * Run: `deno run --allow-net=127.0.0.1:8080 lab_http/client.ts http://127.0.0.1:8080/ [-i] [-I] [-v] [-L] [-f]`
+ * (with `-o FILE`, add `--allow-read=DIR --allow-write=DIR` for the folder of FILE).
  *
  * @module
  */
@@ -12,16 +19,16 @@ import { formatHostPort } from "../common/addr.ts";
 import {
   helpOption,
   parseCli,
+  parseNumber,
   parseTimeoutMs,
   timeoutOption,
   traceOption,
   UsageError,
 } from "../common/cli.ts";
-import { connectTcp } from "../common/connect.ts";
 import { describeError, Failure, printError, runMain } from "../common/errors.ts";
-import { Wire, writeAll } from "../common/io.ts";
+import { IdleTimeoutError, Wire, writeAll } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { escapeControl, stderrTracer } from "../common/trace.ts";
 import {
   type BodyFraming,
   bodyFraming,
@@ -37,39 +44,29 @@ import {
 export const USER_AGENT = "deno-socket-labs/1.0";
 /** Most redirects `-L` follows, like curl's default of 50 cut to the issue's 10. */
 export const MAX_REDIRECTS = 10;
-
-/** curl's exit code for a transfer cut short (`CURLE_PARTIAL_FILE`). */
-export const EXIT_PARTIAL = 18;
-/** curl's exit code for an HTTP error status under `-f` (`CURLE_HTTP_RETURNED_ERROR`). */
-export const EXIT_HTTP_ERROR = 22;
-/** curl's exit code for too many redirects (`CURLE_TOO_MANY_REDIRECTS`). */
-export const EXIT_TOO_MANY_REDIRECTS = 47;
-
-/** `-f`: the server answered with a status of 400 or more. */
-export class HttpStatusError extends Failure {
-  override name = "HttpStatusError";
-  /** The status the server sent. */
-  readonly status: number;
-  constructor(status: number) {
-    super(`the requested URL returned error: ${status}`);
-    this.status = status;
-  }
-}
-
-/** `-L`: more redirects than {@linkcode MAX_REDIRECTS}. */
-export class TooManyRedirectsError extends Failure {
-  override name = "TooManyRedirectsError";
-}
+/**
+ * Most interim (1xx) responses accepted before the real one. A server sends
+ * one `100 Continue` or a few `103 Early Hints`; more is a server stalling.
+ */
+export const MAX_INTERIM_RESPONSES = 10;
+/** `--timeout` when not given, in milliseconds. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Options for {@linkcode openResponse}. */
 export interface RequestOptions {
   method?: "GET" | "HEAD";
-  /** Limit for the connect and for each read (default 30 s). */
+  /**
+   * Limit in milliseconds for the connect, for the TLS handshake, for the
+   * request and whole response head (interim responses included), and for
+   * each wait for body bytes (default {@linkcode DEFAULT_TIMEOUT_MS}).
+   */
   timeoutMs?: number;
+  /** Ends the exchange when aborted: the socket is closed and the signal's reason thrown. */
+  signal?: AbortSignal;
   /** Extra trusted CA certificates (PEM), for https. */
   caCerts?: string[];
   trace?: boolean;
-  /** Receives `> ` request lines and `< ` response lines, for `-v`. */
+  /** Receives `> ` request lines and `< ` response lines (control characters escaped), for `-v`. */
   verbose?: (line: string) => void;
 }
 
@@ -82,22 +79,149 @@ export interface OpenResponse extends Disposable {
   readBody(sink: (data: Uint8Array) => Promise<void>): Promise<number>;
 }
 
-/** Parses a URL the client can fetch, or throws `HttpError`. */
-export function parseUrl(text: string): URL {
-  let url: URL;
+/**
+ * Connects, sends one request and reads the response head.
+ *
+ * @example
+ * ```ts
+ * using res = await openResponse(new URL("http://127.0.0.1:8080/"), { timeoutMs: 5000 });
+ * await res.readBody(async (data) => void await Deno.stdout.write(data));
+ * ```
+ */
+export async function openResponse(url: URL, options: RequestOptions = {}): Promise<OpenResponse> {
+  const method = options.method ?? "GET";
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const peer = formatHostPort(hostname, port);
+
+  // 1. The socket: a TCP connect within the timeout (or until the caller gives up).
+  let tcp: Deno.TcpConn;
+  const connectLimit = AbortSignal.timeout(timeoutMs);
   try {
-    url = new URL(text);
-  } catch {
-    throw new HttpError(`invalid URL ${JSON.stringify(text)}`);
+    tcp = await Deno.connect({
+      hostname,
+      port,
+      signal: signal ? AbortSignal.any([connectLimit, signal]) : connectLimit,
+    });
+  } catch (error) {
+    signal?.throwIfAborted();
+    const why = connectLimit.aborted
+      ? `timed out after ${timeoutMs / 1000} s`
+      : describeError(error);
+    throw new Failure(`could not connect to ${peer}: ${why}`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new HttpError(`unsupported scheme ${url.protocol}`);
+
+  // 2. For https, TLS over that socket. The handshake is done here, within the timeout:
+  // left to the first write, a server that accepts and never speaks would hold it for ever.
+  let conn: Deno.Conn = tcp;
+  if (url.protocol === "https:") {
+    let tls: Deno.TlsConn | undefined;
+    try {
+      const tlsConn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
+      tls = tlsConn;
+      await within(tlsConn, timeoutMs, signal, () => tlsConn.handshake());
+    } catch (error) {
+      closeQuietly(tls ?? tcp);
+      signal?.throwIfAborted();
+      throw new Failure(`TLS with ${peer} failed: ${describeError(error)}`);
+    }
+    conn = tls;
   }
-  if (!url.hostname) throw new HttpError(`no host in URL ${JSON.stringify(text)}`);
-  return url;
+
+  // 3. The exchange: the request out, the response head in, all within the timeout.
+  const wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
+  try {
+    const request = requestText(method, url);
+    for (const line of request.split("\r\n").slice(0, -2)) options.verbose?.(`> ${line}`);
+    options.verbose?.(">");
+    const showHead = (head: ResponseHead) => {
+      for (const line of head.lines) options.verbose?.(`< ${escapeControl(line)}`);
+      options.verbose?.("<");
+    };
+    const head = await within(wire, timeoutMs, signal, async () => {
+      await wire.writeText(request);
+      let head = await readResponseHead(wire);
+      // Interim 1xx responses (not 101) come before the real one: a bounded number of them,
+      // within the same time limit, so an endless run of `100 Continue` cannot hold us.
+      for (let interim = 0; head.status >= 100 && head.status < 200 && head.status !== 101;) {
+        if (++interim > MAX_INTERIM_RESPONSES) {
+          throw new HttpError(`more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
+        }
+        showHead(head);
+        head = await readResponseHead(wire);
+      }
+      return head;
+    });
+    showHead(head);
+    const framing = bodyFraming(method, head);
+    return {
+      url,
+      head,
+      framing,
+      // 4. The body: the wire's timeout limits each wait for bytes; the signal, the whole of it.
+      readBody: (sink) => within(wire, 0, signal, () => readBody(wire, framing, sink)),
+      // 5. Closed when the caller is done with it.
+      [Symbol.dispose]: () => wire.close(),
+    };
+  } catch (error) {
+    wire.close();
+    throw error;
+  }
 }
 
-/** The request bytes for `url`, as sent. */
+/**
+ * Runs one step of the exchange on `conn` until `ms` have passed (0: no
+ * limit) or `signal` aborts; then closes `conn`, which ends the read, write
+ * or handshake under way, and throws {@linkcode IdleTimeoutError} or the
+ * signal's reason instead of what the closed socket threw.
+ */
+async function within<T>(
+  conn: { close(): void },
+  ms: number,
+  signal: AbortSignal | undefined,
+  step: () => Promise<T>,
+): Promise<T> {
+  signal?.throwIfAborted();
+  let timedOut = false;
+  const stop = () => closeQuietly(conn);
+  const timer = ms > 0
+    ? setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, ms)
+    : undefined;
+  signal?.addEventListener("abort", stop);
+  try {
+    return await step();
+  } catch (error) {
+    signal?.throwIfAborted();
+    if (timedOut) throw new IdleTimeoutError(ms);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", stop);
+  }
+}
+
+function closeQuietly(conn: { close(): void }): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already: by us on a timeout, or by the failed step.
+  }
+}
+
+/**
+ * The request bytes for `url`, as sent.
+ *
+ * @example
+ * ```ts
+ * requestText("GET", new URL("http://127.0.0.1:8080/x")).split("\r\n")[0]; // "GET /x HTTP/1.1"
+ * ```
+ */
 export function requestText(method: string, url: URL): string {
   const target = `${url.pathname || "/"}${url.search}`;
   return [
@@ -112,67 +236,33 @@ export function requestText(method: string, url: URL): string {
 }
 
 /**
- * Connects, sends one request and reads the response head.
+ * Parses a URL the client can fetch, or throws `HttpError`.
  *
  * @example
  * ```ts
- * using res = await openResponse(new URL("http://127.0.0.1:8080/"));
- * await res.readBody(async (data) => await Deno.stdout.write(data));
+ * parseUrl("http://[::1]:8080/a?b").host; // "[::1]:8080"
  * ```
  */
-export async function openResponse(url: URL, options: RequestOptions = {}): Promise<OpenResponse> {
-  const method = options.method ?? "GET";
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
-  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-  let conn: Deno.Conn;
-  if (url.protocol === "https:") {
-    const tcp = await connectTcp({ hostname, port, timeoutMs });
-    const tls = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
-    try {
-      // The handshake would otherwise happen inside the first write; fail here, clearly.
-      await tls.handshake();
-      conn = tls;
-    } catch (error) {
-      tls.close();
-      throw new Failure(
-        `TLS with ${formatHostPort(hostname, port)} failed: ${describeError(error)}`,
-      );
-    }
-  } else {
-    conn = await connectTcp({ hostname, port, timeoutMs });
-  }
-  const wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
+export function parseUrl(text: string): URL {
+  let url: URL;
   try {
-    const request = requestText(method, url);
-    for (const line of request.split("\r\n").slice(0, -2)) options.verbose?.(`> ${line}`);
-    options.verbose?.(">");
-    await wire.writeText(request);
-    let head = await readResponseHead(wire);
-    // Interim 1xx responses (not 101) come before the real one.
-    while (head.status >= 100 && head.status < 200 && head.status !== 101) {
-      head = await readResponseHead(wire);
-    }
-    for (const line of head.lines) options.verbose?.(`< ${line}`);
-    options.verbose?.("<");
-    const framing = bodyFraming(method, head);
-    return {
-      url,
-      head,
-      framing,
-      readBody: (sink) => readBody(wire, framing, sink),
-      [Symbol.dispose]: () => wire.close(),
-    };
-  } catch (error) {
-    wire.close();
-    throw error;
+    url = new URL(text);
+  } catch {
+    throw new HttpError(`invalid URL ${JSON.stringify(text)}`);
   }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new HttpError(`unsupported scheme ${url.protocol}`);
+  }
+  if (!url.hostname) throw new HttpError(`no host in URL ${JSON.stringify(text)}`);
+  return url;
 }
 
 /** Options for {@linkcode fetchUrl}. */
 export interface FetchOptions extends RequestOptions {
   /** Follow redirects (`-L`). */
   follow?: boolean;
+  /** Limit for the whole exchange, redirects included (`--max-time`); throws {@linkcode MaxTimeError}. */
+  maxTimeMs?: number;
   /** Called with each response head (every hop with `follow`). */
   onHead?: (head: ResponseHead) => Promise<void> | void;
   /** Return before the body when this says so (for `-f`). */
@@ -184,41 +274,167 @@ export interface FetchOptions extends RequestOptions {
 /**
  * Fetches `url`, following redirects when asked, and streams the final body
  * to the sink. Returns the final head and body length.
+ *
+ * @example
+ * ```ts
+ * const chunks: Uint8Array[] = [];
+ * const { head, length } = await fetchUrl(parseUrl("http://127.0.0.1:8080/"), {
+ *   follow: true,
+ *   maxTimeMs: 10_000,
+ *   sink: (data) => Promise.resolve(void chunks.push(data.slice())),
+ * });
+ * console.log(head.status, length);
+ * ```
  */
 export async function fetchUrl(
   url: URL,
   options: FetchOptions,
 ): Promise<{ head: ResponseHead; url: URL; length: number }> {
-  let method = options.method ?? "GET";
-  for (let hop = 0;; hop++) {
-    using res = await openResponse(url, { ...options, method });
-    await options.onHead?.(res.head);
-    const location = headerValues(res.head, "location")[0];
-    if (
-      options.follow && [301, 302, 303, 307, 308].includes(res.head.status) &&
-      location !== undefined
-    ) {
-      if (hop >= MAX_REDIRECTS) {
-        throw new TooManyRedirectsError(`maximum (${MAX_REDIRECTS}) redirects followed`);
+  const { maxTimeMs } = options;
+  const deadline = new AbortController();
+  const timer = maxTimeMs
+    ? setTimeout(() => deadline.abort(new MaxTimeError(maxTimeMs)), maxTimeMs)
+    : undefined;
+  const given = options.signal ? [options.signal] : [];
+  const signal = maxTimeMs ? AbortSignal.any([deadline.signal, ...given]) : options.signal;
+  try {
+    let method = options.method ?? "GET";
+    for (let hop = 0;; hop++) {
+      using res = await openResponse(url, { ...options, method, signal });
+      await options.onHead?.(res.head);
+      const location = headerValues(res.head, "location")[0];
+      if (
+        options.follow && [301, 302, 303, 307, 308].includes(res.head.status) &&
+        location !== undefined
+      ) {
+        if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(MAX_REDIRECTS);
+        try {
+          url = parseUrl(new URL(location, url).href);
+        } catch {
+          const quoted = escapeControl(JSON.stringify(location.slice(0, 200)));
+          throw new Failure(`bad redirect location ${quoted}`);
+        }
+        if (res.head.status <= 303 && method !== "HEAD") method = "GET";
+        continue;
       }
-      try {
-        url = parseUrl(new URL(location, url).href);
-      } catch {
-        throw new Failure(`bad redirect location ${JSON.stringify(location)}`);
-      }
-      if (res.head.status <= 303 && method !== "HEAD") method = "GET";
-      continue;
+      if (options.skipBody?.(res.head)) return { head: res.head, url, length: 0 };
+      const length = await res.readBody(options.sink);
+      return { head: res.head, url, length };
     }
-    if (options.skipBody?.(res.head)) return { head: res.head, url, length: 0 };
-    const length = await res.readBody(options.sink);
-    return { head: res.head, url, length };
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** A sink that writes to a temporary file renamed to `path` by `commit()`, or removed by `discard()`. */
+/**
+ * `-L`: more redirects than {@linkcode MAX_REDIRECTS}.
+ *
+ * @example
+ * ```ts
+ * new TooManyRedirectsError(10).message; // "maximum (10) redirects followed"
+ * ```
+ */
+export class TooManyRedirectsError extends Failure {
+  override name = "TooManyRedirectsError";
+  /** The limit that was reached. */
+  readonly max: number;
+  constructor(max: number) {
+    super(`maximum (${max}) redirects followed`);
+    this.max = max;
+  }
+}
+
+/**
+ * `--max-time`: the whole exchange, redirects included, took longer than allowed.
+ *
+ * @example
+ * ```ts
+ * new MaxTimeError(1500).message; // "the whole transfer took longer than 1.5 s (--max-time)"
+ * ```
+ */
+export class MaxTimeError extends Failure {
+  override name = "MaxTimeError";
+  /** The limit, in milliseconds. */
+  readonly ms: number;
+  constructor(ms: number) {
+    super(`the whole transfer took longer than ${ms / 1000} s (--max-time)`);
+    this.ms = ms;
+  }
+}
+
+// --- The command line: curl's options, the -o file, Ctrl+C, exit codes -------------------------
+
+/** curl's exit code for a transfer cut short (`CURLE_PARTIAL_FILE`). */
+export const EXIT_PARTIAL = 18;
+/** curl's exit code for an HTTP error status under `-f` (`CURLE_HTTP_RETURNED_ERROR`). */
+export const EXIT_HTTP_ERROR = 22;
+/** curl's exit code for `--max-time` reached (`CURLE_OPERATION_TIMEDOUT`). */
+export const EXIT_MAX_TIME = 28;
+/** curl's exit code for too many redirects (`CURLE_TOO_MANY_REDIRECTS`). */
+export const EXIT_TOO_MANY_REDIRECTS = 47;
+/** Stopped by Ctrl+C: 128 + SIGINT, what a shell reports for curl killed by it. */
+export const EXIT_SIGINT = 130;
+/** Stopped by SIGTERM: 128 + SIGTERM, likewise. */
+export const EXIT_SIGTERM = 143;
+
+/**
+ * `-f`: the server answered with a status of 400 or more.
+ *
+ * @example
+ * ```ts
+ * new HttpStatusError(404).message; // "the requested URL returned error: 404"
+ * ```
+ */
+export class HttpStatusError extends Failure {
+  override name = "HttpStatusError";
+  /** The status the server sent. */
+  readonly status: number;
+  constructor(status: number) {
+    super(`the requested URL returned error: ${status}`);
+    this.status = status;
+  }
+}
+
+/**
+ * Ctrl+C (SIGINT) or SIGTERM stopped the transfer.
+ *
+ * @example
+ * ```ts
+ * new InterruptedError("SIGINT").message; // "interrupted (SIGINT)"
+ * ```
+ */
+export class InterruptedError extends Failure {
+  override name = "InterruptedError";
+  /** The signal received. */
+  readonly signal: "SIGINT" | "SIGTERM";
+  constructor(signal: "SIGINT" | "SIGTERM") {
+    super(`interrupted (${signal})`);
+    this.signal = signal;
+  }
+}
+
+/**
+ * A sink that writes to a temporary file next to `path`, renamed to `path`
+ * by `commit()`, or removed by `discard()`.
+ */
 async function fileSink(path: string) {
-  const temp = join(dirname(path), `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.part`);
-  const file = await Deno.open(temp, { write: true, createNew: true });
+  const dir = dirname(path);
+  const temp = join(dir, `.${basename(path)}.${crypto.randomUUID().slice(0, 8)}.part`);
+  // Deno's rename needs read access to the file renamed: ask now, not after a long download.
+  for (const name of ["write", "read"] as const) {
+    if ((await Deno.permissions.request({ name, path: temp })).state !== "granted") {
+      throw new Failure(
+        `-o ${path} needs --allow-write=${dir} and --allow-read=${dir}: ` +
+          "the body goes to a temporary file there, renamed into place when complete",
+      );
+    }
+  }
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(temp, { write: true, createNew: true });
+  } catch (error) {
+    throw new Failure(`cannot write ${path}: ${describeError(error)}`);
+  }
   let open = true;
   const close = () => {
     if (open) file.close();
@@ -237,11 +453,26 @@ async function fileSink(path: string) {
   };
 }
 
+/**
+ * Calls `stop` with the signal's name on Ctrl+C, and on SIGTERM where the OS
+ * has one (not on Windows), until disposed.
+ */
+function onStopSignals(stop: (signal: "SIGINT" | "SIGTERM") => void): Disposable {
+  const names = Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
+  const handlers = names.map((name) => [name, () => stop(name)] as const);
+  for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
+  return {
+    [Symbol.dispose]() {
+      for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+    },
+  };
+}
+
 const stdoutSink = (data: Uint8Array) => writeAll(Deno.stdout, data);
 const encoder = new TextEncoder();
 
-/** One fetch as the CLI does it; returns the exit code. */
-async function runOnce(url: URL, values: {
+/** The command line's options, parsed. */
+interface CliOptions {
   output?: string;
   include: boolean;
   head: boolean;
@@ -250,32 +481,46 @@ async function runOnce(url: URL, values: {
   fail: boolean;
   trace: boolean;
   timeoutMs: number;
+  maxTimeMs?: number;
   caCerts?: string[];
-}): Promise<number> {
-  const file = values.output ? await fileSink(values.output) : undefined;
+}
+
+/**
+ * One fetch as the CLI does it. With `-o`, the body goes to a temporary
+ * file renamed into place only when complete; on any failure, Ctrl+C or
+ * SIGTERM included, that file is removed.
+ */
+async function runOnce(url: URL, options: CliOptions): Promise<void> {
+  const interrupt = new AbortController();
+  using signals = onStopSignals((signal) => {
+    // Heard once: a second Ctrl+C meets Deno's default again and ends the process outright.
+    signals[Symbol.dispose]();
+    interrupt.abort(new InterruptedError(signal));
+  });
+  const file = options.output ? await fileSink(options.output) : undefined;
+  const out = file ? file.write : stdoutSink;
   try {
     const { head } = await fetchUrl(url, {
-      method: values.head ? "HEAD" : "GET",
-      follow: values.location,
-      timeoutMs: values.timeoutMs,
-      caCerts: values.caCerts,
-      trace: values.trace,
-      verbose: values.verbose ? (line) => console.error(line) : undefined,
+      method: options.head ? "HEAD" : "GET",
+      follow: options.location,
+      timeoutMs: options.timeoutMs,
+      maxTimeMs: options.maxTimeMs,
+      signal: interrupt.signal,
+      caCerts: options.caCerts,
+      trace: options.trace,
+      verbose: options.verbose ? (line) => console.error(line) : undefined,
       onHead: async (h) => {
-        if (values.include || values.head) {
-          const text = h.lines.join("\r\n") + "\r\n\r\n";
-          await (file ? file.write(encoder.encode(text)) : stdoutSink(encoder.encode(text)));
+        if (options.include || options.head) {
+          // The head is the server's text: printed with control characters escaped.
+          await out(encoder.encode(`${h.lines.map(escapeControl).join("\r\n")}\r\n\r\n`));
         }
       },
-      skipBody: (h) => values.fail && h.status >= 400,
-      sink: file ? file.write : stdoutSink,
+      skipBody: (h) => options.fail && h.status >= 400,
+      // The body is the user's data: written as it came, byte for byte, like curl.
+      sink: out,
     });
-    if (values.fail && head.status >= 400) {
-      await file?.discard();
-      throw new HttpStatusError(head.status);
-    }
+    if (options.fail && head.status >= 400) throw new HttpStatusError(head.status);
     await file?.commit();
-    return 0;
   } catch (error) {
     await file?.discard();
     throw error;
@@ -283,10 +528,10 @@ async function runOnce(url: URL, values: {
 }
 
 /** The handout's loop: ask for URLs until an empty line. */
-async function interactive(values: Parameters<typeof runOnce>[1]): Promise<number> {
+async function interactive(options: CliOptions): Promise<void> {
   while (true) {
     const answer = await ask("Type the object's URL: ");
-    if (answer === null || answer.trim() === "") return 0;
+    if (answer === null || answer.trim() === "") return;
     const text = answer.trim() === "*" ? "http://127.0.0.1:8080/" : answer.trim();
     let url: URL;
     try {
@@ -296,12 +541,26 @@ async function interactive(values: Parameters<typeof runOnce>[1]): Promise<numbe
       continue;
     }
     try {
-      await runOnce(url, { ...values, include: true });
+      await runOnce(url, { ...options, include: true });
       console.log();
     } catch (error) {
+      // Ctrl+C ends the loop, as it ends the handout's program; other failures are retried.
+      if (error instanceof InterruptedError) throw error;
       printError(error instanceof Failure ? error.message : describeError(error));
     }
   }
+}
+
+/** The exit code for a failure: curl's own where curl has one, else `runMain`'s 1. */
+function exitCodeFor(error: unknown): number | undefined {
+  if (error instanceof PartialBodyError) return EXIT_PARTIAL;
+  if (error instanceof HttpStatusError) return EXIT_HTTP_ERROR;
+  if (error instanceof MaxTimeError) return EXIT_MAX_TIME;
+  if (error instanceof TooManyRedirectsError) return EXIT_TOO_MANY_REDIRECTS;
+  if (error instanceof InterruptedError) {
+    return error.signal === "SIGINT" ? EXIT_SIGINT : EXIT_SIGTERM;
+  }
+  return undefined;
 }
 
 if (import.meta.main) {
@@ -338,22 +597,40 @@ if (import.meta.main) {
         fail: {
           type: "boolean",
           short: "f",
-          help: "exit 22 without the body on a status of 400 or more",
+          help: `exit ${EXIT_HTTP_ERROR} without the body on a status of 400 or more`,
         },
         cacert: {
           type: "string",
           arg: "FILE",
           help: "trust this extra CA certificate (PEM) for https",
         },
-        timeout: timeoutOption("30", "limit for connecting and for each read"),
+        timeout: timeoutOption(
+          `${DEFAULT_TIMEOUT_MS / 1000}`,
+          "limit for the connect, the TLS handshake, the response head, each body read",
+        ),
+        "max-time": {
+          type: "string",
+          arg: "SECONDS",
+          help:
+            `limit for the whole transfer, redirects included; exit ${EXIT_MAX_TIME} (default: none)`,
+        },
         trace: traceOption,
         help: helpOption,
       },
       maxPositionals: 1,
-      epilog: "examples:\n  deno run --allow-net lab_http/client.ts http://127.0.0.1:8080/ -i\n" +
-        "  deno run --allow-net --allow-write=. lab_http/client.ts http://127.0.0.1:8080/a.png -o a.png",
+      epilog: "exit codes: 0 ok, 1 failure (timeouts of --timeout included), 2 bad arguments;\n" +
+        `  as curl: ${EXIT_PARTIAL} body cut short, ${EXIT_HTTP_ERROR} -f and a status >= 400, ` +
+        `${EXIT_MAX_TIME} --max-time reached, ${EXIT_TOO_MANY_REDIRECTS} too many redirects;\n` +
+        `  ${EXIT_SIGINT} Ctrl+C, ${EXIT_SIGTERM} SIGTERM (no -o file or .part is left behind)\n` +
+        "examples:\n  deno run --allow-net=127.0.0.1:8080 lab_http/client.ts http://127.0.0.1:8080/ -i\n" +
+        "  deno run --allow-net=127.0.0.1:8080 --allow-read=. --allow-write=. lab_http/client.ts " +
+        "http://127.0.0.1:8080/a.png -o a.png",
     });
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
+    const maxTime = values["max-time"];
+    const maxTimeMs = maxTime === undefined ? undefined : Math.round(
+      parseNumber(maxTime, "--max-time", { min: 0.001, max: 86400, fraction: true }, usage) * 1000,
+    );
     let caCerts: string[] | undefined;
     if (values.cacert) {
       try {
@@ -362,7 +639,7 @@ if (import.meta.main) {
         throw new Failure(`cannot read ${values.cacert}: ${describeError(error)}`);
       }
     }
-    const options = { ...values, timeoutMs, caCerts };
+    const options: CliOptions = { ...values, timeoutMs, maxTimeMs, caCerts };
     if (positionals.length === 0) return await interactive(options);
     let url: URL;
     try {
@@ -370,14 +647,6 @@ if (import.meta.main) {
     } catch (error) {
       throw new UsageError((error as Error).message, usage);
     }
-    return await runOnce(url, options);
+    await runOnce(url, options);
   }, exitCodeFor);
-}
-
-/** curl's exit code for the failures curl gives one of its own. */
-function exitCodeFor(error: unknown): number | undefined {
-  if (error instanceof PartialBodyError) return EXIT_PARTIAL;
-  if (error instanceof HttpStatusError) return EXIT_HTTP_ERROR;
-  if (error instanceof TooManyRedirectsError) return EXIT_TOO_MANY_REDIRECTS;
-  return undefined;
 }

@@ -3,19 +3,24 @@
  * the status line and headers through the bounded line reader, then the
  * body framed by the rules in the RFC's order.
  *
+ * Everything here reads from a {@linkcode Wire}; opening the socket, the
+ * time limits and what to print are the client's business (`client.ts`).
+ *
  * @module
  */
 
-import { ProtocolError, UnexpectedEofError, type Wire } from "../common/io.ts";
+import { LineTooLongError, UnexpectedEofError, type Wire } from "../common/io.ts";
+import { escapeControl } from "../common/trace.ts";
 
 /** The parsed status line and header section. */
 export interface ResponseHead {
   version: string;
   status: number;
+  /** The reason phrase as sent: peer text, escape it before printing it. */
   reason: string;
   /** Header fields in order, names as sent. */
   headers: [string, string][];
-  /** The raw lines, for `-i` and `-v`. */
+  /** The raw lines, for `-i` and `-v`: peer text, escape them before printing them. */
   lines: string[];
 }
 
@@ -34,20 +39,69 @@ export type BodyFraming =
   | { kind: "chunked" }
   | { kind: "close" };
 
-/** A malformed or over-limit response. */
+/**
+ * A malformed or over-limit response. Its message quotes at most a short,
+ * escaped piece of what the server sent.
+ *
+ * @example
+ * ```ts
+ * const error = new HttpError("more than 100 header fields");
+ * error instanceof Error; // true
+ * ```
+ */
 export class HttpError extends Error {
   override name = "HttpError";
 }
 
-/** The body ended before its announced end. */
+/**
+ * The body ended before its announced end.
+ *
+ * @example
+ * ```ts
+ * const cut = new PartialBodyError(1200, 5000);
+ * cut.message; // "partial body: got 1200 of 5000 bytes"
+ * ```
+ */
 export class PartialBodyError extends HttpError {
   override name = "PartialBodyError";
+  /** Body bytes that did arrive (and went to the sink). */
+  readonly received: number;
+  /** The announced length; `undefined` for a chunked body. */
+  readonly expected?: number;
+  constructor(received: number, expected?: number) {
+    super(
+      expected !== undefined
+        ? `partial body: got ${received} of ${expected} bytes`
+        : `partial body: the connection closed inside the chunked body after ${received} bytes`,
+    );
+    this.received = received;
+    this.expected = expected;
+  }
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const latin1 = new TextDecoder("latin1");
 
-/** Values of all fields named `name` (case-insensitive). */
+/** Server text for an error message: the first `max` characters, quoted, control characters escaped. */
+function quote(text: string, max = 80): string {
+  return escapeControl(JSON.stringify(text.slice(0, max)));
+}
+
+/**
+ * Values of all fields named `name` (case-insensitive).
+ *
+ * @example
+ * ```ts
+ * const head: ResponseHead = {
+ *   version: "1.1",
+ *   status: 302,
+ *   reason: "Found",
+ *   headers: [["Location", "/b"]],
+ *   lines: ["HTTP/1.1 302 Found", "Location: /b"],
+ * };
+ * headerValues(head, "location"); // ["/b"]
+ * ```
+ */
 export function headerValues(head: ResponseHead, name: string): string[] {
   const lower = name.toLowerCase();
   return head.headers.filter(([n]) => n.toLowerCase() === lower).map(([, v]) => v);
@@ -55,7 +109,17 @@ export function headerValues(head: ResponseHead, name: string): string[] {
 
 /**
  * Reads a status line and header section. Throws {@linkcode HttpError} when
- * malformed or over the limits.
+ * malformed, cut short or over the limits.
+ *
+ * @example
+ * ```ts
+ * import { Wire } from "../common/io.ts";
+ *
+ * using wire = new Wire(await Deno.connect({ hostname: "127.0.0.1", port: 8080 }));
+ * await wire.writeText("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n");
+ * const head = await readResponseHead(wire);
+ * console.log(head.status, headerValues(head, "content-type"));
+ * ```
  */
 export async function readResponseHead(wire: Wire, limits: HeadLimits = {}): Promise<ResponseHead> {
   const maxBytes = limits.maxBytes ?? 64 * 1024;
@@ -66,13 +130,17 @@ export async function readResponseHead(wire: Wire, limits: HeadLimits = {}): Pro
     try {
       bytes = await wire.readLineBytes(budget);
     } catch (error) {
-      if (error instanceof ProtocolError && /longer than/.test(error.message)) {
+      if (error instanceof LineTooLongError) {
         throw new HttpError(`header section larger than ${maxBytes} bytes`);
+      }
+      if (error instanceof UnexpectedEofError) {
+        throw new HttpError("the connection closed inside the header section");
       }
       throw error;
     }
     if (bytes !== null) budget -= bytes.length + 2;
-    // Header bytes beyond ASCII are opaque (RFC 9110 5.5): latin1 keeps every byte.
+    // Header bytes beyond ASCII are opaque (RFC 9110 5.5): one character per byte, none lost
+    // (WHATWG's "latin1" is windows-1252; its 0x80-0x9f include C1 controls, escaped on output).
     return bytes === null ? null : latin1.decode(bytes);
   };
   const statusLine = await next();
@@ -80,7 +148,7 @@ export async function readResponseHead(wire: Wire, limits: HeadLimits = {}): Pro
     throw new HttpError("the server closed the connection without a response");
   }
   const m = statusLine.match(/^HTTP\/(\d\.\d) (\d{3})(?: (.*))?$/);
-  if (!m) throw new HttpError(`malformed status line: ${JSON.stringify(statusLine.slice(0, 80))}`);
+  if (!m) throw new HttpError(`malformed status line: ${quote(statusLine)}`);
   const head: ResponseHead = {
     version: m[1],
     status: Number(m[2]),
@@ -97,9 +165,7 @@ export async function readResponseHead(wire: Wire, limits: HeadLimits = {}): Pro
     }
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon) : "";
-    if (!TOKEN.test(name)) {
-      throw new HttpError(`malformed header line: ${JSON.stringify(line.slice(0, 80))}`);
-    }
+    if (!TOKEN.test(name)) throw new HttpError(`malformed header line: ${quote(line)}`);
     if (head.headers.length >= maxHeaders) {
       throw new HttpError(`more than ${maxHeaders} header fields`);
     }
@@ -112,6 +178,19 @@ export async function readResponseHead(wire: Wire, limits: HeadLimits = {}): Pro
  * How the body of a response to `method` is delimited (RFC 9112 6.3): none
  * for HEAD, 1xx, 204 and 304; chunked when it is the final transfer coding;
  * else Content-Length (conflicting values rejected); else until close.
+ *
+ * @example
+ * ```ts
+ * const head: ResponseHead = {
+ *   version: "1.1",
+ *   status: 200,
+ *   reason: "OK",
+ *   headers: [["Content-Length", "5"]],
+ *   lines: ["HTTP/1.1 200 OK", "Content-Length: 5"],
+ * };
+ * bodyFraming("GET", head); // { kind: "length", length: 5 }
+ * bodyFraming("HEAD", head); // { kind: "none" }
+ * ```
  */
 export function bodyFraming(method: string, head: ResponseHead): BodyFraming {
   if (
@@ -130,7 +209,9 @@ export function bodyFraming(method: string, head: ResponseHead): BodyFraming {
   );
   if (lengths.length > 0) {
     if (!lengths.every((v) => /^\d{1,15}$/.test(v))) {
-      throw new HttpError(`invalid Content-Length: ${lengths.join(", ")}`);
+      throw new HttpError(
+        `invalid Content-Length: ${escapeControl(lengths.join(", ").slice(0, 80))}`,
+      );
     }
     if (new Set(lengths.map(Number)).size > 1) {
       throw new HttpError(`conflicting Content-Length values: ${lengths.join(", ")}`);
@@ -148,6 +229,16 @@ const CHUNK_LINE_MAX = 4096;
  * Streams the body to `sink` as it arrives, exactly as framed. Throws
  * {@linkcode PartialBodyError} when it ends early, {@linkcode HttpError}
  * when the chunked framing is malformed. Returns the body's length.
+ *
+ * @example
+ * ```ts
+ * import { Wire } from "../common/io.ts";
+ *
+ * using wire = new Wire(await Deno.connect({ hostname: "127.0.0.1", port: 8080 }));
+ * await wire.writeText("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n");
+ * const head = await readResponseHead(wire);
+ * await readBody(wire, bodyFraming("GET", head), async (data) => void await Deno.stdout.write(data));
+ * ```
  */
 export async function readBody(
   wire: Wire,
@@ -155,54 +246,40 @@ export async function readBody(
   sink: (data: Uint8Array) => Promise<void>,
 ): Promise<number> {
   const buf = new Uint8Array(64 * 1024);
-  const copy = async (length: number, got: number, announced: number): Promise<void> => {
-    let left = length;
-    while (left > 0) {
+  let total = 0;
+  /** Copies exactly `length` bytes; returns false when the stream ends first. */
+  const copy = async (length: number): Promise<boolean> => {
+    for (let left = length; left > 0;) {
       const n = await wire.read(buf.subarray(0, Math.min(buf.length, left)));
-      if (n === null) {
-        throw new PartialBodyError(
-          `partial body: got ${got + length - left} of ${announced} bytes`,
-        );
-      }
+      if (n === null) return false;
       await sink(buf.subarray(0, n));
+      total += n;
       left -= n;
     }
+    return true;
   };
   switch (framing.kind) {
     case "none":
       return 0;
     case "length":
-      await copy(framing.length, 0, framing.length);
-      return framing.length;
-    case "close": {
-      let total = 0;
+      if (!(await copy(framing.length))) throw new PartialBodyError(total, framing.length);
+      return total;
+    case "close":
       for (let n; (n = await wire.read(buf)) !== null;) {
         await sink(buf.subarray(0, n));
         total += n;
       }
       return total;
-    }
     case "chunked": {
-      let total = 0;
       while (true) {
         const line = await chunkLine(wire, total);
         // chunk-size [ chunk-ext ]: extensions are allowed and ignored.
         const m = line.match(/^([0-9A-Fa-f]{1,16})[ \t]*(;.*)?$/);
-        if (!m) throw new HttpError(`bad chunk size line: ${JSON.stringify(line.slice(0, 40))}`);
+        if (!m) throw new HttpError(`bad chunk size line: ${quote(line, 40)}`);
         const size = parseInt(m[1], 16);
         if (size > MAX_CHUNK) throw new HttpError(`chunk of ${size} bytes is over the limit`);
         if (size === 0) break;
-        try {
-          await copy(size, 0, size);
-        } catch (error) {
-          if (error instanceof PartialBodyError) {
-            throw new PartialBodyError(
-              `partial body: the connection closed inside a chunk after ${total} bytes`,
-            );
-          }
-          throw error;
-        }
-        total += size;
+        if (!(await copy(size))) throw new PartialBodyError(total);
         if ((await chunkLine(wire, total)) !== "") {
           throw new HttpError("missing CRLF after chunk data");
         }
@@ -216,26 +293,18 @@ export async function readBody(
   }
 }
 
+/** One line of the chunked framing (size, CRLF, trailer), bounded; the end of stream is a cut body. */
 async function chunkLine(wire: Wire, total: number): Promise<string> {
   let line: Uint8Array | null;
   try {
     line = await wire.readLineBytes(CHUNK_LINE_MAX);
   } catch (error) {
-    if (
-      error instanceof UnexpectedEofError ||
-      (error instanceof ProtocolError && /middle of a line/.test(error.message))
-    ) {
-      throw new PartialBodyError(
-        `partial body: the connection closed inside the chunked body after ${total} bytes`,
-      );
+    if (error instanceof UnexpectedEofError) {
+      throw new PartialBodyError(total);
     }
-    if (error instanceof ProtocolError) throw new HttpError(`chunked body: ${error.message}`);
+    if (error instanceof LineTooLongError) throw new HttpError(`chunked body: ${error.message}`);
     throw error;
   }
-  if (line === null) {
-    throw new PartialBodyError(
-      `partial body: the connection closed inside the chunked body after ${total} bytes`,
-    );
-  }
+  if (line === null) throw new PartialBodyError(total);
   return latin1.decode(line);
 }

@@ -14,12 +14,16 @@ export interface RawRequest {
   target: string;
 }
 
-/** A reply: bytes to send, then close (or `keepOpen` to leave the socket open until the server closes). */
+/**
+ * A reply: bytes to send, then close (or `keepOpen` to leave the socket open until the server
+ * closes); or `serve`, which writes what it likes, as slowly as it likes, and returns (or fails
+ * once the client or `close()` has closed the socket).
+ */
 export type RawReply = string | Uint8Array | {
   parts: (string | Uint8Array)[];
   keepOpen?: boolean;
   delayMs?: number;
-};
+} | { serve: (conn: Deno.Conn) => Promise<void> };
 
 /** A running raw server. */
 export interface RawHttpServer extends AsyncDisposable {
@@ -61,6 +65,7 @@ export function rawHttpServer(
       const request = { head, method, target };
       requests.push(request);
       const reply = respond(request);
+      if (typeof reply === "object" && "serve" in reply) return await reply.serve(conn);
       const spec = typeof reply === "string" || reply instanceof Uint8Array
         ? { parts: [reply] }
         : reply;
