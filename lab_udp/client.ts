@@ -137,7 +137,8 @@ export async function udpEcho(options: UdpEchoOptions): Promise<{ reply: string;
     await client.send(request);
     const deadline = performance.now() + timeoutMs;
     // Every try sends the same request, so a late reply to an earlier try is just as good.
-    while (true) {
+    // The deadline is checked before each wait: a flood of strangers' datagrams cannot extend it.
+    while (performance.now() < deadline) {
       const got = await client.receive(deadline - performance.now());
       if (got === undefined) break;
       if (got === null) throw new Failure("the socket closed");
@@ -200,7 +201,7 @@ export async function udpPing(options: UdpPingOptions): Promise<PingStats> {
     await client.send(encoder.encode(`Ping ${seq} ${Date.now() / 1000}`));
     stats.transmitted++;
     let answered = false;
-    while (!answered) {
+    while (!answered && performance.now() < sentAt + timeoutMs) {
       const got = await client.receive(sentAt + timeoutMs - performance.now());
       if (got === undefined) break;
       if (got === null) throw new Failure("the socket closed");

@@ -484,3 +484,41 @@ Deno.test("a name needs --allow-net=NAME to be looked up; an unknown one is one 
   assert.equal(unknown.stderr, "error: unknown host no-such-host.invalid\n");
   assert.equal(unknown.code, 1);
 });
+
+Deno.test("a flood of strangers' datagrams cannot hold the client past its timeout", async () => {
+  using stranger = udp("127.0.0.1");
+  let clientDone = false;
+  let flood: Promise<boolean> | undefined;
+  // The "server" never answers; once it knows the client's address a stranger floods it, for at
+  // most 5 s (25 times what the client should wait): long enough to show a client held by it.
+  await using server = customServer((_data, from) => {
+    flood ??= (async () => {
+      const end = performance.now() + 5000;
+      while (!clientDone) {
+        if (performance.now() > end) return false;
+        await stranger.send(enc.encode("NOISE"), from);
+      }
+      return true;
+    })();
+    return Promise.resolve();
+  });
+  await assert.rejects(
+    udpEcho({ hostname: "127.0.0.1", port: server.port, sentence: "x", timeoutMs: 100, tries: 2 }),
+    /no reply from 127\.0\.0\.1:\d+ after 2 tries/,
+  );
+  clientDone = true;
+  assert.equal(await flood, true, "the client gave up only when the flood ended");
+  flood = undefined;
+  clientDone = false;
+  const stats = await udpPing({
+    hostname: "127.0.0.1",
+    port: server.port,
+    count: 2,
+    intervalMs: 0,
+    timeoutMs: 100,
+    print: () => {},
+  });
+  clientDone = true;
+  assert.equal(stats.received, 0);
+  assert.equal(await flood, true, "ping gave up only when the flood ended");
+});
