@@ -3,8 +3,12 @@
  * timeout and retries (the handout's UDPClient.py, done properly), or pings
  * the server like the textbook's UDP pinger (`--ping`).
  *
- * Run: `deno run --unstable-net --allow-net lab_udp/client.ts [SENTENCE...]`
- *      `deno run --unstable-net --allow-net lab_udp/client.ts --ping [COUNT]`
+ * UDP may lose the request or the reply, and any program can send the client
+ * a datagram: so the client waits a limited time, sends again, and takes as
+ * the reply only a datagram from the server's address and port.
+ *
+ * Run: `deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts [SENTENCE...]`
+ *      `deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts --ping [COUNT]`
  *
  * @module
  */
@@ -22,17 +26,20 @@ import {
   traceOption,
   UsageError,
 } from "../common/cli.ts";
-import { Failure, runMain } from "../common/errors.ts";
+import { describeError, Failure, runMain } from "../common/errors.ts";
 import { ask } from "../common/stdin.ts";
-import { stderrTracer, type Tracer } from "../common/trace.ts";
-import { DatagramReceiver, MAX_DATAGRAM, openUdpFor, sendTraced } from "../common/udp.ts";
+import { escapeControl, stderrTracer } from "../common/trace.ts";
+import { MAX_DATAGRAM, within } from "./datagram.ts";
+import { isFromServer, resolveServer, type ServerAddress } from "./server_address.ts";
 
 /** Where to send, and how patiently. */
 export interface UdpTarget {
+  /** The server's address or name. */
   hostname: string;
   port: number;
   /** How long to wait for each reply (default 1 s). */
   timeoutMs?: number;
+  /** Print every datagram sent and received to stderr. */
   trace?: boolean;
 }
 
@@ -43,39 +50,73 @@ export interface UdpEchoOptions extends UdpTarget {
   tries?: number;
 }
 
+/** A datagram and where it came from. */
+type Datagram = [Uint8Array, Deno.NetAddr];
+
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-// "localhost" may resolve to ::1 or 127.0.0.1; a reply is matched by address, so pick one.
-const literalHost = (hostname: string) => (hostname === "localhost" ? "127.0.0.1" : hostname);
-const isIpLiteral = (host: string) => host.includes(":") || /^\d+\.\d+\.\d+\.\d+$/.test(host);
-
-/** Whether a datagram's source is the server we sent to. */
-function fromServer(from: Deno.NetAddr, hostname: string, port: number): boolean {
-  if (from.port !== port) return false;
-  // A name other than localhost is not resolved here; its port must do.
-  return !isIpLiteral(hostname) || from.hostname.toLowerCase() === hostname.toLowerCase();
-}
-
-function openClient(target: UdpTarget) {
-  const hostname = literalHost(target.hostname);
-  const socket = openUdpFor(hostname);
-  const trace: Tracer | undefined = target.trace
-    ? stderrTracer(formatHostPort(hostname, target.port))
+/**
+ * The client's socket, bound to an ephemeral port of the server's family:
+ * sends to the server, and receives with a time limit.
+ */
+async function openClient(target: UdpTarget) {
+  const server = await findServer(target);
+  const socket = Deno.listenDatagram({
+    transport: "udp",
+    hostname: server.family === 6 ? "::" : "0.0.0.0",
+    port: 0,
+  });
+  const to: Deno.NetAddr = { transport: "udp", hostname: server.hostname, port: server.port };
+  const trace = target.trace
+    ? stderrTracer(formatHostPort(server.hostname, server.port))
     : undefined;
-  const receiver = new DatagramReceiver(socket, { trace });
-  const to: Deno.NetAddr = { transport: "udp", hostname, port: target.port };
+  const buffer = new Uint8Array(MAX_DATAGRAM + 1);
+  // A receive cannot be cancelled: one that timed out stays pending for the next wait.
+  let pending: Promise<Datagram | null> | undefined;
   return {
-    hostname,
-    to,
-    trace,
-    receiver,
-    socket,
-    async [Symbol.asyncDispose]() {
+    server,
+    name: formatHostPort(server.hostname, server.port),
+    async send(data: Uint8Array): Promise<void> {
+      await socket.send(data, to);
+      trace?.("->", data);
+    },
+    /** The next datagram, or `undefined` when `ms` pass first, or `null` once the socket is closed. */
+    async receive(ms: number): Promise<Datagram | null | undefined> {
+      pending ??= socket.receive(buffer).then(([data, from]) => {
+        trace?.("<-", data);
+        // A copy: the next receive reuses the buffer.
+        return [data.slice(), from as Deno.NetAddr] as Datagram;
+      }, () => null);
+      const got = await within(pending, ms);
+      if (got !== undefined) pending = undefined;
+      return got;
+    },
+    async [Symbol.asyncDispose](): Promise<void> {
       socket.close();
-      await receiver.drain();
+      await pending;
     },
   };
 }
+
+/** The server's addresses, or a one-line failure. */
+async function findServer({ hostname, port }: UdpTarget): Promise<ServerAddress> {
+  try {
+    return await resolveServer(hostname, port);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new Failure(
+      code === "EPERM"
+        ? `permission denied: looking up ${hostname} needs --allow-net=${hostname}`
+        : code === "ENOTFOUND"
+        ? `unknown host ${hostname}`
+        : `could not look up ${hostname}: ${describeError(error)}`,
+    );
+  }
+}
+
+const tooBig = (bytes: number) =>
+  `the sentence is ${bytes} bytes; a UDP datagram carries at most ${MAX_DATAGRAM}`;
 
 /**
  * Sends the sentence and returns the reply, retrying after each timeout.
@@ -89,31 +130,28 @@ function openClient(target: UdpTarget) {
 export async function udpEcho(options: UdpEchoOptions): Promise<{ reply: string; tries: number }> {
   const timeoutMs = options.timeoutMs ?? 1000;
   const tries = options.tries ?? 3;
-  const data = encoder.encode(options.sentence);
-  if (data.length > MAX_DATAGRAM) {
-    throw new Failure(
-      `the sentence is ${data.length} bytes; a UDP datagram carries at most ${MAX_DATAGRAM}`,
-    );
-  }
-  await using client = openClient(options);
+  const request = encoder.encode(options.sentence);
+  if (request.length > MAX_DATAGRAM) throw new Failure(tooBig(request.length));
+  await using client = await openClient(options);
   for (let attempt = 1; attempt <= tries; attempt++) {
-    await sendTraced(client.socket, data, client.to, client.trace);
+    await client.send(request);
     const deadline = performance.now() + timeoutMs;
     // Every try sends the same request, so a late reply to an earlier try is just as good.
+    // The deadline is checked before each wait: a flood of strangers' datagrams cannot extend it.
     while (performance.now() < deadline) {
-      const got = await client.receiver.receive(deadline - performance.now());
+      const got = await client.receive(deadline - performance.now());
       if (got === undefined) break;
       if (got === null) throw new Failure("the socket closed");
       const [reply, from] = got;
-      if (fromServer(from, client.hostname, options.port)) {
-        return { reply: new TextDecoder().decode(reply), tries: attempt };
+      if (isFromServer(client.server, from)) {
+        return { reply: decoder.decode(reply), tries: attempt };
       }
     }
   }
   throw new Failure(
-    `no reply from ${formatHostPort(client.hostname, options.port)} after ${tries} ${
-      tries === 1 ? "try" : "tries"
-    } (${timeoutMs / 1000} s timeout)`,
+    `no reply from ${client.name} after ${tries} ${tries === 1 ? "try" : "tries"} (${
+      timeoutMs / 1000
+    } s timeout)`,
   );
 }
 
@@ -151,63 +189,63 @@ export async function udpPing(options: UdpPingOptions): Promise<PingStats> {
   const count = options.count ?? 10;
   const intervalMs = options.intervalMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 1000;
-  await using client = openClient(options);
-  const server = formatHostPort(client.hostname, options.port);
+  await using client = await openClient(options);
   const stats: PingStats = { transmitted: 0, received: 0, late: 0, rtts: [] };
   print(
-    `PING ${server}: ${count} pings, ${intervalMs / 1000} s apart, ${timeoutMs / 1000} s timeout`,
+    `PING ${client.name}: ${count} pings, ${intervalMs / 1000} s apart, ${
+      timeoutMs / 1000
+    } s timeout`,
   );
   for (let seq = 1; seq <= count; seq++) {
     const sentAt = performance.now();
-    await sendTraced(
-      client.socket,
-      encoder.encode(`Ping ${seq} ${Date.now() / 1000}`),
-      client.to,
-      client.trace,
-    );
+    await client.send(encoder.encode(`Ping ${seq} ${Date.now() / 1000}`));
     stats.transmitted++;
     let answered = false;
-    while (!answered) {
-      const left = sentAt + timeoutMs - performance.now();
-      const got = left > 0 ? await client.receiver.receive(left) : undefined;
+    while (!answered && performance.now() < sentAt + timeoutMs) {
+      const got = await client.receive(sentAt + timeoutMs - performance.now());
       if (got === undefined) break;
       if (got === null) throw new Failure("the socket closed");
-      const [data, from] = got;
-      if (!fromServer(from, client.hostname, options.port)) continue;
-      const replySeq = Number(new TextDecoder().decode(data).match(/^ping (\d+) /i)?.[1]);
-      if (replySeq !== seq) {
-        // A reply to a ping that already timed out (or a stray): not this one.
+      const [reply, from] = got;
+      if (!isFromServer(client.server, from)) continue;
+      if (replySeq(reply) !== seq) {
+        // A reply to a ping that already timed out: not this one.
         stats.late++;
         continue;
       }
       const rtt = performance.now() - sentAt;
       stats.received++;
       stats.rtts.push(rtt);
-      print(`Reply from ${server}: seq=${seq} time=${rtt.toFixed(2)} ms`);
+      print(`Reply from ${client.name}: seq=${seq} time=${rtt.toFixed(2)} ms`);
       answered = true;
     }
     if (!answered) print(`Request timed out (seq=${seq})`);
-    if (seq < count) {
-      const wait = sentAt + intervalMs - performance.now();
-      if (wait > 0) await drainFor(client.receiver, wait, stats);
+    // Until the next ping is due, replies that come are late ones.
+    const next = sentAt + intervalMs;
+    while (seq < count && performance.now() < next) {
+      const got = await client.receive(next - performance.now());
+      if (got === undefined || got === null) break;
+      if (isFromServer(client.server, got[1])) stats.late++;
     }
   }
   // Replies still in flight after the last timeout are late too; they are not counted.
-  for (const line of summarize(server, stats)) print(line);
+  for (const line of summarize(client.name, stats)) print(line);
   return stats;
 }
 
-/** Waits `ms`, counting replies that arrive meanwhile as late. */
-async function drainFor(receiver: DatagramReceiver, ms: number, stats: PingStats): Promise<void> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    const got = await receiver.receive(end - performance.now());
-    if (got === undefined || got === null) return;
-    stats.late++;
-  }
+/** The sequence number of a `PING <seq> <time>` reply, or NaN. */
+function replySeq(reply: Uint8Array): number {
+  return Number(decoder.decode(reply).match(/^ping (\d+) /i)?.[1]);
 }
 
-/** ping's closing lines. */
+/**
+ * ping's closing lines.
+ *
+ * @example
+ * ```ts
+ * summarize("127.0.0.1:12000", { transmitted: 2, received: 1, late: 0, rtts: [0.5] });
+ * // ["--- 127.0.0.1:12000 ping statistics ---", "2 packets transmitted, 1 received, 50% packet loss", ...]
+ * ```
+ */
 export function summarize(server: string, s: PingStats): string[] {
   const loss = s.transmitted === 0
     ? 0
@@ -238,7 +276,7 @@ if (import.meta.main) {
         "UDP client: sends a sentence and prints the upper-case reply, retrying after a timeout.\n" +
         "With --ping, pings the server COUNT times (default 10) and prints ping's statistics.",
       options: {
-        address: addressOption("127.0.0.1", "server address"),
+        address: addressOption("127.0.0.1", "server address or name"),
         port: portOption("12000", "server port"),
         timeout: timeoutOption("1", "how long to wait for each reply"),
         retries: {
@@ -262,9 +300,10 @@ if (import.meta.main) {
       },
       maxPositionals: Infinity,
       epilog: "examples:\n" +
-        "  deno run --unstable-net --allow-net lab_udp/client.ts hello world\n" +
-        "  deno run --unstable-net --allow-net lab_udp/client.ts --ping 10 --interval 0.2",
+        "  deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts hello\n" +
+        "  deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts --ping 5",
     });
+    if (values.address === "") throw new UsageError("the server address is empty", usage);
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
     const target = { hostname: values.address, port, timeoutMs, trace: values.trace };
@@ -281,17 +320,13 @@ if (import.meta.main) {
     }
 
     const tries = parseNumber(values.retries, "--retries", { min: 1, max: 100 }, usage);
-    let sentence: string | null = positionals.join(" ");
-    if (positionals.length === 0) sentence = await ask("Input lowercase sentence: ");
+    const sentence = positionals.length > 0
+      ? positionals.join(" ")
+      : await ask("Input lowercase sentence: ");
     if (sentence === null) throw new Failure("no sentence: standard input ended");
     const size = encoder.encode(sentence).length;
-    if (size > MAX_DATAGRAM) {
-      throw new UsageError(
-        `the sentence is ${size} bytes; a UDP datagram carries at most ${MAX_DATAGRAM}`,
-        usage,
-      );
-    }
+    if (size > MAX_DATAGRAM) throw new UsageError(tooBig(size), usage);
     const { reply } = await udpEcho({ ...target, sentence, tries });
-    console.log(reply);
+    console.log(escapeControl(reply));
   });
 }

@@ -1,9 +1,12 @@
 /**
- * UDP lab server: replies to every datagram with its payload upper-cased
- * (the handout's UDPServer.py), optionally dropping a fraction of requests
- * to practise loss like the textbook's UDP pinger server.
+ * UDP lab server: replies to every datagram with its text in upper case (the
+ * handout's UDPServer.py, done properly), optionally ignoring a fraction of
+ * requests to practise loss like the textbook's UDP pinger server.
  *
- * Run: `deno run --unstable-net --allow-net lab_udp/server.ts [-a ADDR] [-p PORT] [--drop RATE]`
+ * There is no connection: one socket receives every client's datagrams, each
+ * with the address it came from, and the reply is sent to that address.
+ *
+ * Run: `deno run --unstable-net --allow-net lab_udp/server.ts [PORT] [-a ADDR] [--drop RATE]`
  *
  * @module
  */
@@ -14,34 +17,34 @@ import {
   helpOption,
   parseCli,
   parseNumber,
-  parsePort,
-  portOption,
+  serverPort,
+  serverPortOption,
   traceOption,
 } from "../common/cli.ts";
 import { describeError, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
-import { serveUntilInterrupted } from "../common/signals.ts";
+import { onInterrupt, type Server } from "../common/server.ts";
 import { stderrTracer } from "../common/trace.ts";
-import { MAX_DATAGRAM } from "../common/udp.ts";
+import { MAX_DATAGRAM } from "./datagram.ts";
+import { upperCaseInPlace } from "./upper_case.ts";
+
+/** The handout's port. */
+export const DEFAULT_PORT = 12000;
 
 /** Options for {@linkcode serveUdp}. */
 export interface UdpServerOptions {
+  /** Address to listen on (default `0.0.0.0`; `::` takes IPv6 and IPv4). */
   hostname?: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
   /** Fraction of requests to ignore at random, 0..1 (default 0). */
   drop?: number;
+  /** Print every datagram received and sent to stderr. */
   trace?: boolean;
+  /** Where log lines go (default: stdout). */
   log?: (line: string) => void;
-  signal?: AbortSignal;
   /** Random source for `drop`, for tests (default `Math.random`). */
   random?: () => number;
-}
-
-/** A running UDP server. */
-export interface UdpServer {
-  addr: Deno.NetAddr;
-  close(): void;
-  finished: Promise<void>;
 }
 
 /**
@@ -49,12 +52,11 @@ export interface UdpServer {
  *
  * @example
  * ```ts
- * const server = serveUdp({ hostname: "127.0.0.1", port: 0 });
- * server.close();
- * await server.finished;
+ * await using server = serveUdp({ hostname: "127.0.0.1", port: 0 });
+ * console.log(server.addr.port);
  * ```
  */
-export function serveUdp(options: UdpServerOptions): UdpServer {
+export function serveUdp(options: UdpServerOptions): Server {
   const log = options.log ?? logLine;
   const random = options.random ?? Math.random;
   const drop = options.drop ?? 0;
@@ -63,43 +65,29 @@ export function serveUdp(options: UdpServerOptions): UdpServer {
     hostname: options.hostname ?? "0.0.0.0",
     port: options.port,
   });
-  let closing = false;
-  const close = () => {
-    if (closing) return;
-    closing = true;
-    try {
-      socket.close();
-    } catch {
-      // Already closed.
-    }
-  };
-  options.signal?.addEventListener("abort", close, { once: true });
-
-  // One byte more than the largest datagram we accept, so a bigger one shows
-  // up as "buffer full" instead of being silently cut.
+  // One byte more than the largest datagram we answer, so a bigger one (IPv6
+  // allows them) shows up as too big instead of being cut short.
   const buffer = new Uint8Array(MAX_DATAGRAM + 1);
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
+  let closing = false;
 
-  const sends = new Set<Promise<void>>();
-  const loop = async () => {
-    while (!closing) {
-      let data: Uint8Array, from: Deno.NetAddr;
+  async function receiveLoop(): Promise<void> {
+    while (true) {
+      let request: Uint8Array, from: Deno.NetAddr;
       try {
-        const [d, a] = await socket.receive(buffer);
-        data = d;
-        from = a as Deno.NetAddr;
+        const [data, addr] = await socket.receive(buffer);
+        request = data;
+        from = addr as Deno.NetAddr;
       } catch (error) {
-        if (closing || error instanceof Deno.errors.BadResource) break;
-        // An ICMP error from an earlier reply, for example: not fatal for a UDP server.
+        if (closing || error instanceof Deno.errors.BadResource) return;
+        // An ICMP error for an earlier reply, for example: not fatal for a UDP server.
         log(`receive failed: ${describeError(error)}`);
         continue;
       }
       const peer = formatPythonAddr(from);
       const trace = options.trace ? stderrTracer(formatAddr(from)) : undefined;
-      trace?.("<-", data);
+      trace?.("<-", request);
       log(`Received request from ${peer}`);
-      if (data.length > MAX_DATAGRAM) {
+      if (request.length > MAX_DATAGRAM) {
         log(`Dropped oversize datagram from ${peer}: more than ${MAX_DATAGRAM} bytes`);
         continue;
       }
@@ -107,34 +95,47 @@ export function serveUdp(options: UdpServerOptions): UdpServer {
         log(`Dropped request from ${peer} (simulated loss)`);
         continue;
       }
-      const reply = encoder.encode(decoder.decode(data).toUpperCase());
-      // Not awaited: the next receive starts while this reply goes out.
-      const sending: Promise<void> = socket.send(reply, from).then(
-        () => {
-          trace?.("->", reply);
-          log(`Sent reply to ${peer}`);
-        },
-        (error) => {
-          if (!closing) log(`Could not reply to ${peer}: ${describeError(error)}`);
-        },
-      ).finally(() => sends.delete(sending));
-      sends.add(sending);
+      // Never longer than the request: see upper_case.ts.
+      const reply = upperCaseInPlace(request);
+      try {
+        // Awaited: the reply is sent from `buffer`, which the next receive reuses.
+        await socket.send(reply, from);
+      } catch (error) {
+        if (closing) return;
+        log(`Could not reply to ${peer}: ${describeError(error)}`);
+        continue;
+      }
+      trace?.("->", reply);
+      log(`Sent reply to ${peer}`);
     }
-    await Promise.allSettled([...sends]);
-    options.signal?.removeEventListener("abort", close);
-  };
+  }
 
-  return { addr: socket.addr as Deno.NetAddr, close, finished: loop() };
+  const close = () => {
+    closing = true;
+    try {
+      socket.close();
+    } catch {
+      // Closed already.
+    }
+  };
+  const finished = receiveLoop();
+  return {
+    addr: socket.addr as Deno.NetAddr,
+    finished,
+    close,
+    [Symbol.asyncDispose]: () => (close(), finished),
+  };
 }
 
 if (import.meta.main) {
   await runMain(async () => {
-    const { values, usage } = parseCli({
+    const { values, positionals, usage } = parseCli({
       name: "lab_udp/server.ts",
+      synopsis: "[PORT]",
       summary: "UDP upper-case echo server: replies to each datagram with its text in upper case.",
       options: {
-        address: addressOption("0.0.0.0", "address to listen on (:: or ::1 for IPv6)"),
-        port: portOption("12000", "port to listen on; 0 picks a free one"),
+        port: serverPortOption(DEFAULT_PORT),
+        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         drop: {
           type: "string",
           arg: "RATE",
@@ -144,14 +145,20 @@ if (import.meta.main) {
         trace: traceOption,
         help: helpOption,
       },
-      epilog: "example: deno run --unstable-net --allow-net lab_udp/server.ts --drop 0.3",
+      maxPositionals: 1,
+      epilog: "example: deno run --unstable-net --allow-net lab_udp/server.ts 12000 --drop 0.3",
     });
-    const server = serveUdp({
+    await using server = serveUdp({
       hostname: values.address,
-      port: parsePort(values.port, "server", usage),
+      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
       drop: parseNumber(values.drop, "--drop", { min: 0, max: 1, fraction: true }, usage),
       trace: values.trace,
     });
-    await serveUntilInterrupted(server, `Server waiting on ${formatPythonAddr(server.addr)}`);
+    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
+    using _ = onInterrupt(() => {
+      logLine("Shutting down");
+      server.close();
+    });
+    await server.finished;
   });
 }

@@ -3,6 +3,7 @@ import { udpEcho, udpPing } from "../lab_udp/client.ts";
 import { serveUdp } from "../lab_udp/server.ts";
 import { inProcess } from "./support/in_process.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
+import { within } from "../lab_udp/datagram.ts";
 
 const CLIENT = script("lab_udp/client.ts");
 const SERVER = script("lab_udp/server.ts");
@@ -293,4 +294,231 @@ Deno.test("server CLI: bad --drop exits 2, Ctrl+C stops it", async () => {
   assert.equal(bad.code, 2);
   const server = await startScript(FLAGS, SERVER, ["-a", "127.0.0.1", "-p", "0"], READY);
   assert.equal((await server.stop("SIGINT")).code, 0);
+});
+
+Deno.test("server CLI: the port as the handout's PORT or as -p PORT, not two different ones", async () => {
+  {
+    await using server = await startScript(FLAGS, SERVER, ["0", "-a", "127.0.0.1"], READY);
+    const { reply } = await udpEcho({
+      hostname: "127.0.0.1",
+      port: Number(server.match[1]),
+      sentence: "positional",
+    });
+    assert.equal(reply, "POSITIONAL");
+  }
+  const both = await runScript(FLAGS, SERVER, ["-p", "0", "12001"]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /^error: give the port once: as PORT or as -p PORT\n/);
+  const help = await runScript(FLAGS, SERVER, ["--help"]);
+  assert.match(help.stdout, /^usage: deno run \.\.\. lab_udp\/server\.ts \[options\] \[PORT\]\n/);
+});
+
+Deno.test("README: a server on -a :: answers IPv4 and IPv6 clients, with their least-privilege flags", async () => {
+  await using server = await startScript(FLAGS, SERVER, ["-a", "::", "-p", "0"], READY);
+  const port = server.match[1];
+  const v4 = await runScript(
+    ["--unstable-net", `--allow-net=0.0.0.0:0,127.0.0.1:${port}`],
+    CLIENT,
+    ["-p", port, "over ipv4"],
+  );
+  assert.equal(v4.stdout, "OVER IPV4\n", v4.stderr);
+  const v6 = await runScript(
+    ["--unstable-net", `--allow-net=[::]:0,[::1]:${port}`],
+    CLIENT,
+    ["-a", "::1", "-p", port, "--ping", "2", "--interval", "0"],
+  );
+  assert.match(v6.stdout, /^2 packets transmitted, 2 received, 0% packet loss$/m, v6.stderr);
+  assert.equal(v6.code, 0);
+  const spelled = await runScript(
+    ["--unstable-net", `--allow-net=[::]:0,[0:0::1]:${port}`],
+    CLIENT,
+    ["-a", "0:0::1", "-p", port, "long form"],
+  );
+  assert.equal(spelled.stdout, "LONG FORM\n", spelled.stderr);
+});
+
+Deno.test("README: a server for local clients only needs --allow-net=ADDR:PORT,127.0.0.1", async () => {
+  await using server = await startScript(
+    ["--unstable-net", "--allow-net=0.0.0.0:0,127.0.0.1"],
+    SERVER,
+    ["-p", "0"],
+    READY,
+  );
+  const r = await runScript(FLAGS, CLIENT, ["-p", server.match[1], "local"]);
+  assert.equal(r.stdout, "LOCAL\n", r.stderr);
+});
+
+/** Sends `request` to the server on `port` and returns the reply (`undefined` if none in 2 s). */
+async function exchange(port: number, request: Uint8Array): Promise<Uint8Array | undefined> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const pending = socket.receive().catch(() => undefined);
+  try {
+    await socket.send(request, { transport: "udp", hostname: "127.0.0.1", port });
+    return (await within(pending, 2000))?.[0];
+  } finally {
+    socket.close();
+    await pending;
+  }
+}
+
+Deno.test("replies are never longer than the request (a spoofed sender gets no amplification)", async () => {
+  await using s = startServer();
+  const ask = (request: Uint8Array) => exchange(s.port, request);
+  // Not UTF-8: ASCII letters upper-cased, every other byte as it was (not a 3-byte U+FFFD).
+  const binary = new Uint8Array([0x61, 0xff, 0x62, 0xfe, 0x00, 0xc3]);
+  assert.deepEqual(await ask(binary.slice()), new Uint8Array([0x41, 0xff, 0x42, 0xfe, 0x00, 0xc3]));
+  // UTF-8: upper-cased as the handout does, but a character whose upper case is longer stays.
+  const cases: [string, string][] = [
+    ["straße é", "STRASSE É"],
+    ["ŉ ɐ ΐ ǰ ok", "ŉ ɐ ΐ ǰ OK"],
+    ["ﬁne", "FINE"],
+    ["\ufeffbom", "\ufeffBOM"],
+  ];
+  for (const [text, expected] of cases) {
+    const request = enc.encode(text);
+    const reply = await ask(request.slice());
+    assert.ok(reply, `no reply to ${text}`);
+    assert.ok(reply.length <= request.length, `${text}: ${reply.length} > ${request.length}`);
+    assert.equal(new TextDecoder("utf-8", { ignoreBOM: true }).decode(reply), expected);
+  }
+  // The largest datagrams, full of characters that grow: each gets a reply, no longer.
+  const full = new Uint8Array(65507).fill(0xff);
+  full[0] = 0x61;
+  const fullReply = await ask(full.slice());
+  assert.ok(fullReply, "no reply to a 65,507-byte binary datagram");
+  assert.equal(fullReply.length, 65507);
+  assert.equal(fullReply[0], 0x41);
+  const growing = enc.encode("a" + "ŉ".repeat(32753));
+  assert.equal(growing.length, 65507);
+  const growingReply = await ask(growing.slice());
+  assert.ok(growingReply, "no reply to a 65,507-byte datagram of growing characters");
+  assert.equal(dec.decode(growingReply), "A" + "ŉ".repeat(32753));
+  assert.ok(!s.log.some((l) => l.startsWith("Could not reply")), s.log.join("\n"));
+});
+
+/**
+ * A server on 127.0.0.1 that, before each genuine reply, has two strangers
+ * send the client a fake one: from another port of its address, and from its
+ * port on another address (127.0.0.2).
+ */
+function spoofedServer() {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const port = (socket.addr as Deno.NetAddr).port;
+  const otherPort = udp("127.0.0.1");
+  const otherAddress = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.2", port });
+  const fake = enc.encode("FAKE");
+  const loop = (async () => {
+    try {
+      while (true) {
+        const [data, from] = await socket.receive();
+        await otherPort.send(fake, from);
+        await otherAddress.send(fake, from);
+        await new Promise((r) => setTimeout(r, 20));
+        await socket.send(enc.encode(dec.decode(data).toUpperCase()), from);
+      }
+    } catch { /* closed */ }
+  })();
+  return {
+    port,
+    [Symbol.asyncDispose]: async () => {
+      socket.close();
+      await loop;
+      otherPort.close();
+      otherAddress.close();
+    },
+  };
+}
+
+Deno.test("the reply must come from the server's address and port, however the address is written", async () => {
+  await using server = spoofedServer();
+  const port = `${server.port}`;
+  // Each with the least privilege the README gives: a name needs itself allowed (the lookup).
+  for (
+    const [host, allow] of [
+      ["127.0.0.1", `127.0.0.1:${port}`],
+      ["127.1", `127.1:${port}`],
+      ["127.000.000.001", `127.000.000.001:${port}`],
+      ["localhost", "localhost"],
+    ]
+  ) {
+    const r = await runScript(
+      ["--unstable-net", `--allow-net=0.0.0.0:0,${allow}`],
+      CLIENT,
+      ["-a", host, "-p", port, "--timeout", "0.5", "genuine"],
+    );
+    assert.equal(r.stdout, "GENUINE\n", `-a ${host}: ${r.stderr}`);
+    assert.equal(r.code, 0);
+  }
+  const ping = await runScript(FLAGS, CLIENT, [
+    "-a",
+    "127.1",
+    "-p",
+    port,
+    "--ping",
+    "2",
+    "--interval",
+    "0",
+  ]);
+  assert.match(ping.stdout, /^2 packets transmitted, 2 received, 0% packet loss$/m, ping.stderr);
+  assert.doesNotMatch(ping.stdout, /late/);
+  const { reply } = await udpEcho({
+    hostname: "127.000.000.001",
+    port: server.port,
+    sentence: "x",
+  });
+  assert.equal(reply, "X");
+});
+
+Deno.test("a name needs --allow-net=NAME to be looked up; an unknown one is one clear line", async () => {
+  const denied = await runScript(
+    ["--unstable-net", "--allow-net=0.0.0.0:0,localhost:12000"],
+    CLIENT,
+    ["-a", "localhost", "hi"],
+  );
+  assert.equal(
+    denied.stderr,
+    "error: permission denied: looking up localhost needs --allow-net=localhost\n",
+  );
+  assert.equal(denied.code, 1);
+  const unknown = await runScript(FLAGS, CLIENT, ["-a", "no-such-host.invalid", "hi"]);
+  assert.equal(unknown.stderr, "error: unknown host no-such-host.invalid\n");
+  assert.equal(unknown.code, 1);
+});
+
+Deno.test("a flood of strangers' datagrams cannot hold the client past its timeout", async () => {
+  using stranger = udp("127.0.0.1");
+  let clientDone = false;
+  let flood: Promise<boolean> | undefined;
+  // The "server" never answers; once it knows the client's address a stranger floods it, for at
+  // most 5 s (25 times what the client should wait): long enough to show a client held by it.
+  await using server = customServer((_data, from) => {
+    flood ??= (async () => {
+      const end = performance.now() + 5000;
+      while (!clientDone) {
+        if (performance.now() > end) return false;
+        await stranger.send(enc.encode("NOISE"), from);
+      }
+      return true;
+    })();
+    return Promise.resolve();
+  });
+  await assert.rejects(
+    udpEcho({ hostname: "127.0.0.1", port: server.port, sentence: "x", timeoutMs: 100, tries: 2 }),
+    /no reply from 127\.0\.0\.1:\d+ after 2 tries/,
+  );
+  clientDone = true;
+  assert.equal(await flood, true, "the client gave up only when the flood ended");
+  flood = undefined;
+  clientDone = false;
+  const stats = await udpPing({
+    hostname: "127.0.0.1",
+    port: server.port,
+    count: 2,
+    intervalMs: 0,
+    timeoutMs: 100,
+    print: () => {},
+  });
+  clientDone = true;
+  assert.equal(stats.received, 0);
+  assert.equal(await flood, true, "ping gave up only when the flood ended");
 });
