@@ -57,7 +57,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     const r = await runScript(
       [`--allow-net=127.0.0.1:${port}`],
       script("lab1_echo/client.ts"),
-      ["-a", "127.0.0.1", "-p", port, "--timeout", "5", "from our client"],
+      ["-a", "127.0.0.1", "-p", port, "from our client"],
       { timeoutMs: ctx.timeoutMs },
     );
     return r.stdout.includes("FROM OUR CLIENT")
@@ -75,7 +75,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     if (r.end !== "reset" && sameBytes(r.reply, want)) {
       return ["PASS", `${want.length} bytes came back upper-cased`];
     }
-    return ["MISS", `expected ${want.length} bytes back upper-cased; got ${describeTalk(r)}`];
+    return ["MISS", `expected ${want.length} bytes back upper-cased; instead: ${describeTalk(r)}`];
   };
   await checks.run("upper-case reply", "handout", expectReply("hello world"));
   await checks.run("2 KB sentence", "handout", expectReply(sentence(2000)));

@@ -8,7 +8,8 @@
  * @module
  */
 
-import type { ServerUnderTest } from "./context.ts";
+import { placeholders } from "./command.ts";
+import type { Context, ServerUnderTest } from "./context.ts";
 import type { Checks, Status } from "./report.ts";
 import { type RelayMode, startRelay } from "./relay.ts";
 import { robustCheckNames } from "./robust.ts";
@@ -65,6 +66,18 @@ const MODES: { mode: RelayMode; name: string; what: string; lesson: string }[] =
       "sleep() or not; frame messages and read exactly one",
   },
 ];
+
+/**
+ * Whether the relay can sit between the pair: the client must take
+ * `{port}`. When it does not (a fixed `--port`), says so in a note.
+ */
+export function relayable(ctx: Context, checks: Checks): boolean {
+  if (placeholders(ctx.client!).has("port")) return true;
+  checks.note(
+    `the relay and robustness checks were not run: they put the kit's relay between the pair on a port of its own, and the client always connects to port ${ctx.port} (no {port} in --client)`,
+  );
+  return false;
+}
 
 /** The two relay checks (labelled beyond: the handout never says TCP may split or join writes). */
 export async function relayChecks(

@@ -83,7 +83,7 @@ export async function robustnessChecks(
       }
       return [
         "MISS",
-        `expected the reply it gives when the ${sent} bytes come in one piece; with 1 byte per segment: ${
+        `expected the reply it gives when the ${sent} bytes come in one piece; sent 1 byte per segment, instead: ${
           describeTalk(r)
         } (segmentation: one recv() may return any part of what was sent; read until the message is whole)`,
       ];
@@ -91,13 +91,13 @@ export async function robustnessChecks(
   );
 
   await sut.check(checks, silent, "beyond", async (port) => {
-    const silent = await silentClient(port);
-    if (!silent) return ["MISS", "could not connect a first client"];
+    const quiet = await silentClient(port);
+    if (!quiet) return ["MISS", "could not connect a first client"];
     let during: TalkResult;
     try {
       during = await replay(port, rec, { idleMs: SILENT_WAIT_MS });
     } finally {
-      silent.close();
+      quiet.close();
     }
     const after = await replay(port, rec, { idleMs: 5000 });
     if (!ok(during)) {
@@ -109,7 +109,7 @@ export async function robustnessChecks(
         : "";
       return [
         "MISS",
-        `expected a reply while another client was connected and silent; got ${
+        `expected a reply while another client was connected and silent; instead: ${
           describeTalk(during)
         }${why}; ${then}`,
       ];
@@ -137,7 +137,7 @@ export async function robustnessChecks(
     }
     return [
       "MISS",
-      `expected it to go on after one client reset (RST) mid-request and one mid-reply; the next client got ${
+      `expected it to go on after one client reset (RST) mid-request and one mid-reply; the next client: ${
         describeTalk(r)
       }`,
     ];

@@ -287,6 +287,23 @@ Deno.test({
       describe(report),
     );
     assert.equal(report.summary.fail, 0, describe(report));
+    // A pair fixed on one port: no room for the relay, and the report says so.
+    const pair = await runConformance("lab2_sum", {
+      server: deno("--allow-net", "lab2_sum/server.ts", `-p ${port}`),
+      client: deno(
+        "--allow-net",
+        "lab2_sum/client.ts",
+        `-p ${port} --name {name} --number {number}`,
+      ),
+      port,
+      only: ["names and sum", "relay", "stops the server"],
+    });
+    assert.deepEqual(pair.checks.map((c) => [c.name, c.status]), [
+      ["server starts", "PASS"],
+      ["names and sum", "PASS"],
+      ["out-of-range number stops the server", "PASS"],
+    ], describe(pair));
+    assert.match(pair.notes.join("\n"), /relay .* not run: .* always connects to port \d+/);
   },
 });
 
