@@ -163,13 +163,7 @@ export async function runCommand(
   let child: Deno.ChildProcess;
   const base = { stdout: new Uint8Array(), text: "", killed: false, timedOut: false };
   try {
-    child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      cwd: options.cwd,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = spawn(argv, options.cwd, "piped");
   } catch (error) {
     return { ...base, code: 127, stderr: spawnError(argv[0], error), limitMs: options.timeoutMs };
   }
@@ -211,6 +205,12 @@ export async function runCommand(
   }
 }
 
+/** Starts `argv` in `cwd` with its output piped. */
+function spawn(argv: string[], cwd: string, stdin: "piped" | "null"): Deno.ChildProcess {
+  const [program, ...args] = argv;
+  return new Deno.Command(program, { args, cwd, stdin, stdout: "piped", stderr: "piped" }).spawn();
+}
+
 function spawnError(program: string, error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return `cannot run '${program}': no such program`;
   if (error instanceof Deno.errors.PermissionDenied) {
@@ -240,13 +240,7 @@ export interface Running extends AsyncDisposable {
 export function startCommand(argv: string[], options: { cwd: string }): Running {
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      cwd: options.cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = spawn(argv, options.cwd, "null");
   } catch (error) {
     const status = { success: false, code: 127, signal: null };
     const message = spawnError(argv[0], error);

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { acceptAll, closeQuietly } from "./accept.ts";
+
 /** What the origin serves, by path. */
 export interface OriginBodies {
   /** Sent with `Content-Length`, head and body in one write. */
@@ -65,7 +67,6 @@ async function readHead(conn: Deno.Conn): Promise<string | undefined> {
 export function startOrigin(port: number, bodies: OriginBodies): Origin {
   const listener = Deno.listen({ hostname: "127.0.0.1", port });
   const requests: OriginRequest[] = [];
-  const tasks = new Set<Promise<void>>();
 
   const answer = async (conn: Deno.Conn, headRead: () => void) => {
     const head = await readHead(conn);
@@ -117,45 +118,14 @@ export function startOrigin(port: number, bodies: OriginBodies): Origin {
     while ((await conn.read(sink)) !== null) { /* drain */ }
   };
 
-  const conns = new Set<Deno.Conn>();
-  const closeQuietly = (conn: Deno.Conn) => {
-    try {
-      conn.close();
-    } catch { /* closed already */ }
-  };
-  const serve = async (conn: Deno.Conn) => {
-    conns.add(conn);
+  const acceptor = acceptAll(listener, async (conn) => {
     const timer = setTimeout(() => closeQuietly(conn), HEAD_TIMEOUT_MS);
     try {
       await answer(conn, () => clearTimeout(timer));
-    } catch {
-      // The client went away, or the origin is closing.
     } finally {
       clearTimeout(timer);
-      conns.delete(conn);
-      closeQuietly(conn);
     }
-  };
-
-  const loop = (async () => {
-    try {
-      for await (const conn of listener) {
-        const task = serve(conn);
-        tasks.add(task);
-        task.finally(() => tasks.delete(task));
-      }
-    } catch {
-      // Listener closed.
-    }
-  })();
-
-  const close = async () => {
-    try {
-      listener.close();
-    } catch { /* closed already */ }
-    await loop;
-    for (const conn of conns) closeQuietly(conn);
-    await Promise.allSettled([...tasks]);
-  };
+  });
+  const close = () => acceptor.close();
   return { port: listener.addr.port, requests, close, [Symbol.asyncDispose]: close };
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { exchangeOf, type Recording, replay, type TalkResult } from "./wire.ts";
+import { concat, exchangeOf, type Recording, replay, type TalkResult } from "./wire.ts";
 
 /** A response as far as it could be parsed. */
 export interface HttpReply {
@@ -97,11 +97,5 @@ function unchunk(data: Uint8Array): Uint8Array {
     parts.push(data.subarray(eol + 2, eol + 2 + size));
     off = eol + 2 + size + 2;
   }
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { acceptAll, closeQuietly } from "./accept.ts";
 import { concat, type Recording } from "./wire.ts";
 
 /** `pass`: as read; `split`: 1-byte writes; `coalesce`: held until the sender pauses, then one write. */
@@ -59,18 +60,10 @@ export function startRelay(
   const holdMs = options.holdMs ?? 1500;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const recordings: Recording[] = [];
-  const conns = new Set<Deno.Conn>();
-  const tasks = new Set<Promise<void>>();
   let open = 0;
   let holding = 0;
   let lastMove = performance.now();
   const moved = () => (lastMove = performance.now());
-
-  const closeQuietly = (c: Deno.Conn) => {
-    try {
-      c.close();
-    } catch { /* closed already */ }
-  };
 
   const writeAll = async (to: Deno.Conn, bytes: Uint8Array) => {
     for (let off = 0; off < bytes.length;) off += await to.write(bytes.subarray(off));
@@ -85,7 +78,8 @@ export function startRelay(
       closeQuietly(client);
       return;
     }
-    conns.add(server);
+    // Closed with the relay, as the client side is.
+    acceptor.conns.add(server);
     client.setNoDelay(true);
     server.setNoDelay(true);
     const rec: Recording = { events: [] };
@@ -165,32 +159,12 @@ export function startRelay(
       open--;
       moved();
       abort();
-      conns.delete(client);
-      conns.delete(server);
+      acceptor.conns.delete(server);
     }
   };
 
-  const loop = (async () => {
-    try {
-      for await (const conn of listener) {
-        conns.add(conn);
-        const task = handle(conn);
-        tasks.add(task);
-        task.finally(() => tasks.delete(task));
-      }
-    } catch {
-      // Listener closed.
-    }
-  })();
-
-  const close = async () => {
-    try {
-      listener.close();
-    } catch { /* closed already */ }
-    await loop;
-    for (const c of conns) closeQuietly(c);
-    await Promise.allSettled([...tasks]);
-  };
+  const acceptor = acceptAll(listener, (conn) => handle(conn as Deno.TcpConn));
+  const close = () => acceptor.close();
 
   return {
     port: listener.addr.port,
