@@ -19,7 +19,7 @@ import {
 } from "./command.ts";
 import { Checks, type Level, missStatus, type Status } from "./report.ts";
 import { lastLines, seconds } from "./why.ts";
-import { freePort } from "../harness/free_port.ts";
+import { portTaken, quietPort } from "./ports.ts";
 
 export { randomBytes } from "../harness/bytes.ts";
 
@@ -120,11 +120,22 @@ export class ServerUnderTest implements AsyncDisposable {
   }
 
   async #launch(): Promise<string | undefined> {
+    // A free port can be taken between the kit's pick and their bind: then another one.
+    for (let tries = 1;; tries++) {
+      const problem = await this.#launchOnce();
+      if (!problem?.taken || this.ctx.port !== undefined || tries === 3) return problem?.reason;
+    }
+  }
+
+  async #launchOnce(): Promise<{ reason: string; taken?: boolean } | undefined> {
     const { ctx, transport } = this;
     const kind = transport.toUpperCase();
-    const port = ctx.port ?? freePort();
+    const port = ctx.port ?? quietPort();
     if (ctx.port !== undefined && !portFree(port, transport)) {
-      return `${kind} port ${port} was taken before the server started (another program, or an earlier run, holds it)`;
+      return {
+        reason:
+          `${kind} port ${port} was taken before the server started (another program, or an earlier run, holds it)`,
+      };
     }
     const vars = { ...ctx.vars, host: "127.0.0.1", port: `${port}` };
     const started = performance.now();
@@ -144,14 +155,19 @@ export class ServerUnderTest implements AsyncDisposable {
           missing.join(", ")
         } in ${ctx.base}: relative paths are taken from the folder the kit was run in)`
         : "";
-      return `expected it to bind ${kind} port ${port}; it exited by itself with code ${
-        running.exited()!.code
-      } after ${seconds(performance.now() - started)}${output}${hint}`;
+      return {
+        reason: `expected it to bind ${kind} port ${port}; it exited by itself with code ${
+          running.exited()!.code
+        } after ${seconds(performance.now() - started)}${output}${hint}`,
+        taken: portTaken(running.stderrTail() + running.stdoutTail()),
+      };
     }
     const where = ctx.port === undefined ? "the port given by {port}" : `port ${port}`;
-    return `expected it to bind ${kind} port ${port}; still running after ${
-      seconds(BIND_MS)
-    } without binding it, so the kit killed it: does it listen on ${where}?${output}`;
+    return {
+      reason: `expected it to bind ${kind} port ${port}; still running after ${
+        seconds(BIND_MS)
+      } without binding it, so the kit killed it: does it listen on ${where}?${output}`,
+    };
   }
 
   /** How it exited, or `undefined` while it runs. */

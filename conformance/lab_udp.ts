@@ -8,7 +8,7 @@
 import { serveUdp } from "../lab_udp/server.ts";
 import { placeholders } from "./command.ts";
 import { type Context, kitPort, runClient, ServerUnderTest } from "./context.ts";
-import { freePort } from "../harness/free_port.ts";
+import { quietPort } from "./ports.ts";
 import type { Checks } from "./report.ts";
 import { replyPrinted, SENTENCE } from "./lab1_echo.ts";
 import { quote, seconds } from "./why.ts";
@@ -83,7 +83,7 @@ export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
     }
     await checks.run("client: gives up when no server answers", "beyond", async () => {
       const limit = Math.min(ctx.timeoutMs, 10_000);
-      const port = ctx.port ?? freePort();
+      const port = ctx.port ?? quietPort();
       const r = await runClient(
         ctx,
         { host: "127.0.0.1", port: `${port}`, sentence: "anyone there?" },

@@ -307,6 +307,18 @@ Deno.test({
   },
 });
 
+pythonTest(
+  "conformance: a server that finds its free port taken is started on another",
+  async () => {
+    const report = await runConformance("lab1_echo", {
+      server: student("bind_race_server.py", "{port}"),
+      only: ["upper-case reply"],
+    });
+    assert.equal(statusOf(report, "server starts"), "PASS", describe(report));
+    assert.equal(statusOf(report, "upper-case reply"), "PASS");
+  },
+);
+
 pythonTest("conformance: {sentence} for a client that takes its text as an argument", async () => {
   const report = await runConformance("lab_udp", {
     client: student("udp_client_arg.py", "{host} {port} {sentence}"),
