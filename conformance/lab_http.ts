@@ -170,7 +170,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     }
     return [
       "FAIL",
-      `GET ${
+      `expected no file from outside its folder; GET ${
         leaked[0]
       } returned the bytes of ${secretPath}, a file outside the folder it serves (${leaked.length} of ${probes.length} such requests did): anyone can read any file the server's user can`,
     ] as ["FAIL", string];
@@ -206,7 +206,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     }
     return [
       "MISS",
-      "served /linked_out.txt, a symlink to a file outside its folder: a link planted in the folder exposes any file (http.server and nginx follow symlinks by default)",
+      "expected /linked_out.txt, a symlink to a file outside its folder, refused; it served the file: a link planted in the folder exposes any file (http.server and nginx follow symlinks by default)",
     ];
   });
   await sut.check(checks, "server: dotfile", "beyond", async (port) => {
@@ -214,7 +214,10 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     if (!containsBytes(r.raw, encoder.encode(dotfile))) {
       return ["PASS", `GET /.kit_dotfile: ${statusText(r.status, r.talk)}`];
     }
-    return ["MISS", "served /.kit_dotfile: dotfiles such as .env or .git often hold secrets"];
+    return [
+      "MISS",
+      "expected /.kit_dotfile refused; it served the file: dotfiles such as .env or .git often hold secrets",
+    ];
   });
   await sut.check(checks, "server: //host redirect", "beyond", async (port) => {
     for (const target of ["//evil.example/%2e%2e", "//evil.example/%2e%2e/sub"]) {
@@ -223,7 +226,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
       if (r.status && r.status >= 300 && r.status < 400 && offSite(location)) {
         return [
           "MISS",
-          `GET ${target} redirected to ${
+          `expected no redirect to another host; GET ${target} redirected to ${
             quote(location)
           }: a browser goes to another host (CVE-2021-28861 in http.server)`,
         ];
