@@ -2,13 +2,18 @@
  * lab2_sum checks: each student designs the wire format, so their server
  * and client are run as a pair, through their command lines, as the handout
  * describes them. Keyboard answers go on stdin; a client template may also
- * take `{name}` and `{number}`.
+ * take `{name}` and `{number}`. Then the pair runs through the kit's relay
+ * (1-byte segments, coalesced writes), and a recorded plain run is played
+ * back against the server for the robustness checks.
  *
  * @module
  */
 
-import { type Context, quote, runClient, startServerOnFreePort } from "./context.ts";
-import { Checks } from "./report.ts";
+import { type Context, runClient, ServerUnderTest } from "./context.ts";
+import { type PairRun, recordPair, relayable, relayChecks } from "./pair_checks.ts";
+import type { Checks } from "./report.ts";
+import { robustnessChecks } from "./robust.ts";
+import { howItEnded, quote } from "./why.ts";
 
 /** Finds "a + b = sum" in the output by its numbers: some n in 1..100 and `number + n` both printed. */
 function findSum(text: string, number: number): string | undefined {
@@ -19,56 +24,71 @@ function findSum(text: string, number: number): string | undefined {
   return undefined;
 }
 
+/** A server may pick a new number for each client: replies are compared with digits masked. */
+function sameShape(expected: Uint8Array, got: Uint8Array): boolean {
+  const mask = (b: Uint8Array) => new TextDecoder().decode(b).replace(/\d+/g, "#");
+  return got.length > 0 && mask(expected) === mask(got);
+}
+
 /** Runs the lab2 checks. */
 export async function checkLab2(ctx: Context, checks: Checks): Promise<void> {
-  const started = await startServerOnFreePort(ctx, checks, "tcp");
-  if (!started) return;
-  const { server, port } = started;
-  try {
-    const ask = (name: string, number: number) =>
-      runClient(
-        ctx,
-        { host: "127.0.0.1", port: `${port}`, name, number: `${number}` },
-        `${name}\n${number}\n`,
-      );
-    for (
-      const [label, name, number] of [["names and sum", "Ann", 42], [
-        "a second client",
-        "Bob",
-        7,
-      ]] as const
-    ) {
-      await checks.run(label, async () => {
-        const r = await ask(name, number);
-        if (r.timedOut) return ["FAIL", `client still running after ${ctx.timeoutMs / 1000} s`];
-        const sum = findSum(r.text, number);
-        if (!r.text.includes(name)) {
-          return ["FAIL", `the output does not show the name ${name}: ${quote(r.text)}`];
-        }
-        if (!sum) {
-          return [
-            "FAIL",
-            `no sum of ${number} and a number 1..100 in the output: ${quote(r.text)}`,
-          ];
-        }
-        return ["PASS", `showed ${name} and ${sum}`];
-      });
-    }
-    await checks.run("out-of-range number stops the server", async () => {
-      await ask("Eve", 0);
-      const end = performance.now() + 5000;
-      while (!server.exited() && performance.now() < end) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      if (!server.exited()) return ["FAIL", "the server still runs 5 s after the number 0"];
-      try {
-        Deno.listen({ hostname: "127.0.0.1", port }).close();
-      } catch {
-        return ["FAIL", `the server exited but port ${port} is still taken`];
-      }
-      return ["PASS", `the server exited (code ${server.exited()!.code}) and released the port`];
-    });
-  } finally {
-    await server.stop();
+  await using sut = await ServerUnderTest.start(ctx, checks, "tcp");
+  if (!sut) return;
+  const ask = (port: number, name: string, number: number, signal?: AbortSignal) =>
+    runClient(
+      ctx,
+      { host: "127.0.0.1", port: `${port}`, name, number: `${number}` },
+      `${name}\n${number}\n`,
+      { signal },
+    );
+  /** One run of their client, judged by what it printed. */
+  const pair = (name: string, number: number): PairRun => async (port, signal) => {
+    const r = await ask(port, name, number, signal);
+    const sum = findSum(r.text, number);
+    if (r.text.includes(name) && sum && !r.killed) return ["PASS", `showed ${name} and ${sum}`];
+    const missing = [
+      ...(r.text.includes(name) ? [] : [`no name ${name}`]),
+      ...(sum ? [] : [`no sum of ${number} and a number 1..100`]),
+    ];
+    const lacks = missing.length ? ` (${missing.join(", ")})` : "";
+    return [
+      "MISS",
+      `expected its output to show ${name} and ${number} + n = sum; it printed ${
+        quote(r.text.trim())
+      }${lacks}; ${howItEnded(r)}`,
+    ];
+  };
+  await checks.run(
+    "names and sum",
+    "handout",
+    () => pair("Ann", 42)(sut.port, new AbortController().signal),
+  );
+  await checks.run(
+    "a second client",
+    "handout",
+    () => pair("Bob", 7)(sut.port, new AbortController().signal),
+  );
+  if (relayable(ctx, checks)) {
+    await relayChecks(sut, checks, pair("Dee", 15));
+    const rec = await recordPair(sut, checks, pair("Cy", 30));
+    if (rec) await robustnessChecks(sut, checks, { rec, same: sameShape });
   }
+  await sut.check(checks, "out-of-range number stops the server", "handout", async (port) => {
+    const r = await ask(port, "Eve", 0);
+    await sut.settle(5000);
+    if (!sut.exited()) {
+      return [
+        "MISS",
+        `expected the server to exit after a client was given 0; it still runs 5 s later. The client: ${
+          howItEnded(r)
+        } (a client that refuses 0 at its prompt cannot stop the server: give {number} in --client if it takes the number as an argument)`,
+      ];
+    }
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+    } catch {
+      return ["MISS", `the server exited but port ${port} is still taken`];
+    }
+    return ["PASS", `the server exited (code ${sut.exited()!.code}) and released the port`];
+  }, { exitExpected: true });
 }

@@ -1,7 +1,11 @@
 /**
- * lab_http checks: their client against our server (a page, a 1 MB binary,
- * a chunked response), and their server against our client (a file, a 404).
- * A client template may use `{url}` (or `{host}`, `{port}`, `{remote}` for
+ * lab_http checks. Their client against the kit's origin (a page, a 1 MB
+ * binary, a body ended by the close, a chunked body, chunked only when the
+ * client asked with HTTP/1.1). Their server against raw requests: a file, a
+ * 404, then the holes the handout's server has: `..` and absolute paths
+ * reaching a secret planted outside the served folder (a FAIL), a symlink
+ * out, a dotfile, the `//host` redirect, and the robustness checks. A
+ * client template may use `{url}` (or `{host}`, `{port}`, `{remote}` for
  * the path, `{local}` for an output file); the URL is also typed on stdin,
  * followed by an empty line, for the handout's interactive client.
  *
@@ -9,132 +13,246 @@
  */
 
 import { join } from "node:path";
-import { fetchUrl, parseUrl } from "../lab_http/client.ts";
-import { serveHttp } from "../lab_http/server.ts";
 import {
   containsBytes,
   type Context,
-  quote,
+  kitPort,
   randomBytes,
   runClient,
   sameBytes,
-  startServerOnFreePort,
+  ServerUnderTest,
 } from "./context.ts";
-import { Checks } from "./report.ts";
+import { startOrigin } from "./http_origin.ts";
+import { getRequest, httpGet, parseResponse } from "./http_probe.ts";
+import type { Checks } from "./report.ts";
+import { robustnessChecks } from "./robust.ts";
+import { concat, describeTalk } from "./wire.ts";
+import { howItEnded, quote } from "./why.ts";
 
-const PAGE =
-  "<!DOCTYPE html><html><head><title>Kit page</title></head><body><p>conformance page</p></body></html>\n";
-const CHUNKS = ["chunked ", "body ", "works"];
-
-/** A raw server that answers every request with a chunked body. */
-function chunkedServer() {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const tasks = new Set<Promise<void>>();
-  const loop = (async () => {
-    for await (const conn of listener) {
-      const t = (async () => {
-        try {
-          await conn.read(new Uint8Array(8192));
-          const body = CHUNKS.map((c) => `${c.length.toString(16)}\r\n${c}\r\n`).join("") +
-            "0\r\n\r\n";
-          const bytes = new TextEncoder().encode(
-            `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${body}`,
-          );
-          for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
-        } catch {
-          /* client gone */
-        } finally {
-          conn.close();
-        }
-      })();
-      tasks.add(t);
-      t.finally(() => tasks.delete(t));
-    }
-  })();
-  return {
-    port: listener.addr.port,
-    async [Symbol.asyncDispose]() {
-      listener.close();
-      await loop.catch(() => {});
-      await Promise.allSettled([...tasks]);
-    },
-  };
-}
+const encoder = new TextEncoder();
+const PAGE = encoder.encode(
+  "<!DOCTYPE html><html><head><title>Kit page</title></head><body><p>conformance page</p></body></html>\n",
+);
 
 /** Runs the HTTP checks. */
 export async function checkHttp(ctx: Context, checks: Checks): Promise<void> {
+  if (ctx.client) await checkClient(ctx, checks);
+  if (ctx.server) await checkServer(ctx, checks);
+}
+
+function lines(prefix: string, count: number): Uint8Array {
+  return encoder.encode(
+    Array.from({ length: count }, (_, i) => `${prefix} line ${i + 1} of ${count}\n`).join(""),
+  );
+}
+
+async function checkClient(ctx: Context, checks: Checks): Promise<void> {
   const big = randomBytes(1024 * 1024);
-  if (ctx.client) {
-    const root = join(ctx.serverDir, "ours");
-    await Deno.mkdir(root, { recursive: true });
-    await Deno.writeTextFile(join(root, "page.html"), PAGE);
-    await Deno.writeFile(join(root, "big.bin"), big);
-    const ours = serveHttp({ hostname: "127.0.0.1", port: 0, root, log: () => {} });
-    await using chunked = chunkedServer();
-    try {
-      const get = async (port: number, path: string, local: string) => {
-        const url = `http://127.0.0.1:${port}${path}`;
-        const r = await runClient(ctx, {
-          host: "127.0.0.1",
-          port: `${port}`,
-          remote: path,
-          url,
-          local,
-        }, `${url}\n\n`);
-        const file = await Deno.readFile(join(ctx.clientDir, local)).catch(() => undefined);
-        return { r, out: file ?? r.stdout };
-      };
-      await checks.run("client: small page", async () => {
-        const { r, out } = await get(ours.addr.port, "/page.html", "page.html");
-        if (r.timedOut) return ["FAIL", `still running after ${ctx.timeoutMs / 1000} s`];
-        return containsBytes(out, new TextEncoder().encode(PAGE))
-          ? ["PASS", "the whole page"]
-          : ["FAIL", `page not found in ${quote(r.text)}`];
-      });
-      await checks.run("client: 1 MB binary, byte-exact", async () => {
-        const { r, out } = await get(ours.addr.port, "/big.bin", "big.bin");
-        if (r.timedOut) return ["FAIL", `still running after ${ctx.timeoutMs / 1000} s`];
-        if (sameBytes(out, big) || containsBytes(out, big)) {
-          return ["PASS", "all 1,048,576 bytes, in order"];
-        }
-        return ["FAIL", `got ${out.length} bytes of output, not the 1,048,576-byte body`];
-      });
-      await checks.run("client: chunked response", async () => {
-        const { r, out } = await get(chunked.port, "/chunked", "chunked.txt");
-        if (r.timedOut) return ["FAIL", `still running after ${ctx.timeoutMs / 1000} s`];
-        return containsBytes(out, new TextEncoder().encode(CHUNKS.join("")))
-          ? ["PASS", "the chunks joined, sizes removed"]
-          : ["FAIL", `no "${CHUNKS.join("")}" in ${quote(new TextDecoder().decode(out))}`];
-      });
-    } finally {
-      ours.close();
-      await ours.finished;
+  const unsized = [lines("close-delimited", 60), lines("second piece", 60)];
+  const chunks = [encoder.encode("chunked "), encoder.encode("body "), lines("chunk", 120)];
+  await using origin = startOrigin(kitPort(ctx), {
+    sized: { "/page.html": PAGE, "/big.bin": big },
+    unsized: { "/unsized.txt": unsized },
+    chunked: { "/chunked.txt": chunks },
+  });
+  const get = async (path: string, local: string) => {
+    const url = `http://127.0.0.1:${origin.port}${path}`;
+    const vars = { host: "127.0.0.1", port: `${origin.port}`, remote: path, url, local };
+    const r = await runClient(ctx, vars, `${url}\n\n`);
+    const file = await Deno.readFile(join(ctx.clientDir, local)).catch(() => undefined);
+    return { r, out: file ?? r.stdout };
+  };
+  const expectBody = (path: string, local: string, body: Uint8Array, what: string) => async () => {
+    const { r, out } = await get(path, local);
+    if (containsBytes(out, body)) return ["PASS", `the whole ${what}`] as ["PASS", string];
+    return [
+      "MISS",
+      `expected the ${body.length}-byte ${what} in its output or in ${local}; got ${out.length} bytes (${
+        quote(new TextDecoder().decode(out.subarray(0, 200)), 40)
+      }); ${howItEnded(r)}`,
+    ] as ["MISS", string];
+  };
+  await checks.run(
+    "client: small page",
+    "handout",
+    expectBody("/page.html", "page.html", PAGE, "page (sent with Content-Length)"),
+  );
+  await checks.run(
+    "client: 1 MB binary, byte-exact",
+    "handout",
+    expectBody("/big.bin", "big.bin", big, "binary body, byte-exact"),
+  );
+  await checks.run(
+    "client: body ended by close",
+    "handout",
+    expectBody(
+      "/unsized.txt",
+      "unsized.txt",
+      concat(unsized),
+      "body (no length: it ends at the close)",
+    ),
+  );
+  await checks.run("client: chunked response", "handout", async () => {
+    const before = origin.requests.length;
+    const { r, out } = await get("/chunked.txt", "chunked.txt");
+    const asked = origin.requests.slice(before).find((q) => q.target.includes("/chunked.txt"));
+    const body = concat(chunks);
+    if (!asked) return ["MISS", `expected a request for /chunked.txt; none came; ${howItEnded(r)}`];
+    const whole = containsBytes(out, body);
+    if (asked.version === "1.0") {
+      const why = "it asked with HTTP/1.0, so the body came delimited by the close instead " +
+        "(RFC 9112: no chunked reply to an HTTP/1.0 request)";
+      return whole ? ["PASS", `${why}: whole`] : [
+        "MISS",
+        `${why}; expected the ${body.length}-byte body; got ${out.length} bytes; ${howItEnded(r)}`,
+      ];
     }
-  }
-  if (ctx.server) {
-    await Deno.writeTextFile(join(ctx.serverDir, "page.html"), PAGE);
-    const started = await startServerOnFreePort(ctx, checks, "tcp");
-    if (!started) return;
-    const { port } = started;
-    await using _server = started.server;
-    const get = async (path: string) => {
-      let body = "";
-      const { head } = await fetchUrl(parseUrl(`http://127.0.0.1:${port}${path}`), {
-        timeoutMs: ctx.timeoutMs,
-        sink: (d) => Promise.resolve(void (body += new TextDecoder().decode(d))),
-      });
-      return { status: head.status, body };
-    };
-    await checks.run("server: a file", async () => {
-      const r = await get("/page.html");
-      if (r.status !== 200) return ["FAIL", `status ${r.status}`];
-      return r.body === PAGE
-        ? ["PASS", "200 and the exact page"]
-        : ["FAIL", `200 but the body differs: ${quote(r.body)}`];
-    });
-    await checks.run("server: a 404", async () => {
-      const r = await get("/no-such-page.html");
-      return r.status === 404 ? ["PASS", "404"] : ["FAIL", `status ${r.status} for a missing file`];
-    });
-  }
+    if (whole) return ["PASS", "the chunks joined, their sizes removed"];
+    return [
+      "MISS",
+      `expected the ${body.length}-byte body with the chunk sizes removed; got ${out.length} bytes (${
+        quote(new TextDecoder().decode(out.subarray(0, 200)), 40)
+      }); ${howItEnded(r)}`,
+    ];
+  });
+}
+
+async function checkServer(ctx: Context, checks: Checks): Promise<void> {
+  const token = (what: string) => `${what} ${crypto.randomUUID()}\n`;
+  const secretName = `secret_${crypto.randomUUID().slice(0, 8)}.txt`;
+  const secretPath = join(ctx.workDir, secretName);
+  const secret = token("secret outside the served folder");
+  const linked = token("reached through a symlink");
+  const dotfile = token("dotfile");
+  await Deno.writeTextFile(secretPath, secret);
+  await Deno.writeTextFile(join(ctx.workDir, "outside_target.txt"), linked);
+  await Deno.writeFile(join(ctx.serverDir, "page.html"), PAGE);
+  await Deno.writeFile(join(ctx.serverDir, "big.bin"), randomBytes(4 * 1024 * 1024));
+  await Deno.writeTextFile(join(ctx.serverDir, ".kit_dotfile"), dotfile);
+  await Deno.mkdir(join(ctx.serverDir, "sub"));
+  await Deno.writeTextFile(join(ctx.serverDir, "sub", "note.txt"), "a file in a subfolder\n");
+  await Deno.symlink("../outside_target.txt", join(ctx.serverDir, "linked_out.txt"));
+
+  await using sut = await ServerUnderTest.start(ctx, checks, "tcp");
+  if (!sut) return;
+  await checks.run("server: a file", "handout", async () => {
+    const r = await httpGet(sut.port, "/page.html");
+    if (r.status === 200 && sameBytes(r.body, PAGE)) return ["PASS", "200 and the exact page"];
+    if (r.status === 200) {
+      return [
+        "MISS",
+        `expected the ${PAGE.length}-byte page; 200 with ${r.body.length} bytes that differ`,
+      ];
+    }
+    return ["MISS", `expected 200 and the page; got ${statusText(r.status, r.talk)}`];
+  });
+  await checks.run("server: a 404", "handout", async () => {
+    const r = await httpGet(sut.port, "/no-such-page.html");
+    return r.status === 404
+      ? ["PASS", "404"]
+      : ["MISS", `expected 404 for a missing file; got ${statusText(r.status, r.talk)}`];
+  });
+
+  const leaks = (probes: string[], what: string) => async (port: number) => {
+    const leaked: string[] = [];
+    for (const target of probes) {
+      const r = await httpGet(port, target, { idleMs: 3000 });
+      if (containsBytes(r.raw, encoder.encode(secret))) leaked.push(target);
+    }
+    if (leaked.length === 0) {
+      return [
+        "PASS",
+        `none of ${probes.length} requests (${what}) got the secret planted outside its folder`,
+      ] as [
+        "PASS",
+        string,
+      ];
+    }
+    return [
+      "FAIL",
+      `expected no file from outside its folder; GET ${
+        leaked[0]
+      } returned the bytes of ${secretPath}, a file outside the folder it serves (${leaked.length} of ${probes.length} such requests did): anyone can read any file the server's user can`,
+    ] as ["FAIL", string];
+  };
+  await sut.check(
+    checks,
+    "server: no file outside its folder via ..",
+    "beyond",
+    leaks([
+      `/../${secretName}`,
+      `/%2e%2e/${secretName}`,
+      `/..%2f${secretName}`,
+      `/%2e%2e%2f${secretName}`,
+      `/sub/../../${secretName}`,
+    ], ".. plain, as %2e%2e, with %2f"),
+  );
+  await sut.check(
+    checks,
+    "server: no file outside its folder via an absolute path",
+    "beyond",
+    leaks(
+      [secretPath, `/${secretPath}`, `/%2f${secretPath.slice(1)}`],
+      "the secret's absolute path",
+    ),
+  );
+  await sut.check(checks, "server: symlink out of its folder", "beyond", async (port) => {
+    const r = await httpGet(port, "/linked_out.txt");
+    if (!containsBytes(r.raw, encoder.encode(linked))) {
+      return [
+        "PASS",
+        `GET /linked_out.txt (a symlink to ../outside_target.txt): ${statusText(r.status, r.talk)}`,
+      ];
+    }
+    return [
+      "MISS",
+      "expected /linked_out.txt, a symlink to a file outside its folder, refused; it served the file: a link planted in the folder exposes any file (http.server and nginx follow symlinks by default)",
+    ];
+  });
+  await sut.check(checks, "server: dotfile", "beyond", async (port) => {
+    const r = await httpGet(port, "/.kit_dotfile");
+    if (!containsBytes(r.raw, encoder.encode(dotfile))) {
+      return ["PASS", `GET /.kit_dotfile: ${statusText(r.status, r.talk)}`];
+    }
+    return [
+      "MISS",
+      "expected /.kit_dotfile refused; it served the file: dotfiles such as .env or .git often hold secrets",
+    ];
+  });
+  await sut.check(checks, "server: //host redirect", "beyond", async (port) => {
+    for (const target of ["//evil.example/%2e%2e", "//evil.example/%2e%2e/sub"]) {
+      const r = await httpGet(port, target);
+      const location = r.headers.get("location") ?? "";
+      if (r.status && r.status >= 300 && r.status < 400 && offSite(location)) {
+        return [
+          "MISS",
+          `expected no redirect to another host; GET ${target} redirected to ${
+            quote(location)
+          }: a browser goes to another host (CVE-2021-28861 in http.server)`,
+        ];
+      }
+    }
+    return ["PASS", "no redirect to another host for //evil.example/%2e%2e"];
+  });
+  await robustnessChecks(sut, checks, {
+    rec: getRequest("/page.html", sut.port),
+    same: (_, got) => {
+      const r = parseResponse(got);
+      return r.status === 200 && sameBytes(r.body, PAGE);
+    },
+    longRec: getRequest("/big.bin", sut.port),
+    clients: 10,
+  });
+}
+
+function statusText(status: number | undefined, talk: Parameters<typeof describeTalk>[0]): string {
+  return status === undefined ? `no HTTP status line: ${describeTalk(talk)}` : `status ${status}`;
+}
+
+/** Whether a `Location` leads to another host. */
+function offSite(location: string): boolean {
+  const l = location.trim();
+  if (/^(\/\/|\/\\|\\)/.test(l)) return true;
+  const m = l.match(/^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i);
+  return m !== null && !/^(127\.0\.0\.1|localhost)(:\d+)?$/i.test(m[1]);
 }

@@ -6,9 +6,12 @@
  */
 
 import { serveUdp } from "../lab_udp/server.ts";
-import { type Context, quote, runClient, startServerOnFreePort } from "./context.ts";
-import { freePort } from "../harness/free_port.ts";
-import { Checks } from "./report.ts";
+import { placeholders } from "./command.ts";
+import { type Context, kitPort, runClient, ServerUnderTest } from "./context.ts";
+import { quietPort } from "./ports.ts";
+import type { Checks } from "./report.ts";
+import { replyPrinted, SENTENCE } from "./lab1_echo.ts";
+import { quote, seconds } from "./why.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -38,53 +41,61 @@ async function ask(port: number, text: string): Promise<string | undefined> {
 /** Runs the UDP checks. */
 export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
   if (ctx.server) {
-    const started = await startServerOnFreePort(ctx, checks, "udp");
-    if (!started) return;
-    const { port } = started;
-    await using _server = started.server;
+    await using sut = await ServerUnderTest.start(ctx, checks, "udp");
+    if (!sut) return;
     for (
       const [name, text] of [["reply", "hello udp"], [
         "1,400-byte datagram",
         "abcdefghij".repeat(140),
       ]]
     ) {
-      await checks.run(name, async () => {
-        const reply = await ask(port, text);
-        if (reply === undefined) return ["FAIL", "no reply in 3 tries"];
+      await checks.run(name, "handout", async () => {
+        const reply = await ask(sut.port, text);
+        if (reply === undefined) {
+          return [
+            "MISS",
+            `expected ${text.length} bytes back upper-cased; no reply in 3 tries, 1 s apart`,
+          ];
+        }
         if (reply !== text.toUpperCase()) {
-          return ["FAIL", `got ${enc.encode(reply).length} bytes: ${quote(reply, 30)}`];
+          return [
+            "MISS",
+            `expected ${text.length} bytes back upper-cased; got ${
+              enc.encode(reply).length
+            } bytes: ${quote(reply, 30)}`,
+          ];
         }
         return ["PASS", `${text.length} bytes came back upper-cased`];
       });
     }
   }
   if (ctx.client) {
-    const ours = serveUdp({ hostname: "127.0.0.1", port: 0, log: () => {} });
+    const byArgument = placeholders(ctx.client).has("sentence");
+    const ours = serveUdp({ hostname: "127.0.0.1", port: kitPort(ctx), log: () => {} });
     try {
-      await checks.run("client: reply printed", async () => {
-        const r = await runClient(
-          ctx,
-          { host: "127.0.0.1", port: `${ours.addr.port}` },
-          "hello from the kit\n",
-        );
-        if (r.timedOut) return ["FAIL", `still running after ${ctx.timeoutMs / 1000} s`];
-        return r.text.includes("HELLO FROM THE KIT")
-          ? ["PASS", "printed HELLO FROM THE KIT"]
-          : ["FAIL", `no upper-cased reply in its output: ${quote(r.text + r.stderr)}`];
+      await checks.run("client: reply printed", "handout", async () => {
+        const vars = { host: "127.0.0.1", port: `${ours.addr.port}`, sentence: SENTENCE };
+        return replyPrinted(await runClient(ctx, vars, `${SENTENCE}\n`), byArgument);
       });
     } finally {
       ours.close();
       await ours.finished;
     }
-    await checks.run("client: gives up when no server answers", async () => {
+    await checks.run("client: gives up when no server answers", "beyond", async () => {
       const limit = Math.min(ctx.timeoutMs, 10_000);
+      const port = ctx.port ?? quietPort();
       const r = await runClient(
         ctx,
-        { host: "127.0.0.1", port: `${freePort()}` },
+        { host: "127.0.0.1", port: `${port}`, sentence: "anyone there?" },
         "anyone there?\n",
-        limit,
+        { timeoutMs: limit },
       );
-      if (r.timedOut) return ["WARN", `still waiting after ${limit / 1000} s: no timeout`];
+      if (r.timedOut) {
+        return [
+          "MISS",
+          `expected it to give up; still waiting after ${seconds(limit)}: no timeout`,
+        ];
+      }
       return ["PASS", `ended by itself (exit ${r.code})`];
     });
   }

@@ -1,0 +1,122 @@
+/**
+ * Checks for the labs whose wire format each student designs (lab2, lab3):
+ * their client and server run as a pair through the kit's relay, once with
+ * every write re-segmented into 1-byte pieces and once with writes held
+ * back and delivered together. Also the recorded plain run that the
+ * robustness checks play back.
+ *
+ * @module
+ */
+
+import { placeholders } from "./command.ts";
+import type { Context, ServerUnderTest } from "./context.ts";
+import type { Checks, Status } from "./report.ts";
+import { type RelayMode, startRelay } from "./relay.ts";
+import { robustCheckNames } from "./robust.ts";
+import type { Recording } from "./wire.ts";
+import { seconds } from "./why.ts";
+
+/** Runs their client against `port`; `signal` stops it early. Returns the check's verdict. */
+export type PairRun = (port: number, signal: AbortSignal) => Promise<[Status | "MISS", string]>;
+
+/** A pair through the relay that moves no byte for this long is stuck (each waits on the other). */
+const STALL_MS = 3000;
+
+/**
+ * Runs the pair through a relay in `mode` and returns the verdict and the
+ * relay's recordings. A pair that stalls is stopped, and the verdict says so.
+ */
+export async function throughRelay(
+  serverPort: number,
+  mode: RelayMode,
+  run: PairRun,
+): Promise<{ verdict: [Status | "MISS", string]; recordings: Recording[] }> {
+  await using relay = startRelay(serverPort, mode);
+  const controller = new AbortController();
+  const watchdog = setInterval(() => {
+    if (relay.stalledMs() > STALL_MS) {
+      controller.abort(
+        `the pair stalled: no byte moved either way for ${
+          seconds(STALL_MS)
+        }, each side waiting for the other`,
+      );
+    }
+  }, 250);
+  try {
+    const verdict = await run(relay.port, controller.signal);
+    return { verdict, recordings: relay.recordings };
+  } finally {
+    clearInterval(watchdog);
+  }
+}
+
+const MODES: { mode: RelayMode; name: string; what: string; lesson: string }[] = [
+  {
+    mode: "split",
+    name: "pair through a relay: 1-byte segments",
+    what: "every write as 1-byte segments",
+    lesson: "Segmentation: one send() may arrive in pieces, so one recv() may return part of a " +
+      "message; frame messages (a length, or a newline) and read until one is whole",
+  },
+  {
+    mode: "coalesce",
+    name: "pair through a relay: writes coalesced",
+    what: "writes held back and delivered together",
+    lesson: "Coalescing: two send()s may arrive together, so one recv() may return both, " +
+      "sleep() or not; frame messages and read exactly one",
+  },
+];
+
+/**
+ * Whether the relay can sit between the pair: the client must take
+ * `{port}`. When it does not (a fixed `--port`), says so in a note.
+ */
+export function relayable(ctx: Context, checks: Checks): boolean {
+  if (placeholders(ctx.client!).has("port")) return true;
+  checks.note(
+    `the relay and robustness checks were not run: they put the kit's relay between the pair on a port of its own, and the client always connects to port ${ctx.port} (no {port} in --client)`,
+  );
+  return false;
+}
+
+/** The two relay checks (labelled beyond: the handout never says TCP may split or join writes). */
+export async function relayChecks(
+  sut: ServerUnderTest,
+  checks: Checks,
+  run: PairRun,
+): Promise<void> {
+  for (const { mode, name, what, lesson } of MODES) {
+    await sut.check(checks, name, "beyond", async (port) => {
+      const { verdict: [status, reason] } = await throughRelay(port, mode, run);
+      if (status === "PASS") return ["PASS", `through the kit's relay (${what}): ${reason}`];
+      return ["MISS", `${lesson}. Through the kit's relay (${what}): ${reason}`];
+    });
+  }
+}
+
+/**
+ * Records one plain run of the pair through a relay that changes nothing:
+ * the first connection is what the robustness checks play back. Returns
+ * `undefined` (with a note) when the run did not pass.
+ */
+export async function recordPair(
+  sut: ServerUnderTest,
+  checks: Checks,
+  run: PairRun,
+): Promise<Recording | undefined> {
+  if (!robustCheckNames().some((n) => checks.wants(n, "beyond"))) return undefined;
+  if (!(await sut.ensureRunning(checks, "the recorded run"))) return undefined;
+  const { verdict: [status, reason], recordings } = await throughRelay(sut.port, "pass", run);
+  if (status !== "PASS" || recordings.length === 0) {
+    checks.note(
+      `the robustness checks (silent client, 1-byte segments, reset, 20 concurrent clients) were not run: they play back a recorded plain run of the pair, and that run failed: ${reason}`,
+    );
+    return undefined;
+  }
+  if (recordings.length > 1) {
+    checks.note(
+      `the client opened ${recordings.length} connections; the robustness checks play back the first`,
+    );
+  }
+  return recordings[0];
+}
