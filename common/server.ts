@@ -90,7 +90,8 @@ export function closeAll(sockets: Iterable<{ close(): void }>): void {
 }
 
 /**
- * Calls `stop` on Ctrl+C (and SIGTERM where the OS has one) until disposed.
+ * Calls `stop` with the signal's name on Ctrl+C (SIGINT), and on SIGTERM
+ * where the OS has one (not Windows), until disposed.
  *
  * @example
  * ```ts
@@ -99,13 +100,13 @@ export function closeAll(sockets: Iterable<{ close(): void }>): void {
  * listener.close();
  * ```
  */
-export function onInterrupt(stop: () => void): Disposable {
-  // Windows has no SIGTERM listener; Ctrl+C is SIGINT everywhere.
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, stop);
+export function onInterrupt(stop: (signal: "SIGINT" | "SIGTERM") => void): Disposable {
+  const names = Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
+  const handlers = names.map((name) => [name, () => stop(name)] as const);
+  for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
   return {
     [Symbol.dispose]() {
-      for (const signal of signals) Deno.removeSignalListener(signal, stop);
+      for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
     },
   };
 }

@@ -30,7 +30,7 @@ export function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
     text = new TextDecoder("utf-8", { fatal: true }).decode(shown, { stream: true });
   } catch { /* not UTF-8: shown as hex */ }
   // deno-lint-ignore no-control-regex
-  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) {
+  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text)) {
     const more = text.length > SHOWN_CHARS || bytes.length > SHOWN_CHARS * 4;
     return `${head}  ${JSON.stringify(text.slice(0, SHOWN_CHARS))}${more ? " ..." : ""}`;
   }

@@ -28,6 +28,7 @@ import {
 import { describeError, Failure, printError, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, Wire, writeAll } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
+import { onInterrupt } from "../common/server.ts";
 import { escapeControl, stderrTracer } from "../common/trace.ts";
 import {
   type BodyFraming,
@@ -453,21 +454,6 @@ async function fileSink(path: string) {
   };
 }
 
-/**
- * Calls `stop` with the signal's name on Ctrl+C, and on SIGTERM where the OS
- * has one (not on Windows), until disposed.
- */
-function onStopSignals(stop: (signal: "SIGINT" | "SIGTERM") => void): Disposable {
-  const names = Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
-  const handlers = names.map((name) => [name, () => stop(name)] as const);
-  for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
-  return {
-    [Symbol.dispose]() {
-      for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
-    },
-  };
-}
-
 const stdoutSink = (data: Uint8Array) => writeAll(Deno.stdout, data);
 const encoder = new TextEncoder();
 
@@ -492,7 +478,7 @@ interface CliOptions {
  */
 async function runOnce(url: URL, options: CliOptions): Promise<void> {
   const interrupt = new AbortController();
-  using signals = onStopSignals((signal) => {
+  using signals = onInterrupt((signal) => {
     // Heard once: a second Ctrl+C meets Deno's default again and ends the process outright.
     signals[Symbol.dispose]();
     interrupt.abort(new InterruptedError(signal));
