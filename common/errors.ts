@@ -13,14 +13,7 @@ export const EXIT_FAILURE = 1;
 /** Exit code of bad command-line arguments. */
 export const EXIT_USAGE = 2;
 
-/**
- * A failure the script already described in words: printed as is.
- *
- * @example
- * ```ts
- * throw new Failure("no sentence: standard input ended");
- * ```
- */
+/** A failure the script already put in words: printed as it is. */
 export class Failure extends Error {
   override name = "Failure";
 }
@@ -73,14 +66,7 @@ export function describeError(error: unknown): string {
   return error.message.replace(/\s*\(os error \d+\)$/, "");
 }
 
-/**
- * Writes `error: <message>` to stderr.
- *
- * @example
- * ```ts
- * printError("could not connect to 127.0.0.1:12000: connection refused");
- * ```
- */
+/** Writes `error: <message>` to stderr. */
 export function printError(message: string): void {
   console.error(`error: ${message}`);
 }

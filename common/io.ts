@@ -1,12 +1,11 @@
 /**
  * Exact reads and writes over a TCP byte stream.
  *
- * TCP delivers bytes, not messages: one `write()` on one side may arrive as
- * several `read()`s on the other, or two writes as one read. {@linkcode Wire}
- * buffers what arrives so a protocol can ask for exactly one line or exactly
- * `n` bytes, and {@linkcode writeAll} loops until every byte is written.
- * Every lab reads and writes its sockets through this module, so the wire
- * trace (`--trace`) and the idle timeout live here once.
+ * TCP delivers bytes, not messages: one `write()` may arrive as several
+ * `read()`s, or two writes as one read. {@linkcode Wire} buffers what arrives
+ * so a protocol can ask for exactly one line or exactly `n` bytes, and
+ * {@linkcode writeAll} loops until every byte is written. The wire trace
+ * (`--trace`) and the idle timeout live here once, for every lab.
  *
  * @module
  */
@@ -26,70 +25,58 @@ export class ProtocolError extends Error {
   override name = "ProtocolError";
 }
 
-/** A line went past its limit before its end came. */
+/** A line went past `maxBytes` (its ending not counted) before it ended. */
 export class LineTooLongError extends ProtocolError {
   override name = "LineTooLongError";
-  /** The limit, in bytes, without the line ending. */
-  readonly maxBytes: number;
-  constructor(maxBytes: number) {
+  constructor(readonly maxBytes: number) {
     super(`line longer than ${maxBytes} bytes`);
-    this.maxBytes = maxBytes;
   }
 }
 
-/** The stream ended before what the protocol announced had all arrived. */
+/** The stream ended after `received` of `expected` bytes, or inside a line (`expected` unset). */
 export class UnexpectedEofError extends ProtocolError {
   override name = "UnexpectedEofError";
-  /** How many bytes of the expected run did arrive. */
-  readonly received: number;
-  /** How many bytes were expected; `undefined` when a line's end was. */
-  readonly expected?: number;
-  constructor(received: number, expected?: number) {
+  constructor(readonly received: number, readonly expected?: number) {
     super(
       expected === undefined
         ? `connection closed in the middle of a line (${received} bytes without "\\n")`
         : `connection closed after ${received} of ${expected} bytes`,
     );
-    this.received = received;
-    this.expected = expected;
   }
 }
 
-/** A read or write waited longer than the idle timeout; the connection was closed. */
+/** Nothing moved for `ms` milliseconds, the idle timeout: the connection was closed. */
 export class IdleTimeoutError extends Deno.errors.TimedOut {
   override name = "IdleTimeoutError";
-  /** The idle timeout, in milliseconds. */
-  readonly ms: number;
-  constructor(ms: number) {
+  constructor(readonly ms: number) {
     super(`timed out after ${ms / 1000} s`);
-    this.ms = ms;
   }
 }
 
-/** Options for {@linkcode Wire} and {@linkcode writeAll}. */
+/** Options for {@linkcode Wire}. */
 export interface WireOptions {
-  /** Called with every socket read and write; see `common/trace.ts`. */
+  /** Called with every socket read and write (`--trace`). */
   trace?: Tracer;
   /** Close the stream when a read or write waits this long (0 or unset: never). */
   timeoutMs?: number;
-  /** Initial size of the read buffer (it grows for long lines). Default 16 KiB. */
+  /** First size of the read buffer; it grows for long lines (default 16 KiB). */
   bufferSize?: number;
-  /** Sent to the peer, best effort, when the idle timeout closes the stream (e.g. `ERROR ...`). */
+  /** Sent to the peer, best effort, when the idle timeout closes the stream. */
   farewell?: Uint8Array;
 }
 
 const LF = 0x0a;
+const CR = 0x0d;
 /** How long the idle timeout's farewell may take before the socket is closed anyway. */
 const FAREWELL_GRACE_MS = 1000;
-const CR = 0x0d;
 const NO_BYTES = new Uint8Array(0);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
 /**
  * Writes every byte of `data`, looping because `write()` may take only part
- * of a buffer. With `blockSize` (at least 1), no write spans two blocks:
- * a block protocol's sends, each visible in the trace.
+ * of a buffer. With `blockSize`, no write spans two blocks: a block
+ * protocol's sends, each one visible in the trace.
  *
  * @example
  * ```ts
@@ -103,11 +90,9 @@ export async function writeAll(
   trace?: Tracer,
   blockSize: number = data.length,
 ): Promise<void> {
-  let off = 0;
-  while (off < data.length) {
+  for (let off = 0; off < data.length;) {
     // The end of the block `off` is in, even after a partial write inside it.
-    const end = Math.min(off - (off % blockSize) + blockSize, data.length);
-    const block = data.subarray(off, end);
+    const block = data.subarray(off, Math.min(off - (off % blockSize) + blockSize, data.length));
     const n = await writer.write(block);
     trace?.("->", n === block.length ? block : block.subarray(0, n));
     off += n;
@@ -129,15 +114,14 @@ export class Wire implements Disposable {
   readonly #trace?: Tracer;
   readonly #timeoutMs: number;
   readonly #farewell?: Uint8Array;
-  // Allocated on first buffered read: a connection that only reads into
-  // its own large chunks (the echo server's) never pays for it.
-  #buf: Uint8Array = NO_BYTES;
   readonly #bufferSize: number;
+  // Allocated on the first buffered read: the echo server reads into its own chunk only.
+  #buf: Uint8Array = NO_BYTES;
   #r = 0;
   #w = 0;
   #closed = false;
-  // Idle timeout, armed lazily: one timer at a time (it looks every quarter
-  // period while something waits), not one per read or write.
+  // The idle timeout: one timer at a time, which looks every quarter period
+  // while something waits, instead of a timer per read or write.
   #timer?: ReturnType<typeof setTimeout>;
   #deadline = 0;
   #pending = 0;
@@ -153,35 +137,20 @@ export class Wire implements Disposable {
     this.#bufferSize = options.bufferSize ?? 16 * 1024;
   }
 
-  /** Bytes received but not yet consumed. */
-  get buffered(): number {
-    return this.#w - this.#r;
-  }
-
   /** Whether the idle timeout closed this connection. */
   get timedOut(): boolean {
     return this.#timedOut;
   }
 
-  /**
-   * Reads what is available, at most `p.length` bytes: buffered bytes first,
-   * else one socket read. Resolves `null` at end of stream.
-   */
+  /** Reads at most `p.length` bytes: buffered ones first, else one socket read; `null` at the end. */
   async read(p: Uint8Array): Promise<number | null> {
-    if (this.buffered > 0) return this.#take(p);
+    if (this.#buffered > 0) return this.#take(p);
     if (p.length >= this.#bufferSize) return await this.#readSocket(p);
     if (!(await this.#fill())) return null;
     return this.#take(p);
   }
 
-  /** Reads exactly `n` bytes into a new array; throws {@linkcode UnexpectedEofError} on early end. */
-  async readExact(n: number): Promise<Uint8Array> {
-    const out = new Uint8Array(n);
-    await this.readFull(out);
-    return out;
-  }
-
-  /** Fills `p` completely; throws {@linkcode UnexpectedEofError} on early end. */
+  /** Fills `p` completely, or throws {@linkcode UnexpectedEofError}. */
   async readFull(p: Uint8Array): Promise<void> {
     let off = this.#take(p);
     while (off < p.length) {
@@ -192,12 +161,12 @@ export class Wire implements Disposable {
   }
 
   /**
-   * Reads one line of at most `maxBytes` bytes (terminator not counted),
-   * ending in `\n` or `\r\n`, without the terminator. Bytes after the line
-   * stay buffered for the next read. Resolves `null` when the stream ends
-   * before the line's first byte; throws {@linkcode ProtocolError} when the
-   * line is too long, or when it ends inside a line unless `eofEndsLine`
-   * (keyboard input may lack a final newline; protocol lines may not).
+   * Reads one line, ending in `\n` or `\r\n`, of at most `maxBytes` bytes
+   * without its ending, which is dropped; what follows stays buffered.
+   * `null` when the stream ends before the line's first byte. Throws
+   * {@linkcode LineTooLongError}, or {@linkcode UnexpectedEofError} when the
+   * stream ends inside a line, unless `eofEndsLine` (typed input may lack a
+   * last newline; protocol lines may not).
    */
   async readLineBytes(maxBytes: number, eofEndsLine = false): Promise<Uint8Array | null> {
     this.#allocate();
@@ -206,30 +175,26 @@ export class Wire implements Disposable {
       const at = this.#buf.subarray(this.#r + scanned, this.#w).indexOf(LF);
       if (at >= 0) {
         const end = this.#r + scanned + at;
-        let lineEnd = end;
-        if (lineEnd > this.#r && this.#buf[lineEnd - 1] === CR) lineEnd--;
+        const lineEnd = end > this.#r && this.#buf[end - 1] === CR ? end - 1 : end;
         if (lineEnd - this.#r > maxBytes) throw new LineTooLongError(maxBytes);
         const line = this.#buf.slice(this.#r, lineEnd);
         this.#r = end + 1;
         return line;
       }
-      scanned = this.buffered;
+      scanned = this.#buffered;
       // One byte of slack: the line may still end in "\r\n".
       if (scanned > maxBytes + 1) throw new LineTooLongError(maxBytes);
-      if (this.#w === this.#buf.length) this.#makeRoom(maxBytes + 2);
-      if (!(await this.#fill())) {
-        if (this.buffered === 0) return null;
-        if (eofEndsLine) {
-          const line = this.#buf.slice(this.#r, this.#w);
-          this.#r = this.#w = 0;
-          return line;
-        }
-        throw new UnexpectedEofError(this.buffered);
-      }
+      if (this.#w === this.#buf.length) this.#compact(maxBytes + 2);
+      if (await this.#fill()) continue;
+      if (this.#buffered === 0) return null;
+      if (!eofEndsLine) throw new UnexpectedEofError(this.#buffered);
+      const line = this.#buf.slice(this.#r, this.#w);
+      this.#r = this.#w = 0;
+      return line;
     }
   }
 
-  /** {@linkcode readLineBytes} decoded as strict UTF-8. */
+  /** {@linkcode readLineBytes} decoded as strict UTF-8 ({@linkcode ProtocolError} if it is not). */
   async readLine(maxBytes: number): Promise<string | null> {
     const bytes = await this.readLineBytes(maxBytes);
     if (bytes === null) return null;
@@ -240,38 +205,16 @@ export class Wire implements Disposable {
     }
   }
 
-  /** Reads until the peer closes; throws {@linkcode ProtocolError} past `limit` bytes. */
-  async readToEnd(limit: number): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    const chunk = new Uint8Array(64 * 1024);
-    while (true) {
-      const n = await this.read(chunk);
-      if (n === null) break;
-      total += n;
-      if (total > limit) throw new ProtocolError(`more than ${limit} bytes`);
-      chunks.push(chunk.slice(0, n));
-    }
-    const out = new Uint8Array(total);
-    let off = 0;
-    for (const c of chunks) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
-  }
-
   /** Writes all of `data`. */
   write(data: Uint8Array): Promise<void> {
     return this.#timed(() => writeAll(this.#conn, data, this.#trace));
   }
 
   /**
-   * Writes all of `data` as writes of at most `blockSize` bytes each, the
-   * way a block protocol sends; the trace shows each one. One timed scope
-   * for the whole run, since a promise chain per small block costs more
-   * than the block's system call; each write that moves bytes counts as
-   * progress, so a long run to a slow but steady reader is not cut off.
+   * Writes `data` as writes of at most `blockSize` bytes, as a block protocol
+   * sends, in one timed scope: a promise chain per small block costs more
+   * than its system call. Each write that moves bytes counts as progress, so
+   * a long run to a slow but steady reader is not cut off.
    */
   writeBlocks(data: Uint8Array, blockSize: number): Promise<void> {
     return this.#timed(() => writeAll(this.#conn, data, this.#progress, blockSize));
@@ -296,7 +239,7 @@ export class Wire implements Disposable {
     try {
       this.#conn.close();
     } catch {
-      // Already closed by the peer's reset or by the caller: nothing to release.
+      // Closed already, by the peer's reset or by the caller.
     }
   }
 
@@ -304,8 +247,12 @@ export class Wire implements Disposable {
     this.close();
   }
 
+  get #buffered(): number {
+    return this.#w - this.#r;
+  }
+
   #take(p: Uint8Array): number {
-    const n = Math.min(p.length, this.buffered);
+    const n = Math.min(p.length, this.#buffered);
     if (n === 0) return 0;
     p.set(this.#buf.subarray(this.#r, this.#r + n));
     this.#r += n;
@@ -313,25 +260,21 @@ export class Wire implements Disposable {
     return n;
   }
 
-  /** Gives the wire its read buffer, the first time one is needed. */
   #allocate(): void {
     if (this.#buf === NO_BYTES) this.#buf = new Uint8Array(this.#bufferSize);
   }
 
   async #fill(): Promise<boolean> {
     this.#allocate();
-    if (this.#r > 0 && this.#w === this.#buf.length) {
-      this.#buf.copyWithin(0, this.#r, this.#w);
-      this.#w -= this.#r;
-      this.#r = 0;
-    }
+    if (this.#w === this.#buf.length) this.#compact();
     const n = await this.#readSocket(this.#buf.subarray(this.#w));
     if (n === null) return false;
     this.#w += n;
     return true;
   }
 
-  #makeRoom(limit: number): void {
+  /** Moves unread bytes to the front, or, if all are unread, grows the buffer up to `limit`. */
+  #compact(limit = 0): void {
     if (this.#r > 0) {
       this.#buf.copyWithin(0, this.#r, this.#w);
       this.#w -= this.#r;
@@ -357,36 +300,25 @@ export class Wire implements Disposable {
     this.#deadline = performance.now() + this.#timeoutMs;
     this.#moved = false;
     if (this.#timer === undefined && !this.#closed) {
-      this.#timer = setTimeout(this.#onTimer, this.#checkMs);
+      this.#timer = setTimeout(this.#onTimer, this.#timeoutMs / 4);
     }
     try {
       return await op();
     } catch (error) {
-      if (this.#timedOut) {
-        throw new IdleTimeoutError(this.#timeoutMs);
-      }
-      throw error;
+      throw this.#timedOut ? new IdleTimeoutError(this.#timeoutMs) : error;
     } finally {
       this.#pending--;
     }
   }
 
-  /**
-   * The trace of a run of writes, which also marks each one as progress.
-   * Only a mark: reading the clock per 1 KiB block cost 5% of lab 3's rate.
-   */
+  // A mark, not a clock reading: reading the clock per 1 KiB block cost 5% of lab 3's rate.
   #progress: Tracer = (direction, bytes) => {
     this.#moved = true;
     this.#trace?.(direction, bytes);
   };
 
-  // The timer looks at least every quarter period, so progress it finds
-  // marked restarts the clock at most a quarter period late: an idle
-  // connection is closed 1 to 1.25 periods after its last progress.
-  get #checkMs(): number {
-    return this.#timeoutMs / 4;
-  }
-
+  // Progress found marked restarts the clock at most a quarter period late:
+  // an idle connection is closed 1 to 1.25 periods after its last progress.
   #onTimer = (): void => {
     this.#timer = undefined;
     if (this.#pending === 0) return;
@@ -397,14 +329,14 @@ export class Wire implements Disposable {
     }
     const left = this.#deadline - now;
     if (left > 1) {
-      this.#timer = setTimeout(this.#onTimer, Math.min(left, this.#checkMs));
+      this.#timer = setTimeout(this.#onTimer, Math.min(left, this.#timeoutMs / 4));
       return;
     }
     this.#timedOut = true;
-    if (!this.#farewell) return this.close();
-    // The pending read only ends when the socket closes: say goodbye first,
-    // but a peer that reads nothing must not keep the socket open with it.
     const farewell = this.#farewell;
+    if (!farewell) return this.close();
+    // The pending read ends only when the socket closes: say goodbye first,
+    // but a peer that reads nothing must not keep the socket open with it.
     const grace = setTimeout(() => this.close(), FAREWELL_GRACE_MS);
     this.#conn.write(farewell).then((n) => this.#trace?.("->", farewell.subarray(0, n)), () => {})
       .finally(() => {

@@ -2,20 +2,18 @@
  * The servers' log: one line per event on stdout, written so that stdout can
  * neither stop nor kill a server.
  *
- * Lines are gathered and written in one asynchronous write at the end of the
- * turn, or at most every {@linkcode FLUSH_MS} ms under load: a write per line
- * halved the UDP server's rate. One write is in flight at a time, so a stdout
- * pipe nobody reads holds up only the log: the lines beyond
- * {@linkcode MAX_PENDING} are dropped and counted (`... N log lines
- * dropped`). A closed stdout (`server.ts | head -1`) ends the logging with
- * one line on stderr; the server goes on.
+ * Lines are gathered and written in one asynchronous write, at the end of
+ * the turn or at most every 25 ms under load: a write per line halved the
+ * UDP server's rate. With one write in flight at a time, a stdout nobody
+ * reads holds up only the log: lines past {@linkcode MAX_PENDING} are dropped
+ * and counted. A closed stdout (`server.ts | head -1`) ends the log with one
+ * line on stderr; the server goes on.
  *
  * @module
  */
 
-/** Under load, the longest a line waits before it is written. */
-export const FLUSH_MS = 25;
-/** Lines kept while stdout is not taking any; later ones are dropped and counted. */
+const FLUSH_MS = 25;
+/** Lines kept while stdout takes none; later ones are dropped and counted. */
 export const MAX_PENDING = 10_000;
 
 const encoder = new TextEncoder();
@@ -27,7 +25,7 @@ let writing: Promise<void> | undefined;
 let closed = false;
 
 /**
- * Logs one line to stdout, soon and in order with every other `logLine`.
+ * Logs one line to stdout, soon and in order.
  *
  * @example
  * ```ts
@@ -38,10 +36,12 @@ export function logLine(line: string): void {
   if (closed) return;
   if (pending.length >= MAX_PENDING) {
     dropped++;
-    return;
+  } else {
+    pending.push(line);
+    if (!writing) {
+      timer ??= setTimeout(write, Math.max(0, lastWrite + FLUSH_MS - performance.now()));
+    }
   }
-  pending.push(line);
-  if (!writing) timer ??= setTimeout(write, Math.max(0, lastWrite + FLUSH_MS - performance.now()));
 }
 
 function write(): void {
@@ -52,7 +52,9 @@ function write(): void {
   pending = [];
   dropped = 0;
   lastWrite = performance.now();
-  writing = writeAll(bytes).then(() => {
+  writing = (async () => {
+    for (let off = 0; off < bytes.length;) off += await Deno.stdout.write(bytes.subarray(off));
+  })().then(() => {
     writing = undefined;
     if (pending.length > 0 || dropped > 0) timer ??= setTimeout(write, FLUSH_MS);
   }, (error) => {
@@ -63,13 +65,9 @@ function write(): void {
   });
 }
 
-async function writeAll(bytes: Uint8Array): Promise<void> {
-  for (let off = 0; off < bytes.length;) off += await Deno.stdout.write(bytes.subarray(off));
-}
-
 /**
- * Writes the pending lines and waits for them, at most `timeoutMs` (a stdout
- * nobody reads must not hold up the exit). Called before the process exits.
+ * Writes the pending lines, waiting at most `timeoutMs`: a stdout nobody
+ * reads must not hold up the exit. `runMain` calls it before exiting.
  *
  * @example
  * ```ts
@@ -78,14 +76,14 @@ async function writeAll(bytes: Uint8Array): Promise<void> {
  * ```
  */
 export async function flushLog(timeoutMs = 1000): Promise<void> {
-  clearTimeout(timer);
-  timer = undefined;
   let limit: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<void>((resolve) => (limit = setTimeout(resolve, timeoutMs)));
+  const expired = new Promise<"expired">((
+    resolve,
+  ) => (limit = setTimeout(resolve, timeoutMs, "expired")));
   try {
     while (!closed && (writing || pending.length > 0 || dropped > 0)) {
       write();
-      if (await Promise.race([writing, expired.then(() => "expired")]) === "expired") return;
+      if (await Promise.race([writing, expired]) === "expired") return;
     }
   } finally {
     clearTimeout(limit);

@@ -17,23 +17,13 @@ export interface Server extends AsyncDisposable {
 }
 
 /** How long accept waits before trying again when the process is out of descriptors or memory. */
-export const ACCEPT_RETRY_MS = 100;
-
-/**
- * Accept failures that concern one client only: it reset or gave up before
- * we took its connection. The next accept can go ahead at once.
- */
-function lostClient(error: unknown): boolean {
-  return error instanceof Deno.errors.NotConnected ||
-    error instanceof Deno.errors.ConnectionReset ||
-    error instanceof Deno.errors.ConnectionAborted;
-}
+const ACCEPT_RETRY_MS = 100;
 
 /**
  * Yields connections from `listener` until it is closed. A client that reset
  * before it was accepted is skipped at once; any other failure (out of file
- * descriptors, buffers or memory) is logged once and retried every
- * {@linkcode ACCEPT_RETRY_MS} ms, so the server lives through it.
+ * descriptors, buffers or memory) is logged once and retried every 100 ms,
+ * so the server lives through it.
  *
  * @example
  * ```ts
@@ -55,7 +45,11 @@ export async function* acceptWithRetry(
       if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
         return; // The listener was closed: the server is stopping.
       }
-      if (lostClient(error)) continue;
+      // A client that reset or gave up before we took it: the next accept can go ahead.
+      if (
+        error instanceof Deno.errors.NotConnected || error instanceof Deno.errors.ConnectionReset ||
+        error instanceof Deno.errors.ConnectionAborted
+      ) continue;
       if (failures++ === 0) {
         log(`accept failed: ${(error as Error).message}; retrying every ${ACCEPT_RETRY_MS} ms`);
       }

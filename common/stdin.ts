@@ -1,23 +1,19 @@
 /**
- * Keyboard input that also works when stdin is a pipe or a file.
- *
- * `prompt()` returns `null` when stdin is not a terminal, so scripts read
- * their input lines here instead: the prompt goes to stdout, the answer is
- * read from stdin up to the end of the line, and bytes after that line are
- * kept for the next question.
+ * Keyboard input that also works when stdin is a pipe or a file, where
+ * `prompt()` returns `null`.
  *
  * @module
  */
 
 import { Wire } from "./io.ts";
 
-const MAX_LINE = 1024 * 1024;
-const encoder = new TextEncoder();
-let stdinWire: Wire | undefined;
+// Stdin belongs to the process: our view of it never closes it, never writes.
+let stdin: Wire | undefined;
 
 /**
- * Prints `question` (no newline) and reads one line from stdin, without its
- * line ending. Resolves `null` at end of input.
+ * Prints `question` (no newline), reads one line from stdin and returns it
+ * without its ending; `null` at the end of input. Bytes after that line wait
+ * for the next question.
  *
  * @example
  * ```ts
@@ -25,16 +21,13 @@ let stdinWire: Wire | undefined;
  * ```
  */
 export async function ask(question: string): Promise<string | null> {
-  if (question) {
-    const bytes = encoder.encode(question);
-    for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
-  }
-  stdinWire ??= new Wire({
+  const bytes = new TextEncoder().encode(question);
+  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+  stdin ??= new Wire({
     read: (p) => Deno.stdin.read(p),
-    write: () => Promise.reject(new Error("stdin is read-only")),
-    // Stdin belongs to the process; closing our view of it must not close it.
-    close: () => {},
+    write: () => Promise.resolve(0),
+    close() {},
   });
-  const line = await stdinWire.readLineBytes(MAX_LINE, true);
+  const line = await stdin.readLineBytes(1024 * 1024, true);
   return line === null ? null : new TextDecoder().decode(line);
 }

@@ -60,8 +60,17 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
   await wire.write(data);
   // Half-close: "that was all", so the server knows the sentence is complete.
   await wire.closeWrite();
-  const reply = await wire.readToEnd(replyLimit(data.length));
-  return new TextDecoder().decode(reply);
+  // The reply is everything until the server closes, however many reads it takes.
+  const limit = replyLimit(data.length);
+  const decoder = new TextDecoder();
+  const chunk = new Uint8Array(16 * 1024);
+  let reply = "";
+  for (let n, received = 0; (n = await wire.read(chunk)) !== null;) {
+    received += n;
+    if (received > limit) throw new Failure(`the reply is longer than ${limit} bytes`);
+    reply += decoder.decode(chunk.subarray(0, n), { stream: true });
+  }
+  return reply + decoder.decode();
 }
 
 if (import.meta.main) {

@@ -137,6 +137,25 @@ Deno.test("a server that stalls: the client's --timeout ends it with one line", 
   assert.equal(r.code, 1);
 });
 
+Deno.test("a server that answers without end: the client stops past its reply limit, one line", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const flood = (async () => {
+    using conn = await listener.accept();
+    const block = new Uint8Array(4096).fill(0x41);
+    // Far more than "hi" upper-cased can become; the client must stop reading, not store it all.
+    try {
+      for (let i = 0; i < 4096; i++) await conn.write(block);
+    } catch {
+      // The client closed: what a client over its limit does.
+    }
+  })();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${listener.addr.port}`, "hi"]);
+  await flood;
+  assert.equal(r.stderr, "error: the reply is longer than 1030 bytes\n");
+  assert.equal(r.stdout, "");
+  assert.equal(r.code, 1);
+});
+
 Deno.test("connection refused: one line, exit 1", async () => {
   // Bind then close to find a port with nothing listening.
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
