@@ -221,8 +221,15 @@ export class FileShrankError extends Error {
   }
 }
 
-/** The read size of a streamed body. */
-const CHUNK_BYTES = 64 * 1024;
+/**
+ * The read size of a streamed body. Counting the bytes means the body passes
+ * through JavaScript, chunk by chunk, where `file.readable` would be copied
+ * by the runtime alone (and say nothing of a cut: Deno 2.9.6 resolves the
+ * handler's `info.completed` even when the client reset mid-body). Measured
+ * on a 10 MiB file: 256 KiB chunks cost the least CPU (64 KiB: +15%, 1 MiB:
+ * +65%, garbage); the runtime's own copy still takes about a third less.
+ */
+const CHUNK_BYTES = 256 * 1024;
 
 /**
  * Streams `length` bytes of `file` from `start`, closing the file at the end

@@ -89,6 +89,21 @@ export function serveHttp(options: HttpServerOptions): Server {
   }
   const controller = new AbortController();
 
+  // Deno.serve opens the listening socket, accepts connections, parses each
+  // request and calls respond(); it writes the response and keeps the
+  // connection alive or closes it.
+  const listen = (port: number) =>
+    Deno.serve({
+      hostname: options.hostname ?? "0.0.0.0",
+      port,
+      signal: controller.signal,
+      onListen: () => {},
+      // Never a stack trace or a path in a response.
+      onError: () => new Response("Internal Server Error\n", { status: 500 }),
+    }, respond);
+  const first = listen(options.port);
+  const addr = first.addr;
+
   // One request: its target (never chosen by the Host header), the handler's
   // answer, and the log line once the body has gone out.
   function respond(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) {
@@ -116,18 +131,6 @@ export function serveHttp(options: HttpServerOptions): Server {
       return failed();
     }
   }
-
-  const listen = (port: number) =>
-    Deno.serve({
-      hostname: options.hostname ?? "0.0.0.0",
-      port,
-      signal: controller.signal,
-      onListen: () => {},
-      // Never a stack trace or a path in a response.
-      onError: () => new Response("Internal Server Error\n", { status: 500 }),
-    }, respond);
-  const first = listen(options.port);
-  const addr = first.addr;
 
   // Deno.serve's accept loop ends when the process runs out of file
   // descriptors. Keep the server up: say so once, then listen again on the
