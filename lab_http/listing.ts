@@ -1,9 +1,13 @@
 /**
  * The directory listing page: valid HTML5, folders first, names escaped,
- * links percent-encoded.
+ * links percent-encoded; and what it lists, read so that a name swapped for
+ * a symlink shows nothing of where the link points unless that is served too.
  *
  * @module
  */
+
+import { join } from "node:path";
+import type { Root } from "./confine.ts";
 
 /** One listed entry. */
 export interface ListingEntry {
@@ -11,6 +15,46 @@ export interface ListingEntry {
   isDirectory: boolean;
   size: number;
   mtime: Date | null;
+}
+
+/**
+ * The entries of `dir` (a folder inside `root`) that a listing shows: no
+ * hidden names (unless the root serves them), and a symlink only if following
+ * it leads to a place the server would serve. Each entry is `lstat`ed, not
+ * `stat`ed, so an entry swapped for a link after the folder was read shows as
+ * a link (and is looked at as one), never with the size or time of its target.
+ *
+ * @example
+ * ```ts
+ * import { Root } from "./confine.ts";
+ * const root = new Root(".");
+ * folderEntries(root, root.path).length;
+ * ```
+ */
+export function folderEntries(root: Root, dir: string): ListingEntry[] {
+  const entries: ListingEntry[] = [];
+  for (const entry of Deno.readDirSync(dir)) {
+    try {
+      let path = join(dir, entry.name);
+      if (!root.contains(path)) continue; // A hidden name.
+      let info = Deno.lstatSync(path);
+      if (info.isSymlink) {
+        path = Deno.realPathSync(path);
+        if (!root.contains(path)) continue;
+        info = Deno.lstatSync(path);
+      }
+      if (!info.isFile && !info.isDirectory) continue; // FIFOs, sockets, devices, links.
+      entries.push({
+        name: entry.name,
+        isDirectory: info.isDirectory,
+        size: info.size,
+        mtime: info.mtime,
+      });
+    } catch {
+      // A dangling symlink or an entry removed meanwhile: not listed.
+    }
+  }
+  return entries;
 }
 
 /** Escapes text for HTML content and attribute values. */

@@ -1,107 +1,98 @@
 /**
  * A static file server like `python -m http.server`, on `Deno.serve` (the
- * runtime's own HTTP/1.1 server, as `http.server` is Python's), with the
- * file-serving handler written here.
+ * runtime's own HTTP/1.1 server, as `http.server` is Python's): `Deno.serve`
+ * owns the sockets and parses each request; this script takes the request
+ * target, hands it to the file-serving handler (`static_files.ts`) and logs
+ * one line per request when its body has gone out.
  *
- * Run: `deno run --allow-net --allow-read=DIR lab_http/server.ts [PORT] -d DIR`
+ * Run: `deno run --allow-net --allow-read=lab_http/site lab_http/server.ts 8080 -d lab_http/site`
  *
  * @module
  */
 
 import { formatHostPort } from "../common/addr.ts";
-import { helpOption, parseCli, parsePort, traceOption, UsageError } from "../common/cli.ts";
+import {
+  helpOption,
+  parseCli,
+  serverPort,
+  serverPortOption,
+  traceOption,
+  UsageError,
+} from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
-import { serveUntilInterrupted } from "../common/signals.ts";
-import { staticHandler } from "./static_files.ts";
+import { onInterrupt, type Server } from "../common/server.ts";
+import { escapeControl } from "../common/trace.ts";
+import { type Answer, errorAnswer, type Transfer } from "./responses.ts";
+import { type StaticHandler, staticHandler } from "./static_files.ts";
+import { isValidHost, targetOf } from "./target.ts";
+
+/** Python's `http.server` port. */
+export const DEFAULT_PORT = 8080;
+/** How long to wait before listening again when the process ran out of descriptors. */
+const RETRY_MS = 100;
 
 /** Options for {@linkcode serveHttp}. */
 export interface HttpServerOptions {
+  /** Address to listen on (default `0.0.0.0`). */
   hostname?: string;
+  /** Port to listen on; 0 picks a free one. */
   port: number;
   /** The folder served (default `.`). */
   root?: string;
+  /** Add `Access-Control-Allow-Origin: *`. */
   cors?: boolean;
+  /** Serve and list names starting with a dot. */
   dotfiles?: boolean;
   /** List folders without index.html (default true). */
   listing?: boolean;
   /** Print request and response heads to stderr. */
   trace?: boolean;
-  /** Access-log lines (default: batched stdout). */
+  /** Where access-log lines go (default: stdout). */
   log?: (line: string) => void;
-  signal?: AbortSignal;
 }
 
-/** A running HTTP server. */
-export interface HttpServer {
-  addr: Deno.NetAddr;
-  close(): void;
-  finished: Promise<void>;
-}
-
-const RETRY_MS = 100;
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-let lastSecond = -1;
-let lastDate = "";
-
-/** Python's log date, local time: `24/Nov/2026 13:40:00` (formatted once a second). */
-function logDate(): string {
-  const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== lastSecond) {
-    lastSecond = second;
-    lastDate = formatLogDate(new Date(now));
+/** The folder given cannot be served (missing, not a folder, not readable). */
+export class RootError extends Failure {
+  override name = "RootError";
+  /** The folder as given. */
+  root: string;
+  constructor(root: string, cause: unknown) {
+    super(`cannot serve ${root}: ${describeError(cause)}`, { cause });
+    this.root = root;
   }
-  return lastDate;
-}
-
-function formatLogDate(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, "0");
-  return `${p(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())}`;
-}
-
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
-
-/** Escapes control characters as `\xHH`, as Python's server does in its log. */
-function escapeControl(text: string): string {
-  // Most request lines have none: a search is cheaper than a replace with a callback.
-  if (text.search(CONTROL) < 0) return text;
-  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /**
- * Starts the server. Throws a `Failure` if the folder cannot be served.
+ * Starts the server. Throws {@linkcode RootError} if the folder cannot be
+ * served, and `Deno.errors.AddrInUse` and the like if the port cannot be had.
  *
  * @example
  * ```ts
- * const server = serveHttp({ port: 0, root: "." });
- * server.close();
- * await server.finished;
+ * await using server = serveHttp({ hostname: "127.0.0.1", port: 0, root: "." });
+ * console.log(server.addr.port);
  * ```
  */
-export function serveHttp(options: HttpServerOptions): HttpServer {
+export function serveHttp(options: HttpServerOptions): Server {
   const log = options.log ?? logLine;
-  let handler: (req: Request) => Response | Promise<Response>;
+  const root = options.root ?? ".";
+  let handle: StaticHandler;
   try {
-    handler = staticHandler({
-      root: options.root ?? ".",
+    handle = staticHandler({
+      root,
       cors: options.cors,
       dotfiles: options.dotfiles,
       listing: options.listing,
     });
   } catch (error) {
-    throw new Failure(`cannot serve ${options.root ?? "."}: ${describeError(error)}`);
+    throw new RootError(root, error);
   }
   const controller = new AbortController();
-  options.signal?.addEventListener("abort", () => controller.abort(), { once: true });
-  const trace = (direction: string, lines: string[]) =>
-    console.error(lines.map((l) => `${direction} ${l}`).join("\n"));
 
-  const serve = (port: number) =>
+  // Deno.serve opens the listening socket, accepts connections, parses each
+  // request and calls respond(); it writes the response and keeps the
+  // connection alive or closes it.
+  const listen = (port: number) =>
     Deno.serve({
       hostname: options.hostname ?? "0.0.0.0",
       port,
@@ -109,50 +100,47 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
       onListen: () => {},
       // Never a stack trace or a path in a response.
       onError: () => new Response("Internal Server Error\n", { status: 500 }),
-    }, (req, info) => {
-      // The path and query: what follows the scheme and authority in the absolute URL.
-      const target = req.url.slice(req.url.indexOf("/", req.url.indexOf("//") + 2));
-      if (options.trace) {
-        trace("<-", [
-          `${req.method} ${target} HTTP/1.1`,
-          ...[...req.headers].map(([k, v]) => `${k}: ${v}`),
-        ]);
-      }
-      const done = (res: Response): Response => {
-        if (options.trace) {
-          trace("->", [
-            `HTTP/1.1 ${res.status}`,
-            ...[...res.headers].map(([k, v]) => `${k}: ${v}`),
-          ]);
-        }
-        const peer = (info.remoteAddr as Deno.NetAddr).hostname;
-        const size = res.headers.get("content-length") ?? "-";
-        log(
-          `${peer} - - [${logDate()}] "${
-            escapeControl(`${req.method} ${target} HTTP/1.1`)
-          }" ${res.status} ${size}`,
-        );
-        return res;
-      };
-      const failed = () => done(new Response("Internal Server Error\n", { status: 500 }));
-      try {
-        const res = handler(req);
-        return res instanceof Promise ? res.then(done, failed) : done(res);
-      } catch {
-        return failed();
-      }
-    });
-  const first = serve(options.port);
+    }, respond);
+  const first = listen(options.port);
   const addr = first.addr;
+
+  // One request: its target (never chosen by the Host header), the handler's
+  // answer, and the log line once the body has gone out.
+  function respond(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) {
+    const host = req.headers.get("host");
+    const target = targetOf(req.url, host);
+    if (options.trace) traceRequest(req, target);
+    const line = `${info.remoteAddr.hostname} - - [${logDate()}] "${
+      escapeControl(`${req.method} ${target} HTTP/1.1`)
+    }"`;
+    const done = (answer: Answer): Response => {
+      const { response, length, transfer } = answer;
+      if (options.trace) traceResponse(response);
+      if (transfer) transfer.then((t) => log(`${line} ${response.status} ${sizeField(t, length)}`));
+      else log(`${line} ${response.status} ${length ?? "-"}`);
+      return response;
+    };
+    const failed = () => done(errorAnswer(500, "Internal Server Error", options.cors ?? false));
+    if (host !== null && !isValidHost(host)) {
+      return done(errorAnswer(400, "Bad Request", options.cors ?? false));
+    }
+    try {
+      const answer = handle(req, target);
+      return answer instanceof Promise ? answer.then(done, failed) : done(answer);
+    } catch {
+      return failed();
+    }
+  }
+
   // Deno.serve's accept loop ends when the process runs out of file
   // descriptors. Keep the server up: say so once, then listen again on the
   // same port until descriptors are free.
-  const supervise = async () => {
+  async function supervise(): Promise<void> {
     let current: Deno.HttpServer<Deno.NetAddr> | undefined = first;
     let failures = 0;
     while (!controller.signal.aborted) {
       try {
-        current ??= serve(addr.port);
+        current ??= listen(addr.port);
         if (failures > 0) log(`listening again after ${failures} failed tries`);
         failures = 0;
         await current.finished;
@@ -171,8 +159,50 @@ export function serveHttp(options: HttpServerOptions): HttpServer {
         });
       }
     }
-  };
-  return { addr, close: () => controller.abort(), finished: supervise() };
+  }
+
+  // Aborting Deno.serve's signal closes the listener and every open
+  // connection, a transfer under way included.
+  const close = () => controller.abort();
+  const finished = supervise();
+  return { addr, finished, close, [Symbol.asyncDispose]: () => (close(), finished) };
+}
+
+/** The log's size field: the bytes sent, and for a cut transfer, of how many. */
+function sizeField(transfer: Transfer, length: number | undefined): string {
+  return transfer.complete ? `${transfer.sent}` : `${transfer.sent} of ${length} (cut short)`;
+}
+
+function traceRequest(req: Request, target: string): void {
+  const lines = [
+    `${req.method} ${target} HTTP/1.1`,
+    ...[...req.headers].map(([k, v]) => `${k}: ${v}`),
+  ];
+  console.error(lines.map((l) => `<- ${escapeControl(l)}`).join("\n"));
+}
+
+function traceResponse(res: Response): void {
+  const lines = [`HTTP/1.1 ${res.status}`, ...[...res.headers].map(([k, v]) => `${k}: ${v}`)];
+  console.error(lines.map((l) => `-> ${l}`).join("\n"));
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+let lastSecond = -1;
+let lastDate = "";
+
+/** Python's log date, local time: `24/Nov/2026 13:40:00` (formatted once a second). */
+function logDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    const d = new Date(now);
+    const p = (n: number) => String(n).padStart(2, "0");
+    lastDate = `${p(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ${p(d.getHours())}:${
+      p(d.getMinutes())
+    }:${p(d.getSeconds())}`;
+  }
+  return lastDate;
 }
 
 if (import.meta.main) {
@@ -184,11 +214,12 @@ if (import.meta.main) {
         "Static file server like `python -m http.server`: serves DIR over HTTP/1.1 with listings,\n" +
         "caching headers, ranges, and nothing outside DIR.",
       options: {
+        port: serverPortOption(DEFAULT_PORT),
         address: {
           type: "string",
           short: "a",
           arg: "ADDR",
-          help: "address to listen on (default 0.0.0.0)",
+          help: "address to listen on (default 0.0.0.0; :: for IPv6 and IPv4)",
         },
         bind: {
           type: "string",
@@ -213,23 +244,30 @@ if (import.meta.main) {
         help: helpOption,
       },
       maxPositionals: 1,
-      epilog: "example: deno run --allow-net --allow-read=./site lab_http/server.ts 8080 -d ./site",
+      epilog: "example: deno run --allow-net --allow-read=lab_http/site lab_http/server.ts 8080 " +
+        "-d lab_http/site",
     });
     if (values.address && values.bind && values.address !== values.bind) {
       throw new UsageError("give the address once: -a or -b", usage);
     }
-    const hostname = values.address ?? values.bind ?? "0.0.0.0";
-    const port = parsePort(positionals[0] ?? "8080", "server", usage);
-    const server = serveHttp({
-      hostname,
-      port,
+    await using server = serveHttp({
+      hostname: values.address ?? values.bind ?? "0.0.0.0",
+      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
       root: values.directory,
       cors: values.cors,
       dotfiles: values.dotfiles,
       listing: !values["no-listing"],
       trace: values.trace,
     });
-    const url = `http://${formatHostPort(server.addr.hostname, server.addr.port)}/`;
-    await serveUntilInterrupted(server, `Serving ${values.directory} at ${url}`);
+    logLine(
+      `Serving ${values.directory} at http://${
+        formatHostPort(server.addr.hostname, server.addr.port)
+      }/`,
+    );
+    using _ = onInterrupt(() => {
+      logLine("Shutting down");
+      server.close();
+    });
+    await server.finished;
   });
 }

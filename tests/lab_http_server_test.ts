@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { serveHttp } from "../lab_http/server.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
+import { inProcess } from "./support/in_process.ts";
 
 const SERVER = script("lab_http/server.ts");
 const CLIENT = script("lab_http/client.ts");
@@ -106,7 +107,31 @@ async function site() {
   await w("big.bin", big);
   const mk = await new Deno.Command("mkfifo", { args: [join(root, "fifo")] }).output();
   assert.ok(mk.success);
+  await backdate(root);
   return { base, root, names, big };
+}
+
+/**
+ * Sets every file's mtime an hour back: the site as it is most of its life.
+ * A file changed in the last 2 s gets no validators (see the freshness tests).
+ */
+async function backdate(dir: string): Promise<void> {
+  const past = new Date(Date.now() - 3600_000);
+  for await (const entry of Deno.readDir(dir)) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory) await backdate(path);
+    else if (entry.isFile) await Deno.utime(path, past, past);
+  }
+}
+
+/** Waits (at most 5 s) until a log line matches `pattern`; the line. */
+async function logged(log: string[], pattern: RegExp): Promise<string> {
+  for (let waited = 0; waited < 5000; waited += 10) {
+    const line = log.find((l) => pattern.test(l));
+    if (line) return line;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no log line matches ${pattern}:\n${log.join("\n")}`);
 }
 
 async function startServer(
@@ -443,4 +468,264 @@ Deno.test("server CLI: banner, log lines, Ctrl+C; bad arguments exit 2; a missin
   ]);
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr, "error: cannot serve /nonexistent/folder: not found\n");
+});
+
+// ---------------------------------------------------------------------------
+// Hardening (issue 15): each test below fails on the server before that issue.
+
+/** Sends `head` (request line and headers, no final blank line) as is; the parsed reply. */
+async function rawHead(port: number, head: string): Promise<RawResponse> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(enc.encode(head + "\r\n\r\n"));
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  const buf = new Uint8Array(65536);
+  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+  const all = new Uint8Array(await new Blob(chunks).arrayBuffer());
+  const split = all.findIndex((_, i) =>
+    all[i] === 13 && all[i + 1] === 10 && all[i + 2] === 13 && all[i + 3] === 10
+  );
+  const lines = dec.decode(all.subarray(0, split)).split("\r\n");
+  const headers = new Headers();
+  for (const line of lines.slice(1)) {
+    headers.append(line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 1).trim());
+  }
+  const body = all.subarray(split + 4);
+  return { status: Number(lines[0].split(" ")[1]), headers, body, text: dec.decode(body) };
+}
+
+/**
+ * Runs `code` (a loop that swaps names in `dir` until `ms` have passed and
+ * prints how many rounds it made) in a separate Deno process.
+ */
+function swapper(dir: string, ms: number, code: string): Promise<number> {
+  const program = `const dir = ${
+    JSON.stringify(dir)
+  }; const end = Date.now() + ${ms}; let rounds = 0;
+while (Date.now() < end) { ${code}; rounds++; }
+console.log(rounds);`;
+  return new Deno.Command(Deno.execPath(), {
+    args: ["eval", program],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output().then((out) => Number(dec.decode(out.stdout)));
+}
+
+/** GETs `target` from `clients` loops until `until` settles; counts what came back. */
+async function hammer(
+  port: number,
+  target: string,
+  until: Promise<unknown>,
+  judge: (r: RawResponse) => "ok" | "leak" | "refused",
+): Promise<{ ok: number; refused: number; leaks: string[] }> {
+  const counts = { ok: 0, refused: 0, leaks: [] as string[] };
+  let running = true;
+  until.finally(() => (running = false));
+  const client = async () => {
+    while (running) {
+      const r = await raw(port, target);
+      const verdict = judge(r);
+      if (verdict === "leak") counts.leaks.push(`${r.status} ${[...r.headers]} ${r.text}`);
+      else counts[verdict]++;
+    }
+  };
+  await Promise.all([client(), client(), client(), client()]);
+  return counts;
+}
+
+Deno.test("symlink swaps under load: a file or a folder swapped for a link outside never leaks a byte or a header of the secret", async () => {
+  const base = await Deno.makeTempDir({ prefix: "lab_http_swap_" });
+  const root = join(base, "site");
+  try {
+    await Deno.mkdir(join(root, "d"), { recursive: true });
+    await Deno.mkdir(join(base, "secret-dir"));
+    const PUBLIC = "public\n";
+    const SECRET = "SECRET-SECRET-SECRET\n";
+    await Deno.writeTextFile(join(root, ".keep"), PUBLIC);
+    await Deno.writeTextFile(join(root, "d", "a.txt"), PUBLIC);
+    await Deno.writeTextFile(join(base, "secret.txt"), SECRET);
+    await Deno.writeTextFile(join(base, "secret-dir", "a.txt"), SECRET);
+    // Distinct dates, so a Last-Modified would tell the secret too.
+    await Deno.utime(join(base, "secret.txt"), new Date("2001-02-03"), new Date("2001-02-03"));
+    await Deno.utime(
+      join(base, "secret-dir", "a.txt"),
+      new Date("2001-02-03"),
+      new Date("2001-02-03"),
+    );
+    await backdate(root);
+    await Deno.link(join(root, ".keep"), join(root, "a.txt"));
+    await Deno.symlink("../secret-dir", join(root, ".d-link"));
+    const secretInodes = [
+      Deno.statSync(join(base, "secret.txt")).ino!,
+      Deno.statSync(join(base, "secret-dir", "a.txt")).ino!,
+    ];
+    const judge = (r: RawResponse): "ok" | "leak" | "refused" => {
+      const etag = r.headers.get("etag") ?? "";
+      if (
+        r.text.includes("SECRET") || r.headers.get("content-length") === `${SECRET.length}` ||
+        secretInodes.some((ino) => etag.startsWith(`"${ino.toString(16)}-`)) ||
+        /2001/.test(r.headers.get("last-modified") ?? "")
+      ) return "leak";
+      if (r.status === 200 && r.text === PUBLIC) return "ok";
+      if (r.status === 404) return "refused";
+      return "leak"; // Anything else is unexplained: show it.
+    };
+    await using s = inProcess((log) => serveHttp({ hostname: "127.0.0.1", port: 0, root, log }));
+    // Served, and (old enough) kept in memory, before the swaps start.
+    assert.equal((await raw(s.port, "/a.txt")).text, PUBLIC);
+    assert.equal((await raw(s.port, "/d/a.txt")).text, PUBLIC);
+
+    // The file: a.txt is by turns a hard link of .keep and a symlink to ../secret.txt.
+    const fileSwaps = swapper(
+      root,
+      3000,
+      `Deno.symlinkSync("../secret.txt", dir + "/.l"); Deno.renameSync(dir + "/.l", dir + "/a.txt");
+       Deno.linkSync(dir + "/.keep", dir + "/.f"); Deno.renameSync(dir + "/.f", dir + "/a.txt")`,
+    );
+    const file = await hammer(s.port, "/a.txt", fileSwaps, judge);
+    assert.ok((await fileSwaps) > 100, "the swapper hardly ran");
+    assert.deepEqual(file.leaks, [], `${file.leaks.length} leaks, ${file.ok} ok`);
+    assert.ok(file.ok > 0 && file.refused > 0, JSON.stringify(file));
+
+    // The folder on the way: d is by turns a folder and a symlink to ../secret-dir.
+    const folderSwaps = swapper(
+      root,
+      3000,
+      `Deno.renameSync(dir + "/d", dir + "/.d-real"); Deno.renameSync(dir + "/.d-link", dir + "/d");
+       Deno.renameSync(dir + "/d", dir + "/.d-link"); Deno.renameSync(dir + "/.d-real", dir + "/d")`,
+    );
+    const folder = await hammer(s.port, "/d/a.txt", folderSwaps, judge);
+    assert.ok((await folderSwaps) > 100, "the swapper hardly ran");
+    assert.deepEqual(folder.leaks, [], `${folder.leaks.length} leaks, ${folder.ok} ok`);
+    assert.ok(folder.ok > 0 && folder.refused > 0, JSON.stringify(folder));
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
+Deno.test("the path comes from the request target only: a Host that is not host[:port] gets 400, and the log shows the real target", async () => {
+  await using s = await startServer();
+  const get = (host: string | undefined, target = "/hello.txt") =>
+    rawHead(
+      s.port,
+      [
+        `GET ${target} HTTP/1.1`,
+        ...(host === undefined ? [] : [`Host: ${host}`]),
+        "Connection: close",
+      ]
+        .join("\r\n"),
+    );
+  // Each of these chose the path, or broke the URL, when Deno built req.url from it.
+  const bad = [
+    "x/sub",
+    "x#",
+    "x y",
+    "[::1",
+    "x:99999",
+    "x?y",
+    "us@er",
+    "x\\y",
+    "[::1]:",
+    "x:",
+    "[zz]",
+  ];
+  for (const host of bad) {
+    const r = await get(host, "/inner.txt");
+    assert.equal(r.status, 400, host);
+    assert.doesNotMatch(r.text, /inner|Index of/, host);
+    assert.match(s.log.at(-1)!, /"GET \/inner\.txt HTTP\/1\.1" 400 \d+$/, host);
+  }
+  // Before: Host "x/sub" served /sub/inner.txt and "x#" the listing of /.
+  assert.equal((await get("x/sub", "/inner.txt")).status, 400);
+  assert.equal((await get("x#", "/hello.txt")).status, 400);
+  const good = [
+    "example.org",
+    "Example.ORG:8080",
+    "127.0.0.1:80",
+    "[::1]:8080",
+    "[::ffff:127.0.0.1]",
+    "a-b_c~d.%41!$&'()*+,;=",
+    "",
+    undefined,
+  ];
+  for (const host of good) {
+    const r = await get(host);
+    assert.equal(r.status, 200, `${host}`);
+    assert.equal(r.text, "hello, world\n");
+    assert.match(s.log.at(-1)!, /"GET \/hello\.txt HTTP\/1\.1" 200 13$/, `${host}`);
+  }
+  // The absolute form (what a proxy receives): its path, whatever the Host.
+  const absolute = await get("other.example", "http://example.org/hello.txt?x=1");
+  assert.equal(absolute.text, "hello, world\n");
+  assert.match(s.log.at(-1)!, /"GET \/hello\.txt\?x=1 HTTP\/1\.1" 200 13$/);
+  // The query stays out of the path; a folder's redirect keeps it.
+  const redirect = await get("example.org", "/sub?a=1");
+  assert.equal(redirect.headers.get("location"), "/sub/?a=1");
+});
+
+Deno.test("a small file rewritten twice within one clock tick, same size: every GET has the bytes just written", async () => {
+  await using s = await startServer();
+  const path = join(s.root, "tick.txt");
+  let stale = 0;
+  for (let i = 0; i < 200; i++) {
+    const a = `A-${String(i).padStart(4, "0")}\n`;
+    const b = `B-${String(i).padStart(4, "0")}\n`;
+    Deno.writeTextFileSync(path, a);
+    const first = await raw(s.port, "/tick.txt");
+    Deno.writeTextFileSync(path, b);
+    const second = await raw(s.port, "/tick.txt");
+    if (first.text !== a || second.text !== b) stale++;
+    // A validator handed out with A must not make B a 304.
+    const etag = first.headers.get("etag");
+    if (etag && (await raw(s.port, "/tick.txt", { "If-None-Match": etag })).status === 304) stale++;
+  }
+  assert.equal(stale, 0, `${stale} stale answers in 200 tries`);
+  // A file changed in the last 2 s carries no validators at all.
+  const fresh = await raw(s.port, "/tick.txt");
+  assert.equal(fresh.headers.get("etag"), null);
+  assert.equal(fresh.headers.get("last-modified"), null);
+});
+
+Deno.test("a transfer cut short is logged as cut, with the bytes that went out", async () => {
+  await using s = await startServer();
+  // Larger than every socket buffer on the way, so the cut lands mid-file.
+  const size = 64 * 1024 * 1024;
+  {
+    using f = await Deno.open(join(s.root, "huge.bin"), { write: true, create: true });
+    await f.truncate(size);
+  }
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(enc.encode("GET /huge.bin HTTP/1.1\r\nHost: test\r\n\r\n"));
+  const buf = new Uint8Array(65536);
+  for (let got = 0; got < 1_000_000;) got += (await conn.read(buf)) ?? Infinity;
+  conn.close(); // With unread data: a reset.
+  const cut = await logged(s.log, /"GET \/huge\.bin HTTP\/1\.1"/);
+  const m = cut.match(/" 200 (\d+) of (\d+) \(cut short\)$/);
+  assert.ok(m, cut);
+  assert.ok(Number(m[1]) >= 1_000_000 && Number(m[1]) < size, cut);
+  assert.equal(Number(m[2]), size);
+  // A complete one says its size, as before.
+  const whole = await raw(s.port, "/big.bin");
+  assert.equal(whole.body.length, s.big.length);
+  assert.match(
+    await logged(s.log, /"GET \/big\.bin HTTP\/1\.1"/),
+    new RegExp(`" 200 ${s.big.length}$`),
+  );
+});
+
+Deno.test("server CLI: the port as PORT or -p PORT (the same twice is fine, two different ones are not)", async () => {
+  await using s = await startServer();
+  for (const args of [["-p", "0"], ["0", "-p", "0"], ["--port=0"]]) {
+    await using server = await startScript(["--allow-net", `--allow-read=${s.root}`], SERVER, [
+      ...args,
+      "-a",
+      "127.0.0.1",
+      "-d",
+      s.root,
+    ], /^Serving .* at http:\/\/127\.0\.0\.1:(\d+)\/$/);
+    const r = await raw(Number(server.match[1]), "/hello.txt");
+    assert.equal(r.text, "hello, world\n", `${args}`);
+  }
+  const twice = await runScript(["--allow-net", "--allow-read"], SERVER, ["8081", "-p", "8082"]);
+  assert.equal(twice.code, 2);
+  assert.match(twice.stderr, /^error: give the port once: as PORT or as -p PORT\n/);
 });

@@ -88,22 +88,55 @@ async function startWithPipedStdout(flags: string[], file: string, args: string[
   return { child, stdout, port, firstLines: text };
 }
 
-Deno.test("a closed stdout (server | head -1) stops the log, not the server", async () => {
-  const { child, stdout, port } = await startWithPipedStdout(
-    ["--allow-net"],
-    "lab1_echo/server.ts",
-    ["-a", "127.0.0.1", "0"],
-  );
-  // What `head -1` does after its line: close the pipe's reading end.
-  await stdout.cancel();
-  for (const sentence of ["one", "two", "three"]) {
-    assert.equal(await echoOnce({ hostname: "127.0.0.1", port, sentence }), sentence.toUpperCase());
-  }
-  child.kill("SIGINT");
-  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  assert.equal(stderr, "log: standard output closed; no more log lines\n");
-  assert.equal(status.code, 0);
-});
+/** One GET over a fresh connection (Connection: close); the whole reply as text. */
+async function httpGet(port: number, path: string): Promise<string> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const encoder = new TextEncoder();
+  await conn.write(encoder.encode(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+  const decoder = new TextDecoder();
+  const buf = new Uint8Array(4096);
+  let text = "";
+  for (let n; (n = await conn.read(buf)) !== null;) text += decoder.decode(buf.subarray(0, n));
+  return text;
+}
+
+const stdoutServers = [
+  {
+    lab: "lab1_echo",
+    flags: () => ["--allow-net"],
+    file: "lab1_echo/server.ts",
+    args: () => ["-a", "127.0.0.1", "0"],
+    ask: async (port: number, n: number) =>
+      assert.equal(await echoOnce({ hostname: "127.0.0.1", port, sentence: `s${n}` }), `S${n}`),
+  },
+  {
+    lab: "lab_http",
+    flags: (site: string) => ["--allow-net", `--allow-read=${site}`],
+    file: "lab_http/server.ts",
+    args: (site: string) => ["0", "-a", "127.0.0.1", "-d", site],
+    ask: async (port: number) =>
+      assert.match(await httpGet(port, "/a.txt"), /^HTTP\/1\.1 200 [^]*\r\n\r\nserved\n$/),
+  },
+];
+
+for (const { lab, flags, file, args, ask } of stdoutServers) {
+  Deno.test(`${lab}: a closed stdout (server | head -1) stops the log, not the server`, async () => {
+    const site = await Deno.makeTempDir({ prefix: "resilience_" });
+    try {
+      await Deno.writeTextFile(`${site}/a.txt`, "served\n");
+      const { child, stdout, port } = await startWithPipedStdout(flags(site), file, args(site));
+      // What `head -1` does after its line: close the pipe's reading end.
+      await stdout.cancel();
+      for (let n = 0; n < 3; n++) await ask(port, n);
+      child.kill("SIGINT");
+      const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+      assert.equal(stderr, "log: standard output closed; no more log lines\n");
+      assert.equal(status.code, 0);
+    } finally {
+      await Deno.remove(site, { recursive: true });
+    }
+  });
+}
 
 /** Sends `count` datagrams to a UDP echo server, `window` at a time, and counts the replies. */
 async function udpRounds(port: number, count: number, window = 50): Promise<number> {
