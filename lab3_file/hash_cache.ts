@@ -1,20 +1,65 @@
 /**
- * SHA-256 of files already sent, keyed by what identifies a file's content
- * on disk (path, size, modification time, inode): a file sent again, or the
- * rest of a resumed download, is not hashed again.
+ * SHA-256 of files already hashed, keyed by what identifies a file's content
+ * on disk, so a file sent again, or the rest of a resumed download, is not
+ * hashed again.
+ *
+ * What it buys: REPEAT_DOWNLOAD_FIGURES.
+ *
+ * Why it stays correct: the key is the path, size, modification and change
+ * times, inode and device. Any write changes the change time, which no
+ * program can set back (`touch -d` and `cp -p` set the modification time
+ * only). Two writes within one tick of the clock that stamps those times
+ * can still leave every field equal, so a file changed less than
+ * `RACY_MS` ago (two seconds on a file system that counts in seconds;
+ * see `racyFor` in `confine.ts`) gets no key at all: it is hashed afresh, and shares no hash,
+ * until it has been left alone that long (the "racily clean" rule git uses
+ * for its index). Any later write then stamps a later time. The server also
+ * caches a hash only if the file's key did not change while it was read.
+ * This trusts local file systems' clocks; a network file system stamped by
+ * a server whose clock runs behind could defeat it.
  *
  * @module
  */
 
+import { racyFor } from "./confine.ts";
+
+/** Entries kept; the least recently used goes first. */
 const MAX_ENTRIES = 1024;
 
-/** The identity of a file version; `undefined` when the OS gives no mtime. */
-export function fileKey(path: string, info: Deno.FileInfo): string | undefined {
+/**
+ * The identity of a file version; `undefined` when the OS gives no times, or
+ * when the file changed too recently for them to tell versions apart.
+ *
+ * @example
+ * ```ts
+ * const path = await Deno.realPath("notes.txt");
+ * fileKey(path, await Deno.stat(path)); // undefined just after a write
+ * ```
+ */
+export function fileKey(
+  path: string,
+  info: Deno.FileInfo,
+  now: number = Date.now(),
+): string | undefined {
   if (!info.mtime) return undefined;
-  return `${path}\0${info.size}\0${info.mtime.getTime()}\0${info.ino ?? ""}\0${info.dev ?? ""}`;
+  if (racyFor(Math.max(info.mtime.getTime(), info.ctime?.getTime() ?? 0), now) > 0) {
+    return undefined;
+  }
+  return [path, info.size, info.mtime.getTime(), info.ctime?.getTime(), info.ino, info.dev]
+    .join("\0");
 }
 
-/** A bounded map from file identity to SHA-256 hex, oldest entries dropped first. */
+/**
+ * A bounded map from file identity to SHA-256 hex, least recently used
+ * entries dropped first.
+ *
+ * @example
+ * ```ts
+ * const hashes = new HashCache();
+ * hashes.set("key", "e3b0c442...");
+ * hashes.get("key"); // "e3b0c442..."
+ * ```
+ */
 export class HashCache {
   readonly #entries = new Map<string, string>();
 
