@@ -818,6 +818,47 @@ Deno.test("a transfer that leaves does not cancel the hash another transfer of t
   );
 });
 
+Deno.test("a large file replaced after the server opened it: the hash sent is that of the bytes sent", async () => {
+  await using s = await setup();
+  {
+    using f = await Deno.open(join(s.root, "huge.bin"), { write: true, create: true });
+    await f.truncate(2 ** 37);
+  }
+  const big = randomBytes(9 * 1024 * 1024);
+  await Deno.writeFile(join(s.root, "big.bin"), big);
+  // A client resumes the huge file at its end: the worker hashes it for it, for minutes.
+  const busy = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    await busy.write(new TextEncoder().encode(`huge.bin\n${2 ** 37}\n`));
+    assert.equal(await readLineFrom(busy), `OK ${2 ** 37}`);
+    // big.bin is opened and sent; its hash waits behind the huge one.
+    let allSent!: () => void;
+    const sent = new Promise<void>((resolve) => (allSent = resolve));
+    const local = join(s.out, "big.bin");
+    const downloading = download({
+      hostname: "127.0.0.1",
+      port: s.port,
+      remote: "big.bin",
+      local,
+      timeoutMs: 60_000,
+      onProgress: (done, total) => done === total && allSent(),
+    });
+    await sent;
+    // Replaced under its name, as an editor saves; then the huge file's client leaves,
+    // and the worker finds another file under the name.
+    await Deno.writeFile(join(s.root, "big.bin.new"), randomBytes(big.length));
+    await Deno.rename(join(s.root, "big.bin.new"), join(s.root, "big.bin"));
+    busy.close();
+    const r = await downloading;
+    assert.equal(r.sha256, sha256(big));
+    assert.deepEqual(await Deno.readFile(local), big);
+  } finally {
+    try {
+      busy.close();
+    } catch { /* closed above */ }
+  }
+});
+
 Deno.test("FileHasher: requests for one file version share a job, cancelled when the last one leaves", async () => {
   const dir = await Deno.makeTempDir();
   try {
