@@ -2,7 +2,7 @@
  * Lab 3 client: downloads one file from the lab 3 server, verifies its size
  * and SHA-256, and only then gives it its name.
  *
- * Run: `deno run --allow-net --allow-read --allow-write lab3_file/client.ts SERVER:PORT:NAME_IN_SERVER [NAME_IN_CLIENT]`
+ * Run: `deno run --allow-net=127.0.0.1:12000 --allow-read=. --allow-write=. lab3_file/client.ts 127.0.0.1:12000:notes.txt copy.txt`
  *
  * @module
  */
@@ -18,10 +18,10 @@ import {
   traceOption,
   UsageError,
 } from "../common/cli.ts";
-import { connectTcp } from "../common/connect.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { UnexpectedEofError, Wire } from "../common/io.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { escapeControl, stderrTracer } from "../common/trace.ts";
+import { sameFile } from "./confine.ts";
 import { formatBytes, Progress } from "./progress.ts";
 import { HASH_HEX_LENGTH, MAX_NAME_BYTES, parseOkLine } from "./protocol.ts";
 
@@ -66,39 +66,51 @@ const WRITE_CHUNK = 1024 * 1024;
  * ```
  */
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
-  const { local } = options;
+  const { hostname, port, local } = options;
   const part = `${local}.part`;
   if (!options.force && (await exists(local))) {
     throw new Failure(`${local} already exists; use --force to overwrite it`);
   }
-  const hash = createHash("sha256");
-  const offset = options.resume ? await sizeOf(part) : 0;
+  // Resuming: the part already here, opened and then checked, never through a symlink.
+  using kept = options.resume ? await openPart(part) : undefined;
+  const offset = kept ? (await kept.stat()).size : 0;
   const started = performance.now();
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const conn = await connectTcp({ hostname: options.hostname, port: options.port, timeoutMs });
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (error) {
+    throw new Failure(
+      `could not connect to ${formatHostPort(hostname, port)}: ${
+        error instanceof DOMException && error.name === "TimeoutError"
+          ? `timed out after ${timeoutMs / 1000} s`
+          : describeError(error)
+      }`,
+    );
+  }
   using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
   await wire.writeText(`${options.remote}\n${offset}\n`);
   // The server's hash covers the whole file: hash what we already have while
   // the server reads its copy of the same bytes.
-  const prefixHashed = offset > 0 ? hashFile(part, offset, hash) : Promise.resolve();
+  const hash = createHash("sha256");
+  const prefixHashed = kept ? hashPrefix(kept, offset, hash) : Promise.resolve();
   const status = await wire.readLine(MAX_NAME_BYTES + 64).finally(() =>
     prefixHashed.catch(() => {})
   );
   await prefixHashed;
   if (status === null) throw new Failure("the server closed the connection without answering");
-  if (status.startsWith("ERROR")) throw new Failure(`server: ${status.replace(/^ERROR\s*/, "")}`);
+  if (status.startsWith("ERROR")) {
+    throw new Failure(`server: ${escapeControl(status.replace(/^ERROR\s*/, ""))}`);
+  }
   const size = parseOkLine(status);
   if (size === undefined) {
     throw new Failure(`unexpected reply from the server: ${JSON.stringify(status.slice(0, 80))}`);
   }
   if (size < offset) throw new Failure(`${part} is larger than the file on the server; delete it`);
 
-  const file = await Deno.open(part, {
-    write: true,
-    create: true,
-    append: offset > 0,
-    truncate: offset === 0,
-  });
+  // A fresh download goes to a new .part, created where nothing is.
+  using fresh = kept ? undefined : await createPart(part);
+  const file = kept ?? fresh!;
   let received = 0;
   // Two buffers: the disk writes one while the socket fills the other.
   let current = new Uint8Array(WRITE_CHUNK);
@@ -141,11 +153,11 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
         have > 0 ? `kept ${part}, run again with --resume to continue` : "nothing saved"
       }`,
     );
-  } finally {
-    file.close();
   }
   const expected = await wire.readLine(HASH_HEX_LENGTH + 2).catch(() => null);
   const actual = hash.digest("hex");
+  const written = await file.stat();
+  file.close(); // Before the rename or removal below: Windows allows neither on an open file.
   if (expected === null || !/^[0-9a-f]{64}$/.test(expected)) {
     throw new Failure(`the server sent no SHA-256 after the data; kept ${part} unverified`);
   }
@@ -155,34 +167,76 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       `sha256 mismatch: got ${actual}, server says ${expected}; discarded the download`,
     );
   }
+  // Only the file written and verified gets the name.
+  if (!sameFile(await Deno.lstat(part), written)) {
+    throw new Failure(`${part} was replaced during the download; ${local} not written`);
+  }
   await Deno.rename(part, local);
   return { size, received, seconds: (performance.now() - started) / 1000, sha256: actual };
 }
 
-/** Feeds the first `length` bytes of a file to `hash`. */
-async function hashFile(
-  path: string,
+/**
+ * Opens an existing `.part` to continue it: `undefined` if there is none; a
+ * `Failure` if it is a symlink or anything but a regular file, or if what
+ * was opened is not what was looked at.
+ */
+async function openPart(part: string): Promise<Deno.FsFile | undefined> {
+  let seen: Deno.FileInfo;
+  try {
+    seen = await Deno.lstat(part);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  if (!seen.isFile) {
+    throw new Failure(
+      `${part} is ${seen.isSymlink ? "a symlink" : "not a regular file"}; delete it to start over`,
+    );
+  }
+  const file = await Deno.open(part, { read: true, append: true });
+  if (!sameFile(seen, await file.stat())) {
+    file.close();
+    throw new Failure(`${part} changed while it was opened; run again`);
+  }
+  return file;
+}
+
+/**
+ * Creates a new, empty `.part`. Whatever is there (a stale `.part`, or a
+ * symlink planted to send the write elsewhere) is removed, never followed,
+ * and `createNew` refuses anything that appears in the meantime.
+ */
+async function createPart(part: string): Promise<Deno.FsFile> {
+  try {
+    await Deno.remove(part);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw new Failure(`cannot replace ${part}: ${describeError(error)}`);
+    }
+  }
+  try {
+    return await Deno.open(part, { write: true, createNew: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) {
+      throw new Failure(`${part} appeared while the download started; run again`);
+    }
+    throw error;
+  }
+}
+
+/** Feeds the first `length` bytes of an open file to `hash`. */
+async function hashPrefix(
+  file: Deno.FsFile,
   length: number,
   hash: ReturnType<typeof createHash>,
 ): Promise<void> {
-  using file = await Deno.open(path, { read: true });
   const buf = new Uint8Array(WRITE_CHUNK);
   let done = 0;
   while (done < length) {
     const n = await file.read(buf.subarray(0, Math.min(buf.length, length - done)));
-    if (n === null) throw new Failure(`${path} shrank while being read`);
+    if (n === null) throw new Failure("the .part shrank while being read");
     hash.update(buf.subarray(0, n));
     done += n;
-  }
-}
-
-/** A file's size, 0 if it does not exist. */
-async function sizeOf(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0;
-    throw error;
   }
 }
 

@@ -4,6 +4,8 @@
  * Request: `<file name>\n<offset>\n` (UTF-8; name at most 4096 bytes).
  * Reply: `OK <size>\n`, the bytes from `offset` to the end, then the SHA-256
  * hex of the whole file and `\n`; or `ERROR <reason>\n` and close.
+ * The client sends nothing after its request and closes the connection once
+ * it has the hash line; a client that closes before it has left.
  *
  * @module
  */

@@ -2,31 +2,35 @@
  * Lab 3 server: sends files from its root folder in blocks, with the file's
  * size before and its SHA-256 after, and never anything outside the root.
  *
- * Run: `deno run --allow-net --allow-read=DIR lab3_file/server.ts PORT --root DIR`
+ * Run: `deno run --allow-net --allow-read=lab3_file/files lab3_file/server.ts 12000 --root lab3_file/files`
+ *
+ * Read `serveFiles` (the listener and the accept loop), then `serveOne` (one
+ * transfer, top to bottom). `confine.ts` decides which file a name may
+ * open; `file_hasher.ts` and `hash_cache.ts` only make it faster.
  *
  * @module
  */
 
 import { createHash } from "node:crypto";
-import { isAbsolute, join, sep, win32 } from "node:path";
-import { formatPythonAddr } from "../common/addr.ts";
+import { formatAddr, formatPythonAddr } from "../common/addr.ts";
 import {
   addressOption,
   helpOption,
   parseCli,
   parseNumber,
-  parsePort,
   parseTimeoutMs,
+  serverPort,
+  serverPortOption,
   timeoutOption,
   traceOption,
-  UsageError,
 } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { ProtocolError, type Wire } from "../common/io.ts";
+import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
-import { serveUntilInterrupted } from "../common/signals.ts";
-import { type Connection, serveTcp, type TcpServer } from "../common/tcp_server.ts";
-import { FileHasher } from "./file_hasher.ts";
+import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
+import { stderrTracer } from "../common/trace.ts";
+import { checkOpened, confine, Refusal } from "./confine.ts";
+import { FileChangedError, FileHasher, hashOpenFile } from "./file_hasher.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
 import {
   DEFAULT_BLOCK_SIZE,
@@ -35,19 +39,8 @@ import {
   MAX_OFFSET_BYTES,
 } from "./protocol.ts";
 
-/** Options for {@linkcode serveFiles}. */
-export interface FileServerOptions {
-  hostname?: string;
-  port: number;
-  /** The folder served (default: the current directory). */
-  root?: string;
-  /** Bytes per block written to the socket (default 1024). */
-  blockSize?: number;
-  idleTimeoutMs?: number;
-  trace?: boolean;
-  log?: (line: string) => void;
-  signal?: AbortSignal;
-}
+/** The handout's port. */
+export const DEFAULT_PORT = 12000;
 
 /**
  * Disk reads are this large whatever the block size: an awaited read per
@@ -59,186 +52,224 @@ const READ_CHUNK = 256 * 1024;
 
 /**
  * Files at least this large are hashed on a worker thread while they are
- * sent: sending 1 KiB blocks keeps this thread busy on its own.
+ * sent (`file_hasher.ts`): sending 1 KiB blocks keeps this thread busy on its own.
  */
 const HASH_OFF_THREAD_BYTES = 8 * 1024 * 1024;
 
-/** A request the server refuses, with the reason sent to the client. */
-class Refusal extends Error {}
+/** Bytes a client may send after its request before the server takes it as a protocol error. */
+const MAX_TRAILING_BYTES = 4096;
+
+/** Sent to a client that sends no complete request within the idle timeout. */
+const IDLE_FAREWELL = new TextEncoder().encode("ERROR idle timeout\n");
+
+/** Options for {@linkcode serveFiles}. */
+export interface FileServerOptions {
+  /** Address to listen on (default `0.0.0.0`). */
+  hostname?: string;
+  /** Port to listen on; 0 picks a free one. */
+  port: number;
+  /** The folder served (default: the current directory). */
+  root?: string;
+  /** Bytes per block written to the socket (default 1024). */
+  blockSize?: number;
+  /** Close a connection idle this long (default 30 s). */
+  idleTimeoutMs?: number;
+  /** Print every socket read and write to stderr. */
+  trace?: boolean;
+  /** Where log lines go (default: stdout). */
+  log?: (line: string) => void;
+}
 
 /**
- * Starts the file server. Throws if the root is not a readable folder.
+ * Starts the file server. Throws a `Failure` if the root is not a readable folder.
  *
  * @example
  * ```ts
- * const server = await serveFiles({ port: 0, root: "." });
- * server.close();
- * await server.finished;
+ * await using server = serveFiles({ port: 0, root: "." });
+ * console.log(server.addr.port);
  * ```
  */
-export async function serveFiles(options: FileServerOptions): Promise<TcpServer> {
+export function serveFiles(options: FileServerOptions): Server {
   const log = options.log ?? logLine;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
-  let root: string;
-  try {
-    root = await Deno.realPath(options.root ?? ".");
-    if (!(await Deno.stat(root)).isDirectory) {
-      throw new Failure(`root ${options.root} is not a folder`);
-    }
-  } catch (error) {
-    if (error instanceof Failure) throw error;
-    throw new Failure(`cannot serve ${options.root ?? "."}: ${describeError(error)}`);
-  }
-
+  const root = realFolder(options.root ?? ".");
+  const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+  // Each open connection and the task serving it, so close() can end them all.
+  const open = new Map<Deno.TcpConn, Promise<void>>();
   const hashes = new HashCache();
   const hasher = new FileHasher();
 
-  const handler = async ({ wire, remoteAddr }: Connection) => {
-    const peer = formatPythonAddr(remoteAddr);
-    let name = "?";
+  async function serveOne(conn: Deno.TcpConn): Promise<void> {
+    const peer = formatPythonAddr(conn.remoteAddr);
+    const trace = options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined;
+    let written = 0; // Every byte the socket took, counted by the wire's trace hook.
+    using wire = new Wire(conn, {
+      timeoutMs: options.idleTimeoutMs ?? 30_000,
+      farewell: IDLE_FAREWELL,
+      trace: (direction, bytes) => {
+        if (direction === "->") written += bytes.length;
+        trace?.(direction, bytes);
+      },
+    });
+    // Aborted when this transfer ends, so a hash it no longer waits for can be cancelled.
+    const ended = new AbortController();
     const started = performance.now();
-    let sent = 0;
+    let name = "?";
+    let size = 0;
+    let offset = 0;
+    let dataStart = -1; // `written` when the first data byte went out; -1 before the OK line.
     const report = (outcome: string) => {
+      const sent = dataStart < 0 ? 0 : Math.min(written - dataStart, size - offset);
       const seconds = (performance.now() - started) / 1000;
       const rate = seconds > 0 ? sent / seconds / 1e6 : 0;
+      const of = outcome === "ok" || dataStart < 0 ? "" : ` of ${size - offset}`;
       log(
-        `${peer} ${JSON.stringify(name)} ${sent} bytes in ${seconds.toFixed(2)} s (${
+        `${peer} ${JSON.stringify(name)} ${sent}${of} bytes in ${seconds.toFixed(2)} s (${
           rate.toFixed(1)
         } MB/s): ${outcome}`,
       );
     };
-    let file: Deno.FsFile | undefined;
     try {
-      const request = await readRequest(wire);
-      if (!request) return report("closed before a request");
-      name = request.name;
-      const path = await resolveInside(root, request.name);
-      file = await Deno.open(path, { read: true });
+      // The request: a file name and an offset, one line each.
+      const nameLine = await wire.readLine(MAX_NAME_BYTES);
+      if (nameLine === null) return report("closed before a request");
+      name = nameLine;
+      offset = parseOffset(await wire.readLine(MAX_OFFSET_BYTES));
+
+      // Confine the name to the root, open the file, then check that what
+      // was opened is what the name was confined to.
+      const path = await confine(root, name);
+      using file = await Deno.open(path, { read: true }).catch(() => {
+        throw new Refusal("cannot open file");
+      });
       const info = await file.stat();
-      if (!info.isFile) throw new Refusal("not a regular file");
-      if (request.offset > info.size) {
-        throw new Refusal(`offset ${request.offset} is beyond the end (${info.size} bytes)`);
-      }
+      await checkOpened(root, path, info);
+      size = info.size;
+      if (offset > size) throw new Refusal(`offset ${offset} is beyond the end (${size} bytes)`);
+
+      // The whole file's SHA-256: remembered from an earlier transfer, or
+      // computed on the worker thread while this one sends (large files),
+      // or here from the blocks as they are read.
       const key = fileKey(path, info);
-      let knownHash: string | Promise<string> | undefined = hashes.get(key);
-      if (knownHash === undefined && info.size >= HASH_OFF_THREAD_BYTES) {
-        knownHash = hasher.hash(path, info.size, key);
-        // Awaited once the data is sent; until then a failure must not go unhandled.
-        knownHash.catch(() => {});
+      const known = hashes.get(key) ??
+        (size >= HASH_OFF_THREAD_BYTES ? hasher.hash(path, info, key, ended.signal) : undefined);
+      const hash = known === undefined ? createHash("sha256") : undefined;
+      if (hash) {
+        // Resuming: the hash covers the whole file, so read (not send) the part the client has.
+        hashPrefix(file, offset, hash);
+      } else {
+        file.seekSync(offset, Deno.SeekMode.Start);
       }
-      const result = await sendFile(wire, file, info.size, request.offset, blockSize, knownHash);
-      sent = result.sent;
-      // Cache only if the file did not change while it was read.
-      if (fileKey(path, await file.stat()) === key) hashes.set(key, result.sha256);
+
+      // The reply: the size, the blocks from the offset, the hash.
+      await wire.writeText(`OK ${size}\n`);
+      dataStart = written;
+      // Whole blocks per disk read, so every socket write but the last is one full block.
+      const buffer = new Uint8Array(blockSize * Math.max(1, Math.floor(READ_CHUNK / blockSize)));
+      for (let position = offset; position < size;) {
+        const n = readFullSync(file, buffer.subarray(0, Math.min(buffer.length, size - position)));
+        if (n === 0) throw new Error("the file shrank while it was sent");
+        hash?.update(buffer.subarray(0, n));
+        await wire.writeBlocks(buffer.subarray(0, n), blockSize);
+        position += n;
+      }
+      // The client sends nothing more until it has the hash: if it closes
+      // while the worker still hashes, it left, and the hash is for nobody.
+      const left = clientLeft(wire);
+      const sha256 = hash?.digest("hex") ?? await unlessLeft(hashOf(known!, file, size), left);
+      // Kept for the next request, unless the file changed while it was read.
+      if (fileKey(path, await file.stat()) === key) hashes.set(key, sha256);
+      await wire.writeText(`${sha256}\n`);
       report("ok");
     } catch (error) {
-      if (error instanceof Refusal || error instanceof ProtocolError) {
+      if (dataStart < 0 && (error instanceof Refusal || error instanceof ProtocolError)) {
         await wire.writeText(`ERROR ${error.message}\n`).catch(() => {});
         return report(`refused: ${error.message}`);
       }
-      report(`failed: ${wire.timedOut ? "idle timeout" : describeError(error)}`);
+      if (dataStart < 0 && error instanceof IdleTimeoutError) {
+        return report("refused: idle timeout"); // The wire sent the farewell.
+      }
+      report(`${dataStart < 0 ? "failed" : "cut"}: ${whyEnded(error)}`);
     } finally {
-      file?.close();
+      ended.abort();
     }
+  }
+
+  /** Why a transfer ended early, in a few words. */
+  function whyEnded(error: unknown): string {
+    if (closing) return "server stopping";
+    if (error instanceof IdleTimeoutError) return "idle timeout";
+    return describeError(error);
+  }
+
+  async function acceptLoop(): Promise<void> {
+    for await (const conn of acceptWithRetry(listener, log)) {
+      // Not awaited: the next client is accepted while this one is served.
+      open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+    }
+    await Promise.all(open.values());
+    hasher.close();
+  }
+
+  let closing = false;
+  const close = () => {
+    closing = true;
+    closeAll([listener, ...open.keys()]);
+    hasher.close(); // Transfers waiting for a hash end now, not when it is done.
   };
-
-  const server = await serveTcp({
-    ...options,
-    log,
-    handler,
-    timeoutMessage: "ERROR idle timeout\n",
-  });
-  const stopHasher = () => hasher.close();
-  server.finished.then(stopHasher, stopHasher);
-  return server;
+  const finished = acceptLoop();
+  return { addr: listener.addr, finished, close, [Symbol.asyncDispose]: () => (close(), finished) };
 }
 
-/** Reads the two request lines; `null` if the client closed before sending any. */
-async function readRequest(wire: Wire): Promise<{ name: string; offset: number } | null> {
-  const name = await wire.readLine(MAX_NAME_BYTES);
-  if (name === null) return null;
-  const offsetLine = await wire.readLine(MAX_OFFSET_BYTES);
-  if (offsetLine === null) throw new Refusal("no offset line");
-  if (!/^\d{1,16}$/.test(offsetLine) || !Number.isSafeInteger(Number(offsetLine))) {
-    throw new Refusal(`bad offset ${JSON.stringify(offsetLine.slice(0, 20))}`);
-  }
-  return { name, offset: Number(offsetLine) };
-}
-
-/**
- * Maps a requested name to a path inside `root`, or throws a {@linkcode Refusal}.
- * The name is checked as text first (no absolute path, no `..`, no control
- * characters), then after symlinks are resolved (still inside the root).
- */
-export async function resolveInside(root: string, name: string): Promise<string> {
-  if (name.length === 0) throw new Refusal("empty file name");
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw new Refusal("control characters in file name");
-  // "C:x" is relative to drive C's current folder on Windows: as bad as absolute there.
-  const driveRelative = Deno.build.os === "windows" && /^[A-Za-z]:/.test(name);
-  if (isAbsolute(name) || win32.isAbsolute(name) || driveRelative) {
-    throw new Refusal("absolute paths are not served");
-  }
-  if (name.split(/[\\/]/).includes("..")) throw new Refusal("'..' is not allowed in file names");
-  let real: string;
+/** The real path of the folder to serve, or a `Failure` saying why it cannot be served. */
+function realFolder(dir: string): string {
+  let root: string;
+  let info: Deno.FileInfo;
   try {
-    real = await Deno.realPath(join(root, name));
+    root = Deno.realPathSync(dir);
+    info = Deno.statSync(root);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      throw new Refusal("no such file");
-    }
-    throw new Refusal("cannot open file");
+    throw new Failure(`cannot serve ${dir}: ${describeError(error)}`);
   }
-  if (real !== root && !real.startsWith(root.endsWith(sep) ? root : root + sep)) {
-    throw new Refusal("no such file");
-  }
-  // Stat before open: opening a FIFO for reading would block until a writer comes.
-  const info = await Deno.stat(real);
-  if (!info.isFile) throw new Refusal(info.isDirectory ? "is a folder" : "not a regular file");
-  return real;
+  if (!info.isDirectory) throw new Failure(`root ${dir} is not a folder`);
+  return root;
 }
 
-/**
- * Sends `OK <size>`, the bytes from `offset` in `blockSize` writes, and the
- * whole file's SHA-256: `knownHash` when it is cached or being computed on
- * the worker, else hashed here as the file is read.
- */
-async function sendFile(
-  wire: Wire,
-  file: Deno.FsFile,
-  size: number,
-  offset: number,
-  blockSize: number,
-  knownHash?: string | Promise<string>,
-): Promise<{ sent: number; sha256: string }> {
-  const hash = knownHash ? undefined : createHash("sha256");
-  // Whole blocks per disk read, so every socket write but the last is one full block.
-  const buffer = new Uint8Array(blockSize * Math.max(1, Math.floor(READ_CHUNK / blockSize)));
-  let position = 0;
-  if (hash) {
-    // Resuming: the hash covers the whole file, so read (not send) the part the client has.
-    while (position < offset) {
-      const n = readFullSync(file, buffer.subarray(0, Math.min(buffer.length, offset - position)));
-      if (n === 0) throw new Error("file shrank while being read");
-      hash.update(buffer.subarray(0, n));
-      position += n;
-    }
-  } else if (offset > 0) {
-    await file.seek(offset, Deno.SeekMode.Start);
-    position = offset;
+/** The offset line: the bytes the client already has. */
+function parseOffset(line: string | null): number {
+  if (line === null) throw new Refusal("no offset line");
+  if (!/^\d{1,16}$/.test(line) || !Number.isSafeInteger(Number(line))) {
+    throw new Refusal(`bad offset ${JSON.stringify(line.slice(0, 20))}`);
   }
-  await wire.writeText(`OK ${size}\n`);
-  while (position < size) {
-    const n = readFullSync(file, buffer.subarray(0, Math.min(buffer.length, size - position)));
-    if (n === 0) throw new Error("file shrank while being sent");
-    const data = buffer.subarray(0, n);
-    hash?.update(data);
-    await wire.writeBlocks(data, blockSize);
+  return Number(line);
+}
+
+/** Feeds the first `length` bytes of `file` to `hash`, leaving the file at `length`. */
+function hashPrefix(file: Deno.FsFile, length: number, hash: ReturnType<typeof createHash>) {
+  const buffer = new Uint8Array(Math.min(READ_CHUNK, length));
+  for (let position = 0; position < length;) {
+    const n = readFullSync(file, buffer.subarray(0, Math.min(buffer.length, length - position)));
+    if (n === 0) throw new Error("the file shrank while it was read");
+    hash.update(buffer.subarray(0, n));
     position += n;
   }
-  const sha256 = await (knownHash ?? hash!.digest("hex"));
-  await wire.writeText(`${sha256}\n`);
-  return { sent: size - offset, sha256 };
+}
+
+/**
+ * The hash a transfer waited for (cached, or the worker's); if the worker
+ * found another file under the name, the open file's own, hashed here.
+ */
+async function hashOf(
+  known: string | Promise<string>,
+  file: Deno.FsFile,
+  size: number,
+): Promise<string> {
+  try {
+    return await known;
+  } catch (error) {
+    if (error instanceof FileChangedError) return await hashOpenFile(file, size);
+    throw error;
+  }
 }
 
 /** Reads until `p` is full or the file ends; returns the bytes read. */
@@ -252,6 +283,44 @@ function readFullSync(file: Deno.FsFile, p: Uint8Array): number {
   return got;
 }
 
+/** The client closed its side of the connection before the hash line: it left. */
+class ClientLeftError extends Error {
+  override name = "ClientLeftError";
+  constructor() {
+    super("the client closed before the hash");
+  }
+}
+
+/**
+ * Resolves if the client closes its side of the connection (bytes it sends
+ * after its request are skipped, a few KiB at most); rejects on a reset or
+ * the idle timeout. Pending until the connection is closed otherwise.
+ */
+function clientLeft(wire: Wire): Promise<void> {
+  const left = (async () => {
+    const scratch = new Uint8Array(512);
+    for (let extra = 0; extra <= MAX_TRAILING_BYTES;) {
+      const n = await wire.read(scratch);
+      if (n === null) return;
+      extra += n;
+    }
+    throw new ProtocolError("the client sent more than its request");
+  })();
+  left.catch(() => {}); // Still pending when the transfer ends, and then rejected.
+  return left;
+}
+
+/** `hash`, unless the client leaves first: then a {@linkcode ClientLeftError}. */
+function unlessLeft(hash: Promise<string>, left: Promise<void>): Promise<string> {
+  hash.catch(() => {}); // A hash nobody waits for any more may still fail.
+  return Promise.race([
+    hash,
+    left.then((): never => {
+      throw new ClientLeftError();
+    }),
+  ]);
+}
+
 if (import.meta.main) {
   await runMain(async () => {
     const { values, positionals, usage } = parseCli({
@@ -260,13 +329,8 @@ if (import.meta.main) {
       summary: "Lab 3 file server: sends the files under --root to lab 3 clients, in blocks,\n" +
         "with the size before and the SHA-256 after. Nothing outside the root is ever sent.",
       options: {
-        port: {
-          type: "string",
-          short: "p",
-          arg: "PORT",
-          help: "port to listen on, like the PORT argument (default 12000)",
-        },
-        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6)"),
+        port: serverPortOption(DEFAULT_PORT),
+        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         root: { type: "string", arg: "DIR", default: ".", help: "folder to serve" },
         "block-size": {
           type: "string",
@@ -280,14 +344,12 @@ if (import.meta.main) {
       },
       maxPositionals: 1,
       epilog:
-        "example: deno run --allow-net --allow-read=./files lab3_file/server.ts 12000 --root ./files",
+        "example: deno run --allow-net --allow-read=lab3_file/files lab3_file/server.ts 12000 \\\n" +
+        "           --root lab3_file/files",
     });
-    if (positionals.length && values.port !== undefined && positionals[0] !== values.port) {
-      throw new UsageError("give the port once: as PORT or as -p PORT", usage);
-    }
-    const server = await serveFiles({
+    await using server = serveFiles({
       hostname: values.address,
-      port: parsePort(positionals[0] ?? values.port ?? "12000", "server", usage),
+      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
       root: values.root,
       blockSize: parseNumber(
         values["block-size"],
@@ -298,9 +360,11 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    await serveUntilInterrupted(
-      server,
-      `Server waiting on ${formatPythonAddr(server.addr)}, serving ${values.root}`,
-    );
+    logLine(`Server waiting on ${formatPythonAddr(server.addr)}, serving ${values.root}`);
+    using _ = onInterrupt(() => {
+      logLine("Shutting down");
+      server.close();
+    });
+    await server.finished;
   });
 }

@@ -41,7 +41,7 @@ Deno.test("file transfer stays byte-exact through odd segmentation and delays", 
   try {
     const data = randomBytes(512 * 1024 + 3);
     await Deno.writeFile(join(root, "f.bin"), data);
-    const server = await serveFiles({ hostname: "127.0.0.1", port: 0, root, log: () => {} });
+    const server = serveFiles({ hostname: "127.0.0.1", port: 0, root, log: () => {} });
     try {
       await using proxy = startChaosProxy({
         target: { hostname: "127.0.0.1", port: server.addr.port },
@@ -149,7 +149,7 @@ Deno.test("a blackholed path: every client ends with a clear message, never hang
   const root = await Deno.makeTempDir();
   await Deno.writeTextFile(join(root, "f.txt"), "x");
   const sum = serveSum({ hostname: "127.0.0.1", port: 0, log: () => {} });
-  const files = await serveFiles({ hostname: "127.0.0.1", port: 0, root, log: () => {} });
+  const files = serveFiles({ hostname: "127.0.0.1", port: 0, root, log: () => {} });
   const http = serveHttp({ hostname: "127.0.0.1", port: 0, root, log: () => {} });
   try {
     const stall = (port: number) =>

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { download } from "../lab3_file/client.ts";
+import { FileChangedError, FileHasher } from "../lab3_file/file_hasher.ts";
+import { COARSE_RACY_MS, RACY_MS } from "../lab3_file/confine.ts";
+import { fileKey } from "../lab3_file/hash_cache.ts";
 import { serveFiles } from "../lab3_file/server.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
@@ -33,7 +36,7 @@ async function setup(
   await Deno.mkdir(join(root, "sub"));
   await Deno.writeFile(join(root, "sub", "inner.txt"), new TextEncoder().encode("inner\n"));
   const log: string[] = [];
-  const server = await serveFiles({
+  const server = serveFiles({
     hostname: "127.0.0.1",
     port: 0,
     root,
@@ -77,6 +80,17 @@ async function rawRequest(
 }
 
 const exists = (path: string) => Deno.lstat(path).then(() => true, () => false);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `count` lines of `log` match `pattern` (a transfer is logged when it ends), and returns them. */
+async function waitForLog(log: string[], pattern: RegExp, count = 1): Promise<string[]> {
+  for (const deadline = performance.now() + 10_000; performance.now() < deadline;) {
+    const lines = log.filter((l) => pattern.test(l));
+    if (lines.length >= count) return lines;
+    await sleep(20);
+  }
+  throw new Error(`fewer than ${count} log lines match ${pattern}:\n${log.join("\n")}`);
+}
 const cliFlags = (
   port: number,
   dir: string,
@@ -225,12 +239,16 @@ Deno.test("a client that stops reading is cut off by the idle timeout, farewell 
   // Read nothing: the socket buffers fill and the server's writes stall.
   const started = performance.now();
   while (
-    !s.log.some((l) => /"large\.bin" .*: failed: idle timeout/.test(l)) &&
+    !s.log.some((l) => /"large\.bin" .*: cut: idle timeout/.test(l)) &&
     performance.now() - started < 5000
   ) {
     await new Promise((r) => setTimeout(r, 50));
   }
-  assert.ok(s.log.some((l) => /"large\.bin" .*: failed: idle timeout/.test(l)), s.log.join("\n"));
+  // Logged as cut, with the bytes that went out before the socket stopped taking them.
+  assert.ok(
+    s.log.some((l) => /"large\.bin" [1-9]\d* of 67108864 bytes .*: cut: idle timeout$/.test(l)),
+    s.log.join("\n"),
+  );
   // And the connection is really gone: draining it ends well short of 64 MiB.
   let got = 0;
   const buf = new Uint8Array(1 << 20);
@@ -271,7 +289,7 @@ Deno.test("a slow reader that keeps making progress is not cut off by the idle t
 });
 
 Deno.test("devices are not opened: a root of /dev refuses /dev/zero at once", async () => {
-  const server = await serveFiles({ hostname: "127.0.0.1", port: 0, root: "/dev", log: () => {} });
+  const server = serveFiles({ hostname: "127.0.0.1", port: 0, root: "/dev", log: () => {} });
   try {
     assert.equal(await rawRequest(server.addr.port, "zero\n0\n"), "ERROR not a regular file\n");
     assert.equal(await rawRequest(server.addr.port, "null\n0\n"), "ERROR not a regular file\n");
@@ -479,7 +497,7 @@ Deno.test("a client killed mid-transfer does not disturb the server; a killed se
       cwd: base,
     });
     assert.equal(after.code, 0, after.stderr);
-    await server.waitFor(/"big\.bin" \d+ bytes .*: failed: /);
+    await server.waitFor(/"big\.bin" [1-9]\d* of 67108864 bytes .*: cut: /);
 
     // Now kill the server in the middle of a download.
     const downloading = runScript(flags, CLIENT, [
@@ -634,4 +652,394 @@ Deno.test("server CLI with least-privilege flags serves, and stops on Ctrl+C", a
   assert.match(b.stdout, new RegExp(`sha256 OK ${sha256(big)}`));
   // The worker must not keep the process alive after Ctrl+C either.
   assert.equal((await server.stop("SIGINT")).code, 0);
+});
+
+/**
+ * Programs that swap names under a root (given as the first argument) back
+ * and forth, for at most the seconds given as the second: `file` makes
+ * `a.txt` a regular file (a hard link to `public.txt`), then a symlink to
+ * `../secret.txt`; `folder` makes `d` a real folder (holding a public
+ * `a.txt`), then a symlink to `../outside` (holding a secret `a.txt`), in
+ * bursts of a second with pauses of three in between.
+ */
+const SWAPPERS = {
+  file: `
+    const [root, seconds] = Deno.args;
+    const end = Date.now() + Number(seconds) * 1000;
+    console.log("swapping");
+    while (Date.now() < end) {
+      Deno.linkSync(root + "/public.txt", root + "/.file");
+      Deno.renameSync(root + "/.file", root + "/a.txt");
+      Deno.symlinkSync("../secret.txt", root + "/.link");
+      Deno.renameSync(root + "/.link", root + "/a.txt");
+    }`,
+  folder: `
+    const [root, seconds] = Deno.args;
+    const end = Date.now() + Number(seconds) * 1000;
+    Deno.mkdirSync(root + "/.folder");
+    Deno.writeTextFileSync(root + "/.folder/a.txt", Deno.readTextFileSync(root + "/public.txt"));
+    Deno.symlinkSync("../outside", root + "/d");
+    console.log("swapping");
+    while (Date.now() < end) {
+      for (const burst = Date.now() + 1000; Date.now() < burst;) {
+        Deno.renameSync(root + "/d", root + "/.link");
+        Deno.renameSync(root + "/.folder", root + "/d");
+        Deno.renameSync(root + "/d", root + "/.folder");
+        Deno.renameSync(root + "/.link", root + "/d");
+      }
+      // A pause with the real folder in place: the server serves nothing from a
+      // folder whose entries are being changed, and the test wants to see it serve.
+      Deno.renameSync(root + "/d", root + "/.link");
+      Deno.renameSync(root + "/.folder", root + "/d");
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      Deno.renameSync(root + "/d", root + "/.folder");
+      Deno.renameSync(root + "/.link", root + "/d");
+    }`,
+};
+
+for (const [variant, name] of [["file", "a.txt"], ["folder", "d/a.txt"]] as const) {
+  Deno.test(`symlink swap race (${variant}): a ${variant} swapped for a symlink to outside the root while it is downloaded leaks nothing`, async () => {
+    // In-process, so the server may read everything: only its own checks stand between the
+    // root and the secret, as with a CLI server whose --allow-read is wider than its --root.
+    await using s = await setup();
+    const secret = `SECRET ${crypto.randomUUID()}\n`;
+    const shown = new TextEncoder().encode("public\n");
+    await Deno.writeTextFile(join(s.base, "secret.txt"), secret);
+    await Deno.mkdir(join(s.base, "outside"));
+    await Deno.writeTextFile(join(s.base, "outside", "a.txt"), secret);
+    await Deno.writeFile(join(s.root, "public.txt"), shown);
+    const publicReply = `OK 7\npublic\n${sha256(shown)}\n`;
+    const secretHash = sha256(new TextEncoder().encode(secret));
+    const swapper = new Deno.Command(Deno.execPath(), {
+      args: ["eval", SWAPPERS[variant], s.root, "15"],
+      stdout: "piped",
+    }).spawn();
+    const stdout = swapper.stdout.getReader();
+    try {
+      assert.match(new TextDecoder().decode((await stdout.read()).value), /^swapping/);
+      const counts = { served: 0, refused: 0, leaked: 0, other: [] as string[] };
+      // Two bursts and two pauses of the folder swapper; the file swapper never rests.
+      const until = performance.now() + (variant === "folder" ? 7000 : 3000);
+      await Promise.all([0, 1].map(async () => {
+        while (performance.now() < until) {
+          const reply = await rawRequest(s.port, `${name}\n0\n`);
+          if (reply.includes("SECRET") || reply.includes(secretHash) || /^OK 4\d\n/.test(reply)) {
+            counts.leaked++;
+          } else if (reply === publicReply) counts.served++;
+          else if (/^ERROR [^\n]+\n$/.test(reply)) counts.refused++;
+          else counts.other.push(reply);
+        }
+      }));
+      assert.equal(counts.leaked, 0, JSON.stringify(counts));
+      assert.deepEqual(counts.other, [], "replies that are neither the file nor ERROR");
+      // Only a test that also served the public file, and refused some swaps, proves anything.
+      assert.ok(counts.served > 20 && counts.refused > 20, JSON.stringify(counts));
+    } finally {
+      swapper.kill();
+      await Promise.all([swapper.status, stdout.cancel()]);
+    }
+  });
+}
+
+/** Reads from `conn` until a newline has come; returns what came before it. */
+async function readLineFrom(conn: Deno.Conn): Promise<string> {
+  const bytes: number[] = [];
+  const buf = new Uint8Array(64);
+  while (!bytes.includes(0x0a)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    bytes.push(...buf.subarray(0, n));
+  }
+  const text = new TextDecoder().decode(new Uint8Array(bytes));
+  return text.slice(0, text.indexOf("\n"));
+}
+
+Deno.test("abandoned downloads of a huge file are cancelled: the hash worker is free for the next download", async () => {
+  await using s = await setup();
+  // 128 GiB, sparse: hashing it would keep the worker busy for a minute or more.
+  const huge = join(s.root, "huge.bin");
+  {
+    using f = await Deno.open(huge, { write: true, create: true });
+    await f.truncate(2 ** 37);
+  }
+  const big = randomBytes(9 * 1024 * 1024);
+  await Deno.writeFile(join(s.root, "big.bin"), big);
+  // Old enough for the requests to share one hash of it.
+  await sleep(COARSE_RACY_MS + 100);
+  // Three clients ask for it and leave right after `OK <size>`.
+  for (let i = 0; i < 3; i++) {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await conn.write(new TextEncoder().encode("huge.bin\n0\n"));
+    assert.equal(await readLineFrom(conn), `OK ${2 ** 37}`);
+  }
+  await waitForLog(s.log, /"huge\.bin" .*: (cut|failed): /, 3);
+  // The next file the worker hashes comes with its hash, long before the client's timeout.
+  const r = await download({
+    hostname: "127.0.0.1",
+    port: s.port,
+    remote: "big.bin",
+    local: join(s.out, "big.bin"),
+    timeoutMs: 20_000,
+  });
+  assert.equal(r.sha256, sha256(big));
+});
+
+Deno.test("a transfer that leaves does not cancel the hash another transfer of the same file waits for", async () => {
+  await using s = await setup();
+  const size = 512 * 1024 * 1024;
+  const zeros = join(s.root, "zeros.bin");
+  {
+    using f = await Deno.open(zeros, { write: true, create: true });
+    await f.truncate(size);
+  }
+  const expected = createHash("sha256");
+  const mib = new Uint8Array(1024 * 1024);
+  for (let i = 0; i < size / mib.length; i++) expected.update(mib);
+  // Old enough for the two requests to share one hash of it.
+  await sleep(COARSE_RACY_MS + 100);
+  // The first client resumes at the last KiB: the server sends it, then waits for the worker.
+  using waiting = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await waiting.write(new TextEncoder().encode(`zeros.bin\n${size - 1024}\n`));
+  // The second asks for the same file version, and leaves at once.
+  {
+    using leaving = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await leaving.write(new TextEncoder().encode("zeros.bin\n0\n"));
+    assert.equal(await readLineFrom(leaving), `OK ${size}`);
+  }
+  await waitForLog(s.log, /"zeros\.bin" .*: cut: /);
+  const reply = new Uint8Array(100 + 1024);
+  let got = 0;
+  for (let n; (n = await waiting.read(reply.subarray(got))) !== null;) got += n;
+  const head = `OK ${size}\n`;
+  assert.equal(new TextDecoder().decode(reply.subarray(0, head.length)), head);
+  assert.equal(
+    new TextDecoder().decode(reply.subarray(head.length + 1024, got)),
+    `${expected.digest("hex")}\n`,
+  );
+});
+
+Deno.test("a large file replaced after the server opened it: the hash sent is that of the bytes sent", async () => {
+  await using s = await setup();
+  {
+    using f = await Deno.open(join(s.root, "huge.bin"), { write: true, create: true });
+    await f.truncate(2 ** 37);
+  }
+  const big = randomBytes(9 * 1024 * 1024);
+  await Deno.writeFile(join(s.root, "big.bin"), big);
+  // A client resumes the huge file at its end: the worker hashes it for it, for minutes.
+  const busy = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    await busy.write(new TextEncoder().encode(`huge.bin\n${2 ** 37}\n`));
+    assert.equal(await readLineFrom(busy), `OK ${2 ** 37}`);
+    // big.bin is opened and sent; its hash waits behind the huge one.
+    let allSent!: () => void;
+    const sent = new Promise<void>((resolve) => (allSent = resolve));
+    const local = join(s.out, "big.bin");
+    const downloading = download({
+      hostname: "127.0.0.1",
+      port: s.port,
+      remote: "big.bin",
+      local,
+      timeoutMs: 60_000,
+      onProgress: (done, total) => done === total && allSent(),
+    });
+    await sent;
+    // Replaced under its name, as an editor saves; then the huge file's client leaves,
+    // and the worker finds another file under the name.
+    await Deno.writeFile(join(s.root, "big.bin.new"), randomBytes(big.length));
+    await Deno.rename(join(s.root, "big.bin.new"), join(s.root, "big.bin"));
+    busy.close();
+    const r = await downloading;
+    assert.equal(r.sha256, sha256(big));
+    assert.deepEqual(await Deno.readFile(local), big);
+  } finally {
+    try {
+      busy.close();
+    } catch { /* closed above */ }
+  }
+});
+
+Deno.test("FileHasher: requests for one file version share a job, cancelled when the last one leaves", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const huge = join(dir, "huge.bin");
+    {
+      using f = await Deno.open(huge, { write: true, create: true });
+      await f.truncate(2 ** 40);
+    }
+    const data = randomBytes(10_000);
+    await Deno.writeFile(join(dir, "small.bin"), data);
+    using hasher = new FileHasher();
+    const info = await Deno.stat(huge);
+    const first = new AbortController();
+    const second = new AbortController();
+    const a = hasher.hash(huge, info, "huge@1", first.signal);
+    const b = hasher.hash(huge, info, "huge@1", second.signal);
+    assert.deepEqual(hasher.stats, { pending: 1, cancelled: 0 });
+    first.abort();
+    await assert.rejects(a);
+    // The other request still waits: the job runs on.
+    await sleep(100);
+    assert.deepEqual(hasher.stats, { pending: 1, cancelled: 0 });
+    second.abort();
+    await assert.rejects(b);
+    for (const deadline = performance.now() + 10_000; hasher.stats.pending > 0;) {
+      assert.ok(performance.now() < deadline, "the worker did not stop the job");
+      await sleep(10);
+    }
+    assert.deepEqual(hasher.stats, { pending: 0, cancelled: 1 });
+    // And the worker is free for the next file.
+    const small = join(dir, "small.bin");
+    const hex = await hasher.hash(
+      small,
+      await Deno.stat(small),
+      undefined,
+      new AbortController().signal,
+    );
+    assert.equal(hex, sha256(data));
+    // A file swapped under the name since it was checked is not hashed.
+    await Deno.rename(small, `${small}.old`);
+    await Deno.writeFile(small, data);
+    await assert.rejects(
+      hasher.hash(small, await Deno.stat(`${small}.old`), undefined, new AbortController().signal),
+      FileChangedError,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the client never writes through a planted .part symlink", async () => {
+  await using s = await setup();
+  const outside = join(s.base, "outside.txt");
+  await Deno.writeTextFile(outside, "not yours\n");
+  // A fresh download removes the link and writes a new .part of its own.
+  await Deno.symlink(outside, join(s.out, "notes.txt.part"));
+  const fresh = await runScript(
+    cliFlags(s.port, s.out),
+    CLIENT,
+    [`127.0.0.1:${s.port}:notes.txt`],
+    {
+      cwd: s.out,
+    },
+  );
+  assert.equal(fresh.code, 0, fresh.stderr);
+  assert.equal(await Deno.readTextFile(outside), "not yours\n");
+  assert.ok((await Deno.lstat(join(s.out, "notes.txt"))).isFile);
+  assert.equal(await Deno.readTextFile(join(s.out, "notes.txt")), "notes for the lab\n");
+  // --resume refuses a .part that is a symlink, in one line, and writes nothing.
+  await Deno.symlink(outside, join(s.out, "small.bin.part"));
+  const resumed = await runScript(cliFlags(s.port, s.out), CLIENT, [
+    `127.0.0.1:${s.port}:small.bin`,
+    "--resume",
+  ], { cwd: s.out });
+  assert.equal(resumed.code, 1);
+  assert.equal(resumed.stderr, "error: small.bin.part is a symlink; delete it to start over\n");
+  assert.equal(await Deno.readTextFile(outside), "not yours\n");
+  assert.equal(await exists(join(s.out, "small.bin")), false);
+});
+
+Deno.test("the client prints a server's ERROR reason with control characters escaped", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    using conn = await listener.accept();
+    await conn.read(new Uint8Array(1000));
+    await conn.write(new TextEncoder().encode("ERROR \x1b[2J\x1b]0;owned\x07gone\rback\n"));
+  })();
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await runScript(
+      [
+        `--allow-net=127.0.0.1:${listener.addr.port}`,
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+      ],
+      CLIENT,
+      [`127.0.0.1:${listener.addr.port}:f`, "x"],
+      { cwd: dir },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, "error: server: \\x1b[2J\\x1b]0;owned\\x07gone\\x0dback\n");
+  } finally {
+    listener.close();
+    await serving;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a transfer whose client went away is logged as cut, with the bytes that went out", async () => {
+  await using s = await setup();
+  // The client reads 100 kB of a file far larger than the socket buffers, and leaves:
+  // the server's writes fail.
+  await Deno.writeFile(join(s.root, "large.bin"), new Uint8Array(64 * 1024 * 1024));
+  {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await conn.write(new TextEncoder().encode("large.bin\n0\n"));
+    const buf = new Uint8Array(65536);
+    for (let got = 0; got < 100_000;) got += (await conn.read(buf)) ?? Infinity;
+  }
+  const [large] = await waitForLog(s.log, /"large\.bin" /);
+  const sent = Number(large.match(/"large\.bin" (\d+) of 67108864 bytes in .*: cut: /)?.[1]);
+  assert.ok(sent >= 100_000 - 11 && sent < 64 * 1024 * 1024, large);
+
+  // The client has all the data and leaves while the server's worker still hashes the
+  // file (a 2 GiB one, resumed at its last 1000 bytes): every write succeeded, yet the
+  // transfer did not complete.
+  const big = join(s.root, "big.bin");
+  {
+    using f = await Deno.open(big, { write: true, create: true });
+    await f.truncate(2 * 1024 ** 3);
+  }
+  {
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await conn.write(new TextEncoder().encode(`big.bin\n${2 * 1024 ** 3 - 1000}\n`));
+    const want = `OK ${2 * 1024 ** 3}\n`.length + 1000;
+    const buf = new Uint8Array(want);
+    for (let got = 0; got < want;) got += (await conn.read(buf.subarray(got))) ?? Infinity;
+  }
+  const [left] = await waitForLog(s.log, /"big\.bin" /, 1);
+  assert.match(
+    left,
+    /"big\.bin" 1000 of 1000 bytes in .*: cut: the client closed before the hash$/,
+  );
+});
+
+Deno.test("a file rewritten with the same size and modification time is hashed again", async () => {
+  await using s = await setup();
+  const path = join(s.root, "same.bin");
+  const when = new Date(2020, 0, 1);
+  for (const [i, data] of [randomBytes(5000), randomBytes(5000)].entries()) {
+    await Deno.writeFile(path, data);
+    // What `cp -p` or `touch -d` does: the same modification time again.
+    await Deno.utime(path, when, when);
+    // Long enough for the hash to be cached (the change time comes in whole seconds).
+    await sleep(COARSE_RACY_MS + 100);
+    const local = join(s.out, `same-${i}.bin`);
+    const r = await download({ hostname: "127.0.0.1", port: s.port, remote: "same.bin", local });
+    assert.equal(r.sha256, sha256(data));
+    assert.deepEqual(await Deno.readFile(local), data);
+  }
+});
+
+Deno.test("fileKey: none for a file changed within the last tick, or two seconds on a whole-second file system", () => {
+  const info = (changed: number) =>
+    ({
+      size: 1,
+      mtime: new Date(changed),
+      ctime: new Date(changed),
+      ino: 7,
+      dev: 1,
+    }) as Deno.FileInfo;
+  const now = 1_700_000_000_500;
+  assert.equal(fileKey("p", info(now - 10), now), undefined);
+  assert.notEqual(fileKey("p", info(now - RACY_MS - 1), now), undefined);
+  assert.equal(fileKey("p", info(now - 500), now), undefined); // a whole second: FAT's 2 s steps
+  assert.notEqual(fileKey("p", info(now - 3000 + 500), now), undefined);
+  // A modification time set back (`touch -d`): the change time, in whole seconds, still counts.
+  assert.equal(fileKey("p", { ...info(now - 60_000), ctime: new Date(now - 500) }, now), undefined);
+  // Every field counts, the change time too (no program can set it back).
+  assert.notEqual(
+    fileKey("p", { ...info(now - 5000), ctime: new Date(now - 4000) }, now),
+    fileKey("p", info(now - 5000), now),
+  );
 });

@@ -9,6 +9,8 @@ import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
 import { exchangeSum } from "../lab2_sum/client.ts";
 import { serveSum } from "../lab2_sum/server.ts";
+import { download } from "../lab3_file/client.ts";
+import { serveFiles } from "../lab3_file/server.ts";
 import { hasPython, script } from "../harness/process.ts";
 import { inProcess } from "./support/in_process.ts";
 
@@ -45,6 +47,24 @@ const tcpServers = [
         await exchangeSum({ hostname: "127.0.0.1", port, name: "Next", number: 1 }),
         { name: "Server of Deno Socket Labs", number: 17 },
       ),
+  },
+  {
+    lab: "lab3_file",
+    start: (log: (line: string) => void) =>
+      serveFiles({ hostname: "127.0.0.1", port: 0, root: script("lab3_file/files"), log }),
+    ask: async (port: number) => {
+      const out = await Deno.makeTempDir();
+      try {
+        const local = `${out}/notes.txt`;
+        await download({ hostname: "127.0.0.1", port, remote: "notes.txt", local });
+        assert.deepEqual(
+          await Deno.readFile(local),
+          await Deno.readFile(script("lab3_file/files/notes.txt")),
+        );
+      } finally {
+        await Deno.remove(out, { recursive: true });
+      }
+    },
   },
 ];
 
