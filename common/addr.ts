@@ -42,24 +42,3 @@ export function formatPythonAddr(addr: Deno.Addr): string {
   const { hostname, port } = addr as Deno.NetAddr;
   return `('${hostname}', ${port})`;
 }
-
-/**
- * Splits `host:port`, `[v6]:port` and, with `rest`, `host:port:rest` (the
- * rest may hold `:`). `undefined` for malformed text; the port is not
- * range-checked here.
- *
- * @example
- * ```ts
- * splitHostPort("[::1]:12000:notes.txt", true); // { hostname: "::1", port: 12000, rest: "notes.txt" }
- * ```
- */
-export function splitHostPort(
-  text: string,
-  rest = false,
-): { hostname: string; port: number; rest?: string } | undefined {
-  const host = String.raw`(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5})`;
-  const m = text.match(rest ? new RegExp(`^${host}:(.*)$`, "s") : new RegExp(`^${host}$`));
-  if (!m) return undefined;
-  const hostname = m[1] ?? m[2];
-  return rest ? { hostname, port: Number(m[3]), rest: m[4] } : { hostname, port: Number(m[3]) };
-}

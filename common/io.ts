@@ -113,7 +113,6 @@ export class Wire implements Disposable {
   readonly #conn: ByteStream;
   readonly #trace?: Tracer;
   readonly #timeoutMs: number;
-  readonly #farewell?: Uint8Array;
   readonly #bufferSize: number;
   // Allocated on the first buffered read: the echo server reads into its own chunk only.
   #buf: Uint8Array = NO_BYTES;
@@ -129,11 +128,17 @@ export class Wire implements Disposable {
   #moved = false;
   #timedOut = false;
 
+  /**
+   * Sent to the peer when the idle timeout closes the stream; clear it once a
+   * reply has begun, where a farewell line would read as data.
+   */
+  farewell?: Uint8Array;
+
   constructor(conn: ByteStream, options: WireOptions = {}) {
     this.#conn = conn;
     this.#trace = options.trace;
     this.#timeoutMs = options.timeoutMs ?? 0;
-    this.#farewell = options.farewell;
+    this.farewell = options.farewell;
     this.#bufferSize = options.bufferSize ?? 16 * 1024;
   }
 
@@ -333,7 +338,7 @@ export class Wire implements Disposable {
       return;
     }
     this.#timedOut = true;
-    const farewell = this.#farewell;
+    const farewell = this.farewell;
     if (!farewell) return this.close();
     // The pending read ends only when the socket closes: say goodbye first,
     // but a peer that reads nothing must not keep the socket open with it.

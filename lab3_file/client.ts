@@ -8,7 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
-import { formatHostPort, splitHostPort } from "../common/addr.ts";
+import { formatHostPort } from "../common/addr.ts";
 import {
   helpOption,
   parseCli,
@@ -23,7 +23,7 @@ import { UnexpectedEofError, Wire } from "../common/io.ts";
 import { escapeControl, stderrTracer } from "../common/trace.ts";
 import { sameFile } from "./confine.ts";
 import { formatBytes, Progress } from "./progress.ts";
-import { HASH_HEX_LENGTH, MAX_NAME_BYTES, parseOkLine } from "./protocol.ts";
+import { HASH_HEX_LENGTH, MAX_NAME_BYTES, parseOkLine, splitTarget } from "./protocol.ts";
 
 /** Options for {@linkcode download}. */
 export interface DownloadOptions {
@@ -280,12 +280,12 @@ if (import.meta.main) {
         "           lab3_file/client.ts 127.0.0.1:12000:notes.txt notes.txt",
     });
     if (positionals.length === 0) throw new UsageError("missing SERVER:PORT:NAME_IN_SERVER", usage);
-    const target = splitHostPort(positionals[0], true);
-    if (!target || !target.rest) {
+    const target = splitTarget(positionals[0]);
+    if (!target) {
       throw new UsageError(`'${positionals[0]}' is not SERVER:PORT:NAME_IN_SERVER`, usage);
     }
     const port = parsePort(String(target.port), "client", usage);
-    const local = positionals[1] ?? baseName(target.rest);
+    const local = positionals[1] ?? baseName(target.remote);
     if (!local) {
       throw new UsageError(
         "NAME_IN_CLIENT is needed when NAME_IN_SERVER ends in a separator",
@@ -297,7 +297,7 @@ if (import.meta.main) {
     const result = await download({
       hostname: target.hostname,
       port,
-      remote: target.rest,
+      remote: target.remote,
       local,
       force: values.force,
       resume: values.resume,

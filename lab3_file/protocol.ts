@@ -26,3 +26,20 @@ export function parseOkLine(line: string): number | undefined {
   const m = line.match(/^OK (\d{1,16})$/);
   return m ? Number(m[1]) : undefined;
 }
+
+/**
+ * Splits the client's `SERVER:PORT:NAME_IN_SERVER` (`[v6]:PORT:NAME` for an
+ * IPv6 address; the name may hold `:`). `undefined` when it is not one; the
+ * port is not range-checked here.
+ *
+ * @example
+ * ```ts
+ * splitTarget("[::1]:12000:notes.txt"); // { hostname: "::1", port: 12000, remote: "notes.txt" }
+ * ```
+ */
+export function splitTarget(
+  text: string,
+): { hostname: string; port: number; remote: string } | undefined {
+  const m = text.match(/^(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5}):(.+)$/s);
+  return m ? { hostname: m[1] ?? m[2], port: Number(m[3]), remote: m[4] } : undefined;
+}

@@ -164,6 +164,8 @@ export function serveFiles(options: FileServerOptions): Server {
       // The reply: the size, the blocks from the offset, the hash.
       await wire.writeText(`OK ${size}\n`);
       dataStart = written;
+      // File bytes from here: an idle timeout closes without a farewell, which would read as data.
+      wire.farewell = undefined;
       // Whole blocks per disk read, so every socket write but the last is one full block.
       const buffer = new Uint8Array(blockSize * Math.max(1, Math.floor(READ_CHUNK / blockSize)));
       for (let position = offset; position < size;) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatHostPort, splitHostPort } from "../common/addr.ts";
+import { formatHostPort } from "../common/addr.ts";
 import {
   parseCli,
   parsePort,
@@ -10,7 +10,13 @@ import {
   UsageError,
 } from "../common/cli.ts";
 import { describeError } from "../common/errors.ts";
-import { type ByteStream, ProtocolError, UnexpectedEofError, Wire } from "../common/io.ts";
+import {
+  type ByteStream,
+  IdleTimeoutError,
+  ProtocolError,
+  UnexpectedEofError,
+  Wire,
+} from "../common/io.ts";
 import { formatTrace } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";
@@ -184,6 +190,32 @@ Deno.test("the idle timeout closes a silent connection with TimedOut", async () 
   assert.equal(await client.read(new Uint8Array(1)), null);
 });
 
+Deno.test("the idle timeout's farewell goes out before the close, unless cleared once a reply began", async () => {
+  for (const cleared of [false, true]) {
+    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    const conn = await listener.accept();
+    using wire = new Wire(conn, { timeoutMs: 100, farewell: enc.encode("ERROR idle\n") });
+    await wire.writeText("OK 5\n");
+    if (cleared) wire.farewell = undefined;
+    const error = await wire.readLine(10).catch((e) => e);
+    assert.ok(error instanceof IdleTimeoutError);
+    assert.equal(error.ms, 100);
+    const seen = new TextDecoder().decode(await readAll(client));
+    assert.equal(seen, cleared ? "OK 5\n" : "OK 5\nERROR idle\n");
+  }
+});
+
+/** Everything a connection receives until it closes. */
+async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  const buf = new Uint8Array(4096);
+  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
+  chunks.reduce((off, c) => (out.set(c, off), off + c.length), 0);
+  return out;
+}
+
 Deno.test("one run of block writes may outlast the idle timeout while bytes move; stalled, it is cut", async () => {
   const timeoutMs = 250;
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -236,23 +268,9 @@ Deno.test("formatTrace shows text quoted and binary as hex", () => {
   assert.equal(formatTrace("<-", new Uint8Array([0x41])), '<- 1 byte  "A"');
 });
 
-Deno.test("host:port parsing and formatting, IPv6 in brackets", () => {
+Deno.test("host:port formatting, IPv6 in brackets", () => {
   assert.equal(formatHostPort("::1", 80), "[::1]:80");
   assert.equal(formatHostPort("example.org", 80), "example.org:80");
-  assert.deepEqual(splitHostPort("[::1]:12000"), { hostname: "::1", port: 12000 });
-  assert.deepEqual(splitHostPort("localhost:1"), { hostname: "localhost", port: 1 });
-  assert.deepEqual(splitHostPort("[::1]:12000:a:b.txt", true), {
-    hostname: "::1",
-    port: 12000,
-    rest: "a:b.txt",
-  });
-  assert.deepEqual(splitHostPort("10.0.0.1:99:x", true), {
-    hostname: "10.0.0.1",
-    port: 99,
-    rest: "x",
-  });
-  assert.equal(splitHostPort("::1:12000"), undefined);
-  assert.equal(splitHostPort("host"), undefined);
 });
 
 Deno.test("parsePort: servers take 0 or 1024..65535, clients 1..65535", () => {

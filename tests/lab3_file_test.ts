@@ -5,6 +5,7 @@ import { download } from "../lab3_file/client.ts";
 import { FileChangedError, FileHasher } from "../lab3_file/file_hasher.ts";
 import { COARSE_RACY_MS, RACY_MS } from "../lab3_file/confine.ts";
 import { fileKey } from "../lab3_file/hash_cache.ts";
+import { splitTarget } from "../lab3_file/protocol.ts";
 import { serveFiles } from "../lab3_file/server.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
@@ -1042,4 +1043,21 @@ Deno.test("fileKey: none for a file changed within the last tick, or two seconds
     fileKey("p", { ...info(now - 5000), ctime: new Date(now - 4000) }, now),
     fileKey("p", info(now - 5000), now),
   );
+});
+
+Deno.test("SERVER:PORT:NAME_IN_SERVER: IPv6 in brackets, a name may hold ':'", () => {
+  assert.deepEqual(splitTarget("[::1]:12000:a:b.txt"), {
+    hostname: "::1",
+    port: 12000,
+    remote: "a:b.txt",
+  });
+  assert.deepEqual(splitTarget("10.0.0.1:99:x"), { hostname: "10.0.0.1", port: 99, remote: "x" });
+  assert.deepEqual(splitTarget("localhost:1:dir/f"), {
+    hostname: "localhost",
+    port: 1,
+    remote: "dir/f",
+  });
+  for (const bad of ["::1:12000:x", "host:12000", "host:12000:", "[::1]:x:y", "host"]) {
+    assert.equal(splitTarget(bad), undefined, bad);
+  }
 });
