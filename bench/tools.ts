@@ -80,7 +80,8 @@ export interface Started {
  *
  * @example
  * ```ts
- * const nginx = await startNginx(dir, `server { listen 127.0.0.1:PORT; root ${root}; }`);
+ * const dir = await Deno.makeTempDir();
+ * const nginx = await startNginx(dir, `server { listen 127.0.0.1:PORT; root ${dir}; }`);
  * await nginx.stop();
  * ```
  */

@@ -37,7 +37,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  *
  * @example
  * ```ts
- * await using proxy = startChaosProxy({ target: server.addr, segmentSize: 1 });
+ * await using proxy = startChaosProxy({
+ *   target: { hostname: "127.0.0.1", port: 12000 },
+ *   segmentSize: 1,
+ * });
  * ```
  */
 export function startChaosProxy(options: ChaosOptions): ChaosProxy {

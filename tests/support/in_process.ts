@@ -24,6 +24,7 @@ export interface InProcess<S extends LabServer> extends AsyncDisposable {
  *
  * @example
  * ```ts
+ * import { serveEcho } from "../../lab1_echo/server.ts";
  * await using s = inProcess((log) => serveEcho({ hostname: "127.0.0.1", port: 0, log }));
  * ```
  */
