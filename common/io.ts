@@ -73,6 +73,41 @@ const NO_BYTES = new Uint8Array(0);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
 
+// Lets the shared clock look at a wire; a symbol keeps it out of the Wire's API.
+const LOOK = Symbol("look");
+
+/**
+ * One timer for every open wire with an idle timeout, instead of one per
+ * connection: it looks at each every quarter of the shortest timeout among
+ * them, so a wire waiting in vain is closed 1 to 1.25 timeouts after its last
+ * progress. A wire joins at its first read or write and leaves when closed.
+ */
+const idleClock = {
+  wires: new Set<{ [LOOK](now: number): boolean }>(),
+  periodMs: Infinity,
+  timer: undefined as ReturnType<typeof setTimeout> | undefined,
+  watch(wire: { [LOOK](now: number): boolean }, timeoutMs: number): void {
+    this.wires.add(wire);
+    if (this.timer !== undefined && timeoutMs / 4 >= this.periodMs) return;
+    this.periodMs = Math.min(this.periodMs, timeoutMs / 4);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.tick, this.periodMs);
+  },
+  forget(wire: { [LOOK](now: number): boolean }): void {
+    if (!this.wires.delete(wire) || this.wires.size > 0) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.periodMs = Infinity;
+  },
+  tick: (): void => {
+    const clock = idleClock;
+    clock.timer = undefined;
+    const now = performance.now();
+    for (const wire of clock.wires) if (!wire[LOOK](now)) clock.forget(wire);
+    if (clock.wires.size > 0) clock.timer = setTimeout(clock.tick, clock.periodMs);
+  },
+};
+
 /**
  * Writes every byte of `data`, looping because `write()` may take only part
  * of a buffer. With `blockSize`, no write spans two blocks: a block
@@ -119,10 +154,10 @@ export class Wire implements Disposable {
   #r = 0;
   #w = 0;
   #closed = false;
-  // The idle timeout: one timer at a time, which looks every quarter period
-  // while something waits, instead of a timer per read or write.
-  #timer?: ReturnType<typeof setTimeout>;
+  // The idle timeout: while an operation waits, the shared clock looks at
+  // the deadline (see `idleClock`).
   #deadline = 0;
+  #watching = false;
   #pending = 0;
   // A write in a run of blocks moved bytes since the timer last looked.
   #moved = false;
@@ -212,7 +247,7 @@ export class Wire implements Disposable {
 
   /** Writes all of `data`. */
   write(data: Uint8Array): Promise<void> {
-    return this.#timed(() => writeAll(this.#conn, data, this.#trace));
+    return this.#timed(writeAll(this.#conn, data, this.#trace));
   }
 
   /**
@@ -222,7 +257,7 @@ export class Wire implements Disposable {
    * a long run to a slow but steady reader is not cut off.
    */
   writeBlocks(data: Uint8Array, blockSize: number): Promise<void> {
-    return this.#timed(() => writeAll(this.#conn, data, this.#progress, blockSize));
+    return this.#timed(writeAll(this.#conn, data, this.#progress, blockSize));
   }
 
   /** Writes all of `text` as UTF-8. */
@@ -237,8 +272,8 @@ export class Wire implements Disposable {
 
   /** Closes the connection (idempotent) and stops the idle timer. */
   close(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#watching) idleClock.forget(this);
+    this.#watching = false;
     if (this.#closed) return;
     this.#closed = true;
     try {
@@ -294,21 +329,26 @@ export class Wire implements Disposable {
   }
 
   async #readSocket(p: Uint8Array): Promise<number | null> {
-    const n = await this.#timed(() => this.#conn.read(p));
+    const n = await this.#timed(this.#conn.read(p));
     if (n !== null) this.#trace?.("<-", p.subarray(0, n));
     return n;
   }
 
-  async #timed<T>(op: () => Promise<T>): Promise<T> {
-    if (this.#timeoutMs <= 0) return await op();
-    this.#pending++;
+  /** `op`, watched by the idle timeout if there is one. */
+  #timed<T>(op: Promise<T>): Promise<T> {
+    return this.#timeoutMs > 0 ? this.#watched(op) : op;
+  }
+
+  async #watched<T>(op: Promise<T>): Promise<T> {
     this.#deadline = performance.now() + this.#timeoutMs;
     this.#moved = false;
-    if (this.#timer === undefined && !this.#closed) {
-      this.#timer = setTimeout(this.#onTimer, this.#timeoutMs / 4);
+    this.#pending++;
+    if (!this.#watching && !this.#closed) {
+      this.#watching = true;
+      idleClock.watch(this, this.#timeoutMs);
     }
     try {
-      return await op();
+      return await op;
     } catch (error) {
       throw this.#timedOut ? new IdleTimeoutError(this.#timeoutMs) : error;
     } finally {
@@ -322,24 +362,24 @@ export class Wire implements Disposable {
     this.#trace?.(direction, bytes);
   };
 
-  // Progress found marked restarts the clock at most a quarter period late:
-  // an idle connection is closed 1 to 1.25 periods after its last progress.
-  #onTimer = (): void => {
-    this.#timer = undefined;
-    if (this.#pending === 0) return;
-    const now = performance.now();
+  /**
+   * The shared clock's look at this wire: `false` once it is past its
+   * deadline, which closes it (after the farewell, if any). Progress found
+   * marked restarts the deadline at most a clock period late.
+   */
+  [LOOK](now: number): boolean {
+    if (this.#pending === 0) return true;
     if (this.#moved) {
       this.#moved = false;
       this.#deadline = Math.max(this.#deadline, now + this.#timeoutMs);
     }
-    const left = this.#deadline - now;
-    if (left > 1) {
-      this.#timer = setTimeout(this.#onTimer, Math.min(left, this.#timeoutMs / 4));
-      return;
-    }
+    if (now < this.#deadline) return true;
     this.#timedOut = true;
     const farewell = this.farewell;
-    if (!farewell) return this.close();
+    if (!farewell) {
+      this.close();
+      return true; // close() took it off the clock already.
+    }
     // The pending read ends only when the socket closes: say goodbye first,
     // but a peer that reads nothing must not keep the socket open with it.
     const grace = setTimeout(() => this.close(), FAREWELL_GRACE_MS);
@@ -348,5 +388,6 @@ export class Wire implements Disposable {
         clearTimeout(grace);
         this.close();
       });
-  };
+    return false;
+  }
 }

@@ -26,6 +26,7 @@ import { IdleTimeoutError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
 import { stderrTracer } from "../common/trace.ts";
+import { UpperCaser } from "./upper_case.ts";
 
 /** The handout's port. */
 export const DEFAULT_PORT = 12000;
@@ -72,25 +73,22 @@ export function serveEcho(options: EchoServerOptions): Server {
       timeoutMs: options.idleTimeoutMs ?? 30_000,
       trace: options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined,
     });
-    // A streaming decoder keeps a character split across two reads whole.
-    const decoder = new TextDecoder();
-    const encoder = new TextEncoder();
     const chunk = new Uint8Array(CHUNK_BYTES);
-    let seen = "";
+    const upper = new UpperCaser(LOGGED_CHARS);
     try {
-      while (true) {
-        const n = await wire.read(chunk);
-        const text = n === null
-          ? decoder.decode()
-          : decoder.decode(chunk.subarray(0, n), { stream: true });
-        if (seen.length <= LOGGED_CHARS) seen += text;
-        if (text) await wire.write(encoder.encode(text.toUpperCase()));
-        if (n === null) break; // The client half-closed: its sentence is complete.
+      // The sentence: every read upper-cased and sent back as it comes.
+      for (let n; (n = await wire.read(chunk)) !== null;) {
+        const reply = upper.push(chunk.subarray(0, n));
+        if (reply.length > 0) await wire.write(reply);
       }
+      // End of stream: the client half-closed, its sentence is complete.
+      const rest = upper.end();
+      if (rest.length > 0) await wire.write(rest);
     } catch (error) {
       const why = error instanceof IdleTimeoutError ? "idle timeout, closed" : describeError(error);
       if (!closing) log(`${formatPythonAddr(conn.remoteAddr)}: ${why}`);
     } finally {
+      const seen = upper.seen;
       const shown = seen.length > LOGGED_CHARS ? `${seen.slice(0, LOGGED_CHARS)}...` : seen;
       log(`Data from connected user: ${JSON.stringify(shown).slice(1, -1)}`);
     }

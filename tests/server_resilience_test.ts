@@ -186,7 +186,7 @@ async function udpRounds(port: number, count: number, window = 50): Promise<numb
 Deno.test("a stdout nobody reads: lines are dropped and counted; the server answers and stops", async () => {
   const flags = ["--unstable-net", "--allow-net"];
   const args = ["-a", "127.0.0.1", "-p", "0"];
-  // About 1,300 log lines fill the pipe; the log keeps 10,000 more, then drops.
+  // Two lines a round: about 1,300 fill the pipe; the log keeps 10,000 more, then drops.
   const rounds = 8000;
   {
     const { child, stdout, port } = await startWithPipedStdout(flags, "lab_udp/server.ts", args);
@@ -194,11 +194,15 @@ Deno.test("a stdout nobody reads: lines are dropped and counted; the server answ
     // Reading again: the held lines come out, then the count of those dropped.
     const decoder = new TextDecoder();
     let text = "";
+    // Bounded: a log that never says it dropped lines fails here, it does not hang.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<"gave up">((r) => (timer = setTimeout(r, 10_000, "gave up")));
     while (!/log lines dropped/.test(text)) {
-      const { value, done } = await stdout.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
+      const next = await Promise.race([stdout.read(), gaveUp]);
+      if (next === "gave up" || next.done) break;
+      text += decoder.decode(next.value, { stream: true });
     }
+    clearTimeout(timer);
     assert.match(text, /\n\.\.\. \d+ log lines dropped \(stdout was not reading\)\n/);
     child.kill("SIGTERM");
     const [status] = await Promise.all([child.status, stdout.cancel(), child.stderr.cancel()]);
