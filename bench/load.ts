@@ -1,52 +1,8 @@
 /**
- * A bounded load loop: `concurrency` workers repeat one operation until the
- * time is up, recording latencies and errors.
+ * What the benchmarks share: medians, tables, fixed-point figures, peak memory.
  *
  * @module
  */
-
-/** What one load run measured. */
-export interface LoadResult {
-  concurrency: number;
-  seconds: number;
-  ok: number;
-  errors: number;
-  /** Latencies of the successful operations, in ms, sorted. */
-  latencies: number[];
-}
-
-/** Runs `op` from `concurrency` workers for `durationMs`. */
-export async function runLoad(
-  concurrency: number,
-  durationMs: number,
-  op: () => Promise<void>,
-): Promise<LoadResult> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const start = performance.now();
-  const end = start + durationMs;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t = performance.now();
-        try {
-          await op();
-          latencies.push(performance.now() - t);
-        } catch {
-          errors++;
-        }
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  return {
-    concurrency,
-    seconds: (performance.now() - start) / 1000,
-    ok: latencies.length,
-    errors,
-    latencies,
-  };
-}
 
 /** The q-quantile (0..1) of sorted values. */
 export function quantile(sorted: number[], q: number): number {

@@ -26,6 +26,7 @@ import { logLine } from "../common/log.ts";
 import { onInterrupt, type Server } from "../common/server.ts";
 import { stderrTracer } from "../common/trace.ts";
 import { MAX_DATAGRAM } from "./datagram.ts";
+import { LogLines } from "./log_lines.ts";
 import { upperCaseInPlace } from "./upper_case.ts";
 
 /** The handout's port. */
@@ -68,6 +69,7 @@ export function serveUdp(options: UdpServerOptions): Server {
   // One byte more than the largest datagram we answer, so a bigger one (IPv6
   // allows them) shows up as too big instead of being cut short.
   const buffer = new Uint8Array(MAX_DATAGRAM + 1);
+  const logLines = new LogLines();
   let closing = false;
 
   async function receiveLoop(): Promise<void> {
@@ -83,10 +85,10 @@ export function serveUdp(options: UdpServerOptions): Server {
         log(`receive failed: ${describeError(error)}`);
         continue;
       }
-      const peer = formatPythonAddr(from);
+      const { peer, received, sent } = logLines.of(from);
       const trace = options.trace ? stderrTracer(formatAddr(from)) : undefined;
       trace?.("<-", request);
-      log(`Received request from ${peer}`);
+      log(received);
       if (request.length > MAX_DATAGRAM) {
         log(`Dropped oversize datagram from ${peer}: more than ${MAX_DATAGRAM} bytes`);
         continue;
@@ -106,7 +108,7 @@ export function serveUdp(options: UdpServerOptions): Server {
         continue;
       }
       trace?.("->", reply);
-      log(`Sent reply to ${peer}`);
+      log(sent);
     }
   }
 

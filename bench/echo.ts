@@ -1,0 +1,264 @@
+/**
+ * lab1_echo and lab_udp benchmarks, side by side with the servers they are
+ * judged against, through one load generator written in C
+ * (`peers/loadgen.c`: one thread, epoll), so the figures measure the
+ * servers, not a load generator in the runtime under test. Each server is
+ * pinned to the first core and the load generator to the second
+ * (`taskset`, where there is one); rounds are interleaved and medians shown.
+ *
+ * The peers: our lab server; the runtime's floor, a minimal Deno loop on the
+ * same socket calls (`peers/deno_*_floor.ts`); Node's `net`/`dgram`
+ * (`peers/node_echo.mjs`); the handout's Python loop; and a C epoll server
+ * (`peers/cecho.c`), the machine's floor.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { hasPython, script } from "../harness/process.ts";
+import { freePort } from "../harness/free_port.ts";
+import { fixed, median, printTable } from "./load.ts";
+import { has } from "./tools.ts";
+
+type Mode = "tcp" | "udp";
+
+/** A server to measure: its command line, `{P}` standing for the port. */
+interface Peer {
+  name: string;
+  command: string[];
+}
+
+/** One load run: operations per second and failed ones. */
+interface Run {
+  ops: number;
+  errors: number;
+}
+
+const ROUNDS = 3;
+
+/** Compiles the load generator and the C server into `dir`; `undefined` without a C compiler. */
+async function buildTools(dir: string): Promise<{ loadgen: string; cecho: string } | undefined> {
+  const compiler = (await has("cc")) ? "cc" : (await has("gcc")) ? "gcc" : undefined;
+  if (!compiler) return undefined;
+  const tools = { loadgen: join(dir, "loadgen"), cecho: join(dir, "cecho") };
+  for (const [name, out] of Object.entries(tools)) {
+    const r = await new Deno.Command(compiler, {
+      args: ["-O2", "-o", out, script(`bench/peers/${name}.c`)],
+      stderr: "piped",
+    }).output();
+    if (!r.success) return undefined;
+  }
+  return tools;
+}
+
+/** `command` pinned to `cpu` with taskset, where there is one. */
+function pinned(cpu: number, command: string[], taskset: boolean): [string, string[]] {
+  return taskset ? ["taskset", ["-c", `${cpu}`, ...command]] : [command[0], command.slice(1)];
+}
+
+/** Waits until something has bound `port` (it is probed by binding it, never by connecting). */
+async function waitBound(mode: Mode, port: number, child: Deno.ChildProcess): Promise<void> {
+  let exited = false;
+  child.status.then(() => (exited = true));
+  for (let i = 0; i < 200 && !exited; i++) {
+    try {
+      if (mode === "tcp") Deno.listen({ hostname: "127.0.0.1", port }).close();
+      else Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port }).close();
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) {
+        await new Promise((r) => setTimeout(r, 300)); // Bound: let it reach its accept/receive.
+        return;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the server did not bind port ${port}`);
+}
+
+/** Starts `peer`, runs the load generator against it, stops it. */
+async function measure(
+  loadgen: string,
+  taskset: boolean,
+  mode: Mode,
+  peer: Peer,
+  clients: number,
+  seconds: number,
+  thinkMs = 0,
+): Promise<Run> {
+  const port = freePort();
+  const [cmd, args] = pinned(0, peer.command.map((a) => a.replaceAll("{P}", `${port}`)), taskset);
+  const child = new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).spawn();
+  try {
+    await waitBound(mode, port, child);
+    const [lg, lgArgs] = pinned(1, [
+      loadgen,
+      mode,
+      "127.0.0.1",
+      `${port}`,
+      `${clients}`,
+      `${seconds}`,
+      `${thinkMs}`,
+    ], taskset);
+    const out = new TextDecoder().decode(
+      (await new Deno.Command(lg, { args: lgArgs }).output()).stdout,
+    );
+    return {
+      ops: Number(out.match(/ops\/s=([\d.]+)/)?.[1] ?? NaN),
+      errors: Number(out.match(/errors=(\d+)/)?.[1] ?? NaN),
+    };
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}
+
+/** The peers of one lab, those whose runtime this machine has. */
+async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
+  const deno = Deno.execPath();
+  const net = mode === "udp" ? ["--unstable-net", "--allow-net"] : ["--allow-net"];
+  const ours = mode === "udp" ? "lab_udp/server.ts" : "lab1_echo/server.ts";
+  const peers: Peer[] = [
+    { name: ours, command: [deno, "run", ...net, script(ours), "-a", "127.0.0.1", "{P}"] },
+    {
+      name: "Deno floor",
+      command: [deno, "run", ...net, script(`bench/peers/deno_${mode}_floor.ts`), "{P}"],
+    },
+  ];
+  if (await has("node")) {
+    peers.push({
+      name: `Node ${mode === "udp" ? "dgram" : "net"}`,
+      command: ["node", script("bench/peers/node_echo.mjs"), mode, "{P}"],
+    });
+  }
+  if (await hasPython()) {
+    const file = mode === "udp" ? "udp_server.py" : "tcp_server.py";
+    peers.push({
+      name: "handout Python",
+      command: ["python3", script(`bench/handout/${file}`), "{P}"],
+    });
+  }
+  peers.push({ name: "C epoll", command: [cecho, mode, "{P}"] });
+  return peers;
+}
+
+/** A target line: `label -> ratio: MET / NOT MET`. */
+function target(label: string, ratio: number, goal: number, note = ""): void {
+  const verdict = ratio >= goal ? "MET" : "NOT MET";
+  console.log(`target ${label}: >= ${goal}x -> ${fixed(ratio, 2)}x: ${verdict}${note}`);
+}
+
+/** Runs the lab 1 and UDP benchmarks and prints their tables and targets. */
+export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "bench_echo_" });
+  try {
+    const tools = await buildTools(dir);
+    if (!tools) {
+      console.log(
+        "\n## lab1_echo and lab_udp: skipped (needs a C compiler, cc, for the load generator)",
+      );
+      return;
+    }
+    const taskset = Deno.build.os === "linux" && (await has("taskset"));
+    const rows: [Mode, number, number][] = [];
+    if (only !== "udp") rows.push(["tcp", 1, 0], ["tcp", 50, 0], ["tcp", 50, 10]);
+    if (only !== "lab1") rows.push(["udp", 1, 0], ["udp", 20, 0]);
+    for (const mode of ["tcp", "udp"] as const) {
+      const modeRows = rows.filter(([m]) => m === mode);
+      if (modeRows.length === 0) continue;
+      const lab = mode === "tcp" ? "lab1_echo" : "lab_udp";
+      const unit = mode === "tcp"
+        ? "connections/s (connect, send, half-close, reply, close)"
+        : "round trips/s";
+      console.log(
+        `\n## ${lab}: ${unit}; C load generator${
+          taskset ? ", server on core 0, load on core 1" : ""
+        }, median of ${ROUNDS} interleaved ${seconds} s runs\n`,
+      );
+      const peers = await peersFor(mode, tools.cecho);
+      const results = new Map<string, Run[]>();
+      const key = (peer: string, clients: number, think: number) => `${peer}@${clients}+${think}`;
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [, clients, think] of modeRows) {
+          // With think time only the handout is of interest: it serves one client at a time.
+          const these = think
+            ? peers.filter((p) => p.name === peers[0].name || p.name === "handout Python")
+            : peers;
+          for (const peer of these) {
+            const run = await measure(tools.loadgen, taskset, mode, peer, clients, seconds, think);
+            const k = key(peer.name, clients, think);
+            results.set(k, [...(results.get(k) ?? []), run]);
+          }
+        }
+      }
+      const ops = (peer: string, clients: number, think = 0) =>
+        median((results.get(key(peer, clients, think)) ?? []).map((r) => r.ops));
+      const errors = (peer: string, clients: number, think = 0) =>
+        (results.get(key(peer, clients, think)) ?? []).reduce((sum, r) => sum + r.errors, 0);
+      const table: (string | number)[][] = [];
+      for (const [, clients, think] of modeRows) {
+        for (const peer of peers) {
+          if (!results.has(key(peer.name, clients, think))) continue;
+          const rates = results.get(key(peer.name, clients, think))!.map((r) => r.ops);
+          table.push([
+            peer.name,
+            think ? `${clients} (${think} ms think)` : clients,
+            fixed(ops(peer.name, clients, think), 0),
+            `${fixed(Math.min(...rates), 0)}-${fixed(Math.max(...rates), 0)}`,
+            fixed(ops(peer.name, clients, think) / ops("Deno floor", clients, think), 2),
+            errors(peer.name, clients, think),
+          ]);
+        }
+      }
+      printTable(["server", "clients", "ops/s", "(range)", "x Deno floor", "errors"], table);
+      const ours = peers[0].name;
+      const has = (peer: string) => peers.some((p) => p.name === peer);
+      if (mode === "tcp") {
+        target(
+          "lab1 at 1 client: within 5% of the Deno floor",
+          ops(ours, 1) / ops("Deno floor", 1),
+          0.95,
+        );
+        const zero = errors(ours, 50) === 0 ? "" : ` (but ${errors(ours, 50)} errors)`;
+        target(
+          "lab1 at 50 clients: the machine's ceiling (C epoll), 0 errors",
+          ops(ours, 50) / ops("C epoll", 50),
+          0.95,
+          zero,
+        );
+        if (has("handout Python")) {
+          console.log(
+            `clients that take 10 ms to send: ${
+              fixed(ops(ours, 50, 10) / ops("handout Python", 50, 10), 1)
+            }x the handout's one-at-a-time server`,
+          );
+        }
+      } else {
+        for (const clients of [1, 20]) {
+          target(
+            `UDP at ${clients} client(s): within 5% of the Deno floor`,
+            ops(ours, clients) / ops("Deno floor", clients),
+            0.95,
+          );
+        }
+        if (has("Node dgram")) {
+          target(
+            "UDP at 20 clients: at least Node's dgram",
+            ops(ours, 20) / ops("Node dgram", 20),
+            1,
+          );
+        }
+        if (has("handout Python")) {
+          console.log(
+            `the handout's blocking loop at 1 client: ${
+              fixed(ops("handout Python", 1), 0)
+            } round trips/s = ${
+              fixed(ops("handout Python", 1) / ops("Deno floor", 1), 2)
+            }x the Deno floor (see the README: the runtime's async receive, not our code)`,
+          );
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
