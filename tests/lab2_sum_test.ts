@@ -201,3 +201,61 @@ Deno.test("server CLI stops cleanly on Ctrl+C", async () => {
   assert.equal(done.code, 0);
   assert.equal(done.stderr, "");
 });
+
+/**
+ * A server that answers every client with `reply` once the client's two
+ * request lines are in: what a hostile or broken lab 2 server can send.
+ */
+async function withFakeServer(reply: string, run: (port: number) => Promise<void>): Promise<void> {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    for await (const conn of listener) {
+      try {
+        const buf = new Uint8Array(256);
+        let text = "";
+        while (text.split("\n").length < 3) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          text += new TextDecoder().decode(buf.subarray(0, n));
+        }
+        await conn.write(new TextEncoder().encode(reply));
+      } finally {
+        conn.close();
+      }
+    }
+  })();
+  try {
+    await run(listener.addr.port);
+  } finally {
+    listener.close();
+    await served.catch(() => {});
+  }
+}
+
+Deno.test("finding 10: a server's name with terminal escapes, a number outside 1..100 or an ERROR with escapes: exit 1, nothing raw printed", async () => {
+  const cases: [string, string][] = [
+    [
+      "\x1b[2J\x1b]0;owned\x07Evil\n50\n",
+      "error: the server's name is not acceptable: the name contains control characters\n",
+    ],
+    ["Server\n500\n", "error: the server's number 500 is outside 1..100\n"],
+    ["ERROR \x1b[31mred\rback\n", "error: the server answered: \\x1b[31mred\\x0dback\n"],
+  ];
+  for (const [reply, expected] of cases) {
+    await withFakeServer(reply, async (port) => {
+      const r = await runScript([`--allow-net=127.0.0.1:${port}`], CLIENT, [
+        "-p",
+        `${port}`,
+        "--name",
+        "Ann",
+        "--number",
+        "42",
+      ]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, expected);
+      assert.equal(r.stdout, "", "nothing is shown before the reply is checked");
+      // deno-lint-ignore no-control-regex -- the bytes a terminal acts on
+      assert.doesNotMatch(r.stdout + r.stderr, /[\x1b\x07\r]/);
+    });
+  }
+});
