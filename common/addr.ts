@@ -1,13 +1,10 @@
 /**
- * Addresses as text: `host:port` with IPv6 brackets, and the handout's
- * Python `(ip, port)`.
- *
+ * Addresses as text: `host:port` with IPv6 brackets, and the handout's Python `(ip, port)`.
  * @module
  */
 
 /**
  * Formats a host and port, bracketing IPv6 literals.
- *
  * @example
  * ```ts
  * formatHostPort("::1", 12000); // "[::1]:12000"
@@ -19,7 +16,6 @@ export function formatHostPort(hostname: string, port: number): string {
 
 /**
  * Formats a socket address as `host:port`.
- *
  * @example
  * ```ts
  * formatAddr({ transport: "tcp", hostname: "127.0.0.1", port: 5000 }); // "127.0.0.1:5000"
@@ -32,7 +28,6 @@ export function formatAddr(addr: Deno.Addr): string {
 
 /**
  * Formats a socket address the way the handout's Python prints one.
- *
  * @example
  * ```ts
  * formatPythonAddr({ transport: "tcp", hostname: "127.0.0.1", port: 5000 }); // "('127.0.0.1', 5000)"

@@ -1,26 +1,23 @@
 /**
- * One command-line parser for every script, over `node:util` `parseArgs`
- * (strict), with the usage generated from the option table. Bad arguments
- * throw {@linkcode UsageError}: `runMain` prints `error: ...` and the usage,
- * and exits 2.
- *
+ * One command-line parser for every script, over `node:util` `parseArgs` (strict), with the usage
+ * made from the option table. Bad arguments throw {@linkcode UsageError}, which `runMain` prints.
  * @module
  */
 
 import { parseArgs } from "node:util";
 
-/** One option of a script: its type, short flag, `ARG` name, help line and default. */
-export interface OptionSpec {
+interface OptionSpec {
   type: "string" | "boolean";
   short?: string;
+  /** The value's name in the usage, as in `--port PORT`. */
   arg?: string;
   help: string;
   default?: string | boolean;
 }
 
-/** A script's command line: name, positional synopsis, summary, options, epilog. */
-export interface CommandSpec<O extends Record<string, OptionSpec>> {
+interface CommandSpec<O extends Record<string, OptionSpec>> {
   name: string;
+  /** The positional arguments in the usage line. */
   synopsis?: string;
   summary: string;
   options: O;
@@ -38,10 +35,8 @@ type Values<O extends Record<string, OptionSpec>> = {
 /** Bad command-line arguments; `usage` is printed after the error line. */
 export class UsageError extends Error {
   override name = "UsageError";
-  readonly usage: string;
-  constructor(message: string, usage = "") {
+  constructor(message: string, readonly usage = "") {
     super(message);
-    this.usage = usage;
   }
 }
 
@@ -55,12 +50,12 @@ export const traceOption = {
 } as const;
 
 /** `-a/--address` with a default host. */
-export function addressOption<D extends string>(defaultHost: D, help: string) {
+export function addressOption(defaultHost: string, help: string) {
   return { type: "string", short: "a", arg: "ADDR", default: defaultHost, help } as const;
 }
 
 /** A client's `-p/--port` with a default port. */
-export function portOption<D extends string>(defaultPort: D, help = "port") {
+export function portOption(defaultPort: string, help = "port") {
   return { type: "string", short: "p", arg: "PORT", default: defaultPort, help } as const;
 }
 
@@ -71,22 +66,17 @@ export function serverPortOption(defaultPort: number) {
 }
 
 /** `--timeout SECONDS` with a default. */
-export function timeoutOption<D extends string>(defaultSeconds: D, help: string) {
+export function timeoutOption(defaultSeconds: string, help: string) {
   return { type: "string", arg: "SECONDS", default: defaultSeconds, help } as const;
 }
 
 /**
- * Parses `args` (default `Deno.args`) against the spec. `--help` prints the
- * usage and exits 0; anything unknown or malformed throws {@linkcode UsageError}.
- *
+ * Parses `args` (default `Deno.args`): `--help` prints the usage and exits 0; anything unknown or
+ * malformed throws {@linkcode UsageError}.
  * @example
  * ```ts
- * const { values } = parseCli({
- *   name: "client.ts",
- *   summary: "demo",
- *   options: { port: portOption("12000"), help: helpOption },
- * }, ["-p", "8080"]);
- * values.port; // "8080"
+ * const spec = { name: "client.ts", summary: "demo", options: { port: portOption("12000") } };
+ * parseCli(spec, ["-p", "8080"]).values.port; // "8080"
  * ```
  */
 export function parseCli<const O extends Record<string, OptionSpec>>(
@@ -159,9 +149,7 @@ function parseErrorLine(error: unknown, options: Record<string, OptionSpec>): st
 }
 
 /**
- * Parses a port: a server takes 0 (any free port) or 1024..65535, a client
- * 1..65535; anything else throws {@linkcode UsageError}.
- *
+ * Parses a port: 0 (any free port) or 1024..65535 for a server, 1..65535 for a client.
  * @example
  * ```ts
  * parsePort("12000", "server"); // 12000
@@ -169,19 +157,14 @@ function parseErrorLine(error: unknown, options: Record<string, OptionSpec>): st
  */
 export function parsePort(text: string, role: "server" | "client", usage = ""): number {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  if (
-    role === "server" ? port === 0 || (port >= 1024 && port <= 65535) : port >= 1 && port <= 65535
-  ) {
-    return port;
-  }
+  const min = role === "server" ? 1024 : 1;
+  if ((port >= min && port <= 65535) || (role === "server" && port === 0)) return port;
   const range = role === "server" ? "0 (any free port) or 1024..65535" : "1..65535";
   throw new UsageError(`invalid port '${text}': expected ${range}`, usage);
 }
 
 /**
- * A server's port from its positional `PORT` or `-p PORT` (two different
- * ones are a usage error), else `defaultPort`.
- *
+ * A server's port: its positional `PORT` or `-p PORT` (not two different ones), else the default.
  * @example
  * ```ts
  * serverPort(["8081"], undefined, 8080); // 8081
@@ -202,7 +185,6 @@ export function serverPort(
 
 /**
  * Parses a decimal number within `[min, max]` (integers only unless `fraction`).
- *
  * @example
  * ```ts
  * parseNumber("2.5", "--timeout", { min: 0.001, max: 3600, fraction: true }); // 2.5
@@ -224,7 +206,6 @@ export function parseNumber(
 
 /**
  * Parses `--timeout SECONDS` (0.001 s to one day) into milliseconds.
- *
  * @example
  * ```ts
  * parseTimeoutMs("2.5"); // 2500

@@ -1,17 +1,11 @@
 /**
- * One-line messages for runtime failures, and the `main()` wrapper every
- * script runs under: no user ever sees a stack trace.
- *
+ * One-line messages for runtime failures, and the `main()` wrapper every script runs under: no
+ * user ever sees a stack trace.
  * @module
  */
 
 import { UsageError } from "./cli.ts";
 import { flushLog } from "./log.ts";
-
-/** Exit code of a runtime failure: refused, timed out, not found. */
-export const EXIT_FAILURE = 1;
-/** Exit code of bad command-line arguments. */
-export const EXIT_USAGE = 2;
 
 /** A failure the script already put in words: printed as it is. */
 export class Failure extends Error {
@@ -34,7 +28,6 @@ const PHRASES: [new (...args: never[]) => Error, string][] = [
 
 /**
  * Describes an error in a few words, for `error: <context>: <description>`.
- *
  * @example
  * ```ts
  * describeError(new Deno.errors.ConnectionRefused("os error 111")); // "connection refused"
@@ -66,17 +59,22 @@ export function describeError(error: unknown): string {
   return error.message.replace(/\s*\(os error \d+\)$/, "");
 }
 
-/** Writes `error: <message>` to stderr. */
-export function printError(message: string): void {
-  console.error(`error: ${message}`);
+/**
+ * Writes `error: ...` to stderr: the message of a {@linkcode Failure} or a `UsageError` as it is,
+ * any other error as {@linkcode describeError} puts it.
+ * @example
+ * ```ts
+ * printError(new Failure("no such file"));
+ * ```
+ */
+export function printError(error: unknown): void {
+  const known = error instanceof Failure || error instanceof UsageError;
+  console.error(`error: ${known ? error.message : describeError(error)}`);
 }
 
 /**
- * Runs a script's main function and exits with its code: a `UsageError`
- * gives `error: ...` plus the usage and {@linkcode EXIT_USAGE}; any other
- * error one line and the code `exitCodeFor` picks for it, else
- * {@linkcode EXIT_FAILURE}.
- *
+ * Runs a script's main function and exits with its code. A `UsageError` prints its usage too and
+ * exits 2; another error exits with the code `exitCodeFor` picks, else 1.
  * @example
  * ```ts
  * if (import.meta.main) await runMain(() => Promise.resolve(0));
@@ -90,14 +88,9 @@ export async function runMain(
   try {
     code = (await main()) ?? 0;
   } catch (error) {
-    if (error instanceof UsageError) {
-      printError(error.message);
-      if (error.usage) console.error(`\n${error.usage}`);
-      code = EXIT_USAGE;
-    } else {
-      printError(error instanceof Failure ? error.message : describeError(error));
-      code = exitCodeFor(error) ?? EXIT_FAILURE;
-    }
+    printError(error);
+    if (error instanceof UsageError && error.usage) console.error(`\n${error.usage}`);
+    code = error instanceof UsageError ? 2 : exitCodeFor(error) ?? 1;
   }
   await flushLog();
   Deno.exit(code);

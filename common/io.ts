@@ -1,15 +1,10 @@
 /**
- * Exact reads and writes over a TCP byte stream.
- *
- * TCP delivers bytes, not messages: one `write()` may arrive as several
- * `read()`s, or two writes as one read. {@linkcode Wire} buffers what arrives
- * so a protocol can ask for exactly one line or exactly `n` bytes, and
- * {@linkcode writeAll} loops until every byte is written. The wire trace
- * (`--trace`) and the idle timeout live here once, for every lab.
- *
+ * Reads and writes over a TCP byte stream, where one `write()` may arrive as several `read()`s:
+ * {@linkcode Wire} buffers so a protocol reads whole lines, and holds the trace and idle timeout.
  * @module
  */
 
+import { closeAll } from "./server.ts";
 import type { Tracer } from "./trace.ts";
 
 /** The part of `Deno.Conn` that {@linkcode Wire} uses. */
@@ -53,8 +48,7 @@ export class IdleTimeoutError extends Deno.errors.TimedOut {
   }
 }
 
-/** Options for {@linkcode Wire}. */
-export interface WireOptions {
+interface WireOptions {
   /** Called with every socket read and write (`--trace`). */
   trace?: Tracer;
   /** Close the stream when a read or write waits this long (0 or unset: never). */
@@ -72,28 +66,23 @@ const FAREWELL_GRACE_MS = 1000;
 const NO_BYTES = new Uint8Array(0);
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const encoder = new TextEncoder();
-
-// Lets the shared clock look at a wire; a symbol keeps it out of the Wire's API.
+// Lets the idle clock look at a wire; a symbol keeps it out of the Wire's API.
 const LOOK = Symbol("look");
 
-/**
- * One timer for every open wire with an idle timeout, instead of one per
- * connection: it looks at each every quarter of the shortest timeout among
- * them, so a wire waiting in vain is closed 1 to 1.25 timeouts after its last
- * progress. A wire joins at its first read or write and leaves when closed.
- */
+// One timer for all wires instead of one per connection. It looks at each every quarter of the
+// shortest timeout, so a stalled wire is closed 1 to 1.25 timeouts after its last progress.
 const idleClock = {
-  wires: new Set<{ [LOOK](now: number): boolean }>(),
+  wires: new Set<Wire>(),
   periodMs: Infinity,
   timer: undefined as ReturnType<typeof setTimeout> | undefined,
-  watch(wire: { [LOOK](now: number): boolean }, timeoutMs: number): void {
+  watch(wire: Wire, timeoutMs: number): void {
     this.wires.add(wire);
     if (this.timer !== undefined && timeoutMs / 4 >= this.periodMs) return;
     this.periodMs = Math.min(this.periodMs, timeoutMs / 4);
     clearTimeout(this.timer);
     this.timer = setTimeout(this.tick, this.periodMs);
   },
-  forget(wire: { [LOOK](now: number): boolean }): void {
+  forget(wire: Wire): void {
     if (!this.wires.delete(wire) || this.wires.size > 0) return;
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -109,10 +98,8 @@ const idleClock = {
 };
 
 /**
- * Writes every byte of `data`, looping because `write()` may take only part
- * of a buffer. With `blockSize`, no write spans two blocks: a block
- * protocol's sends, each one visible in the trace.
- *
+ * Writes every byte of `data`, looping because `write()` may take only part of it; with
+ * `blockSize`, no write spans two blocks, so each block's sends show in the trace.
  * @example
  * ```ts
  * using conn = await Deno.connect({ port: 12000 });
@@ -136,7 +123,6 @@ export async function writeAll(
 
 /**
  * A buffered, traced, time-limited view of one connection.
- *
  * @example
  * ```ts
  * using wire = new Wire(await Deno.connect({ port: 12000 }), { timeoutMs: 5000 });
@@ -154,19 +140,14 @@ export class Wire implements Disposable {
   #r = 0;
   #w = 0;
   #closed = false;
-  // The idle timeout: while an operation waits, the shared clock looks at
-  // the deadline (see `idleClock`).
   #deadline = 0;
   #watching = false;
   #pending = 0;
-  // A write in a run of blocks moved bytes since the timer last looked.
+  // A block write moved bytes since the idle clock last looked.
   #moved = false;
   #timedOut = false;
 
-  /**
-   * Sent to the peer when the idle timeout closes the stream; clear it once a
-   * reply has begun, where a farewell line would read as data.
-   */
+  /** Sent when the idle timeout closes the stream; clear it once a reply began (it reads as data). */
   farewell?: Uint8Array;
 
   constructor(conn: ByteStream, options: WireOptions = {}) {
@@ -190,26 +171,12 @@ export class Wire implements Disposable {
     return this.#take(p);
   }
 
-  /** Fills `p` completely, or throws {@linkcode UnexpectedEofError}. */
-  async readFull(p: Uint8Array): Promise<void> {
-    let off = this.#take(p);
-    while (off < p.length) {
-      const n = await this.#readSocket(p.subarray(off));
-      if (n === null) throw new UnexpectedEofError(off, p.length);
-      off += n;
-    }
-  }
-
   /**
-   * Reads one line, ending in `\n` or `\r\n`, of at most `maxBytes` bytes
-   * without its ending, which is dropped; what follows stays buffered.
-   * `null` when the stream ends before the line's first byte. Throws
-   * {@linkcode LineTooLongError}, or {@linkcode UnexpectedEofError} when the
-   * stream ends inside a line, unless `eofEndsLine` (typed input may lack a
-   * last newline; protocol lines may not).
+   * Reads one line of at most `maxBytes` and drops its `\n` or `\r\n`; `null` if the stream ends
+   * first. A stream that ends inside a line throws {@linkcode UnexpectedEofError}, unless
+   * `eofEndsLine` (typed input may lack a last newline; protocol lines may not).
    */
   async readLineBytes(maxBytes: number, eofEndsLine = false): Promise<Uint8Array | null> {
-    this.#allocate();
     let scanned = 0;
     while (true) {
       const at = this.#buf.subarray(this.#r + scanned, this.#w).indexOf(LF);
@@ -224,8 +191,7 @@ export class Wire implements Disposable {
       scanned = this.#buffered;
       // One byte of slack: the line may still end in "\r\n".
       if (scanned > maxBytes + 1) throw new LineTooLongError(maxBytes);
-      if (this.#w === this.#buf.length) this.#compact(maxBytes + 2);
-      if (await this.#fill()) continue;
+      if (await this.#fill(maxBytes + 2)) continue;
       if (this.#buffered === 0) return null;
       if (!eofEndsLine) throw new UnexpectedEofError(this.#buffered);
       const line = this.#buf.slice(this.#r, this.#w);
@@ -245,19 +211,14 @@ export class Wire implements Disposable {
     }
   }
 
-  /** Writes all of `data`. */
-  write(data: Uint8Array): Promise<void> {
-    return this.#timed(writeAll(this.#conn, data, this.#trace));
-  }
-
   /**
-   * Writes `data` as writes of at most `blockSize` bytes, as a block protocol
-   * sends, in one timed scope: a promise chain per small block costs more
-   * than its system call. Each write that moves bytes counts as progress, so
-   * a long run to a slow but steady reader is not cut off.
+   * Writes all of `data`; with `blockSize`, as a block protocol sends it, in one timed scope (a
+   * promise chain per small block costs more than its system call) where each write that moves
+   * bytes is progress, so a slow but steady reader is not cut off.
    */
-  writeBlocks(data: Uint8Array, blockSize: number): Promise<void> {
-    return this.#timed(writeAll(this.#conn, data, this.#progress, blockSize));
+  write(data: Uint8Array, blockSize?: number): Promise<void> {
+    const trace = blockSize === undefined ? this.#trace : this.#progress;
+    return this.#timed(writeAll(this.#conn, data, trace, blockSize));
   }
 
   /** Writes all of `text` as UTF-8. */
@@ -276,11 +237,7 @@ export class Wire implements Disposable {
     this.#watching = false;
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#conn.close();
-    } catch {
-      // Closed already, by the peer's reset or by the caller.
-    }
+    closeAll([this.#conn]);
   }
 
   [Symbol.dispose](): void {
@@ -293,28 +250,24 @@ export class Wire implements Disposable {
 
   #take(p: Uint8Array): number {
     const n = Math.min(p.length, this.#buffered);
-    if (n === 0) return 0;
     p.set(this.#buf.subarray(this.#r, this.#r + n));
     this.#r += n;
     if (this.#r === this.#w) this.#r = this.#w = 0;
     return n;
   }
 
-  #allocate(): void {
+  // Reads more into the buffer, making room first when it is full.
+  async #fill(limit = 0): Promise<boolean> {
     if (this.#buf === NO_BYTES) this.#buf = new Uint8Array(this.#bufferSize);
-  }
-
-  async #fill(): Promise<boolean> {
-    this.#allocate();
-    if (this.#w === this.#buf.length) this.#compact();
+    if (this.#w === this.#buf.length) this.#compact(limit);
     const n = await this.#readSocket(this.#buf.subarray(this.#w));
     if (n === null) return false;
     this.#w += n;
     return true;
   }
 
-  /** Moves unread bytes to the front, or, if all are unread, grows the buffer up to `limit`. */
-  #compact(limit = 0): void {
+  // Moves unread bytes to the front, or, if all are unread, grows the buffer up to `limit`.
+  #compact(limit: number): void {
     if (this.#r > 0) {
       this.#buf.copyWithin(0, this.#r, this.#w);
       this.#w -= this.#r;
@@ -334,7 +287,7 @@ export class Wire implements Disposable {
     return n;
   }
 
-  /** `op`, watched by the idle timeout if there is one. */
+  // Only a wire with a timeout pays for the watch.
   #timed<T>(op: Promise<T>): Promise<T> {
     return this.#timeoutMs > 0 ? this.#watched(op) : op;
   }
@@ -363,9 +316,8 @@ export class Wire implements Disposable {
   };
 
   /**
-   * The shared clock's look at this wire: `false` once it is past its
-   * deadline, which closes it (after the farewell, if any). Progress found
-   * marked restarts the deadline at most a clock period late.
+   * The idle clock's look: `false` once past the deadline, which closes the wire (after the
+   * farewell, if any). Marked progress restarts the deadline, at most one clock period late.
    */
   [LOOK](now: number): boolean {
     if (this.#pending === 0) return true;
@@ -380,8 +332,8 @@ export class Wire implements Disposable {
       this.close();
       return true; // close() took it off the clock already.
     }
-    // The pending read ends only when the socket closes: say goodbye first,
-    // but a peer that reads nothing must not keep the socket open with it.
+    // The pending read ends only when the socket closes: say goodbye first, but a peer that
+    // reads nothing must not keep the socket open with it.
     const grace = setTimeout(() => this.close(), FAREWELL_GRACE_MS);
     this.#conn.write(farewell).then((n) => this.#trace?.("->", farewell.subarray(0, n)), () => {})
       .finally(() => {

@@ -1,20 +1,17 @@
 /**
- * The servers' log: one line per event on stdout, written so that stdout can
- * neither stop nor kill a server.
- *
- * Lines are gathered and written in one asynchronous write, at the end of
- * the turn or at most every 25 ms under load: a write per line halved the
- * UDP server's rate. With one write in flight at a time, a stdout nobody
- * reads holds up only the log: lines past {@linkcode MAX_PENDING} are dropped
- * and counted. A closed stdout (`server.ts | head -1`) ends the log with one
- * line on stderr; the server goes on.
- *
+ * The servers' log: one line per event on stdout, which can neither stop nor kill a server. Lines
+ * go out in one write per turn, at most every 25 ms under load (a write per line halved the UDP
+ * server's rate); while stdout takes none, lines past 10,000 are dropped and counted; a closed
+ * stdout ends the log with one line on stderr.
  * @module
  */
 
+import { writeAll } from "./io.ts";
+
 const FLUSH_MS = 25;
-/** Lines kept while stdout takes none; later ones are dropped and counted. */
-export const MAX_PENDING = 10_000;
+const MAX_PENDING = 10_000;
+// How long the exit waits for a stdout nobody reads.
+const EXIT_FLUSH_MS = 1000;
 
 const encoder = new TextEncoder();
 let pending: string[] = [];
@@ -26,7 +23,6 @@ let closed = false;
 
 /**
  * Logs one line to stdout, soon and in order.
- *
  * @example
  * ```ts
  * logLine("Server waiting on ('0.0.0.0', 12000)");
@@ -52,9 +48,7 @@ function write(): void {
   pending = [];
   dropped = 0;
   lastWrite = performance.now();
-  writing = (async () => {
-    for (let off = 0; off < bytes.length;) off += await Deno.stdout.write(bytes.subarray(off));
-  })().then(() => {
+  writing = writeAll(Deno.stdout, bytes).then(() => {
     writing = undefined;
     if (pending.length > 0 || dropped > 0) timer ??= setTimeout(write, FLUSH_MS);
   }, (error) => {
@@ -66,20 +60,17 @@ function write(): void {
 }
 
 /**
- * Writes the pending lines, waiting at most `timeoutMs`: a stdout nobody
- * reads must not hold up the exit. `runMain` calls it before exiting.
- *
+ * Writes the pending lines, waiting at most a second; `runMain` calls it before exiting.
  * @example
  * ```ts
- * logLine("Shutting down");
  * await flushLog();
  * ```
  */
-export async function flushLog(timeoutMs = 1000): Promise<void> {
+export async function flushLog(): Promise<void> {
   let limit: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"expired">((
-    resolve,
-  ) => (limit = setTimeout(resolve, timeoutMs, "expired")));
+  const expired = new Promise<"expired">((resolve) => {
+    limit = setTimeout(resolve, EXIT_FLUSH_MS, "expired");
+  });
   try {
     while (!closed && (writing || pending.length > 0 || dropped > 0)) {
       write();

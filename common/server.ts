@@ -1,8 +1,6 @@
 /**
- * What every server script shares and no lab teaches: the shape a running
- * server has, an accept that tells a lost client from a sick server, and
- * Ctrl+C. The accept loop itself stays in each lab's script.
- *
+ * What every server shares and no lab teaches: its shape, an accept that tells a lost client from
+ * a sick server, and Ctrl+C. The accept loop itself stays in each lab's script.
  * @module
  */
 
@@ -16,15 +14,12 @@ export interface Server extends AsyncDisposable {
   close(): void;
 }
 
-/** How long accept waits before trying again when the process is out of descriptors or memory. */
 const ACCEPT_RETRY_MS = 100;
 
 /**
- * Yields connections from `listener` until it is closed. A client that reset
- * before it was accepted is skipped at once; any other failure (out of file
- * descriptors, buffers or memory) is logged once and retried every 100 ms,
- * so the server lives through it.
- *
+ * Yields connections until `listener` is closed. A client that reset before it was accepted is
+ * skipped; any other failure (out of descriptors or memory) is logged once and retried every
+ * 100 ms, so the server lives through it.
  * @example
  * ```ts
  * using listener = Deno.listen({ port: 0 });
@@ -45,7 +40,6 @@ export async function* acceptWithRetry(
       if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
         return; // The listener was closed: the server is stopping.
       }
-      // A client that reset or gave up before we took it: the next accept can go ahead.
       if (
         error instanceof Deno.errors.NotConnected || error instanceof Deno.errors.ConnectionReset ||
         error instanceof Deno.errors.ConnectionAborted
@@ -63,9 +57,7 @@ export async function* acceptWithRetry(
 }
 
 /**
- * Closes every socket given, skipping any that is closed already: what a
- * server's `close()` does with its listener and open connections.
- *
+ * Closes every socket given, skipping any closed already (by its peer's reset or its own task).
  * @example
  * ```ts
  * const listener = Deno.listen({ port: 0 });
@@ -78,20 +70,17 @@ export function closeAll(sockets: Iterable<{ close(): void }>): void {
     try {
       socket.close();
     } catch {
-      // Closed already, by its peer's reset or its own task.
+      // Closed already.
     }
   }
 }
 
 /**
- * Calls `stop` with the signal's name on Ctrl+C (SIGINT), and on SIGTERM
- * where the OS has one (not Windows), until disposed.
- *
+ * Calls `stop` with the signal's name on Ctrl+C (SIGINT), and on SIGTERM where the OS has one
+ * (not Windows), until disposed.
  * @example
  * ```ts
- * const listener = Deno.listen({ port: 0 });
- * using _ = onInterrupt(() => listener.close());
- * listener.close();
+ * using _ = onInterrupt(() => console.log("stopping"));
  * ```
  */
 export function onInterrupt(stop: (signal: "SIGINT" | "SIGTERM") => void): Disposable {

@@ -1,28 +1,23 @@
 /**
- * Keyboard input that also works when stdin is a pipe or a file, where
- * `prompt()` returns `null`.
- *
+ * Keyboard input that also works when stdin is a pipe or a file, where `prompt()` returns `null`.
  * @module
  */
 
-import { Wire } from "./io.ts";
+import { Wire, writeAll } from "./io.ts";
 
 // Stdin belongs to the process: our view of it never closes it, never writes.
 let stdin: Wire | undefined;
 
 /**
- * Prints `question` (no newline), reads one line from stdin and returns it
- * without its ending; `null` at the end of input. Bytes after that line wait
- * for the next question.
- *
+ * Prints `question`, reads one line from stdin and returns it without its ending (`null` at the
+ * end of input); bytes after that line wait for the next question.
  * @example
  * ```ts
  * const sentence = await ask("Input lowercase sentence: ");
  * ```
  */
 export async function ask(question: string): Promise<string | null> {
-  const bytes = new TextEncoder().encode(question);
-  for (let off = 0; off < bytes.length;) off += Deno.stdout.writeSync(bytes.subarray(off));
+  await writeAll(Deno.stdout, new TextEncoder().encode(question));
   stdin ??= new Wire({
     read: (p) => Deno.stdin.read(p),
     write: () => Promise.resolve(0),

@@ -1,8 +1,6 @@
 /**
- * The wire trace behind every script's `--trace` flag: one stderr line per
- * socket read or write, so a student sees one send arrive as several reads.
- * And {@linkcode escapeControl}, for any text from a peer that is printed.
- *
+ * The wire trace behind `--trace`: one stderr line per socket read or write, so a student sees one
+ * send arrive as several reads. And {@linkcode escapeControl}, for peer text that is printed.
  * @module
  */
 
@@ -13,9 +11,7 @@ const SHOWN_CHARS = 60;
 const SHOWN_BYTES = 16;
 
 /**
- * Formats one transfer as a trace line: text quoted when it is printable
- * UTF-8, else the first bytes in hex.
- *
+ * Formats one transfer as a trace line: printable UTF-8 quoted, anything else as hex.
  * @example
  * ```ts
  * formatTrace("->", new TextEncoder().encode("Ann\n42\n")); // '-> 7 bytes  "Ann\n42\n"'
@@ -39,9 +35,7 @@ export function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
 }
 
 /**
- * A tracer writing to stderr, each line prefixed with `label` (a server
- * traces many peers at once).
- *
+ * A tracer writing to stderr, each line prefixed with `label` (a server traces many peers).
  * @example
  * ```ts
  * stderrTracer("127.0.0.1:5000")("<-", new Uint8Array([1, 2, 3]));
@@ -61,10 +55,8 @@ export function stderrTracer(label?: string): Tracer {
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /**
- * Text from a peer made safe to print: control characters (ESC, CR, BS, ...)
- * but tab and newline become `\xHH`, so a peer cannot move the cursor,
- * recolour or rewrite the user's terminal.
- *
+ * Peer text made safe to print: control characters but tab and newline become `\xHH`, so a peer
+ * cannot move the cursor, recolour or rewrite the user's terminal.
  * @example
  * ```ts
  * escapeControl("ok\x1b[2J"); // "ok\\x1b[2J"

@@ -172,7 +172,7 @@ export function serveFiles(options: FileServerOptions): Server {
         const n = readFullSync(file, buffer.subarray(0, Math.min(buffer.length, size - position)));
         if (n === 0) throw new Error("the file shrank while it was sent");
         hash?.update(buffer.subarray(0, n));
-        await wire.writeBlocks(buffer.subarray(0, n), blockSize);
+        await wire.write(buffer.subarray(0, n), blockSize);
         position += n;
       }
       // The client sends nothing more until it has the hash: if it closes

@@ -532,7 +532,7 @@ async function interactive(options: CliOptions): Promise<void> {
     } catch (error) {
       // Ctrl+C ends the loop, as it ends the handout's program; other failures are retried.
       if (error instanceof InterruptedError) throw error;
-      printError(error instanceof Failure ? error.message : describeError(error));
+      printError(error);
     }
   }
 }
