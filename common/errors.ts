@@ -7,6 +7,9 @@
 import { UsageError } from "./cli.ts";
 import { flushLog } from "./log.ts";
 
+/** Exit code of a runtime failure (refused, timed out, not found), and of bad arguments. */
+export const EXIT_FAILURE = 1, EXIT_USAGE = 2;
+
 /** A failure the script already put in words: printed as it is. */
 export class Failure extends Error {
   override name = "Failure";
@@ -74,7 +77,8 @@ export function printError(error: unknown): void {
 
 /**
  * Runs a script's main function and exits with its code. A `UsageError` prints its usage too and
- * exits 2; another error exits with the code `exitCodeFor` picks, else 1.
+ * exits {@linkcode EXIT_USAGE}; another error the code `exitCodeFor` picks, else
+ * {@linkcode EXIT_FAILURE}.
  * @example
  * ```ts
  * if (import.meta.main) await runMain(() => Promise.resolve(0));
@@ -90,7 +94,7 @@ export async function runMain(
   } catch (error) {
     printError(error);
     if (error instanceof UsageError && error.usage) console.error(`\n${error.usage}`);
-    code = error instanceof UsageError ? 2 : exitCodeFor(error) ?? 1;
+    code = error instanceof UsageError ? EXIT_USAGE : exitCodeFor(error) ?? EXIT_FAILURE;
   }
   await flushLog();
   Deno.exit(code);
