@@ -4,8 +4,8 @@
  * @module
  */
 
-/** The q-quantile (0..1) of sorted values. */
-export function quantile(sorted: number[], q: number): number {
+// The q-quantile (0..1) of sorted values.
+function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
