@@ -50,13 +50,16 @@ export function stderrTracer(label?: string): Tracer {
   };
 }
 
-// Every control character but tab and newline, which cannot hide or rewrite what is shown.
-// deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+// Every control character but tab and newline, and the bidirectional controls that reorder
+// what is shown (U+061C, U+200E-F, U+202A-E, U+2066-9).
+const CONTROL =
+  // deno-lint-ignore no-control-regex
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * Peer text made safe to print: control characters but tab and newline become `\xHH`, so a peer
- * cannot move the cursor, recolour or rewrite the user's terminal.
+ * Peer text made safe to print: control characters but tab and newline become `\xHH`, and
+ * bidirectional controls `\uHHHH`, so a peer cannot move the cursor, recolour, rewrite or reorder
+ * what the user's terminal shows.
  * @example
  * ```ts
  * escapeControl("ok\x1b[2J"); // "ok\\x1b[2J"
@@ -65,5 +68,10 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 export function escapeControl(text: string): string {
   // Most text has none: a search is cheaper than a replace with a callback.
   if (text.search(CONTROL) < 0) return text;
-  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return code > 0xff
+      ? `\\u${code.toString(16).padStart(4, "0")}`
+      : `\\x${code.toString(16).padStart(2, "0")}`;
+  });
 }

@@ -20,7 +20,9 @@ export function nameProblem(name: string): string | undefined {
   const length = [...name].length;
   if (length === 0) return "the name is empty";
   if (length > MAX_NAME) return `the name is longer than ${MAX_NAME} characters`;
-  if (/\p{Cc}/u.test(name)) return "the name contains control characters";
+  if (/[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name)) {
+    return "the name contains control characters";
+  }
   return undefined;
 }
 

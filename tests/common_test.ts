@@ -17,7 +17,7 @@ import {
   UnexpectedEofError,
   Wire,
 } from "../common/io.ts";
-import { formatTrace } from "../common/trace.ts";
+import { escapeControl, formatTrace } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";
 
@@ -103,7 +103,7 @@ Deno.test("readLine enforces its limit, strict UTF-8 and a terminated last line"
     close() {},
   };
   await assert.rejects(new Wire(endless).readLine(4096), /longer than 4096/);
-  // A reader of a counted block (lab 3's client) says how far it got.
+  // The message says how far the stream got.
   assert.equal(new UnexpectedEofError(5, 10).message, "connection closed after 5 of 10 bytes");
 });
 
@@ -331,5 +331,12 @@ Deno.test("describeError gives one short phrase", () => {
       ),
     ),
     "permission denied: needs --allow-net=0.0.0.0:0",
+  );
+});
+
+Deno.test("escapeControl: C0 and C1 controls as \\xHH, bidirectional controls as \\uHHHH; tab, newline and other text kept", () => {
+  assert.equal(
+    escapeControl("a\x1b[2Jb\x9b\r\u202egnp.exe\u2066\tc\nstraße 🙂\u200d🙂"),
+    "a\\x1b[2Jb\\x9b\\x0d\\u202egnp.exe\\u2066\tc\nstraße 🙂\u200d🙂",
   );
 });

@@ -238,6 +238,10 @@ Deno.test("finding 10: a server's name with terminal escapes, a number outside 1
       "\x1b[2J\x1b]0;owned\x07Evil\n50\n",
       "error: the server's name is not acceptable: the name contains control characters\n",
     ],
+    [
+      "Ann\u202egnp.exe\n50\n",
+      "error: the server's name is not acceptable: the name contains control characters\n",
+    ],
     ["Server\n500\n", "error: the server's number 500 is outside 1..100\n"],
     ["ERROR \x1b[31mred\rback\n", "error: the server answered: \\x1b[31mred\\x0dback\n"],
   ];

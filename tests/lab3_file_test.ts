@@ -1061,3 +1061,25 @@ Deno.test("SERVER:PORT:NAME_IN_SERVER: IPv6 in brackets, a name may hold ':'", (
     assert.equal(splitTarget(bad), undefined, bad);
   }
 });
+
+Deno.test("--block-size 1024: the file goes out as 1024-byte writes, each one in the trace", async () => {
+  await using s = await setup();
+  const data = randomBytes(5000);
+  await Deno.writeFile(join(s.root, "five.bin"), data);
+  const server = await startScript(["--allow-net", `--allow-read=${s.root}`], SERVER, [
+    "0",
+    "--root",
+    s.root,
+    "--block-size",
+    "1024",
+    "--trace",
+  ], READY);
+  const r = await runScript(cliFlags(Number(server.match[1]), s.out), CLIENT, [
+    `127.0.0.1:${server.match[1]}:five.bin`,
+  ], { cwd: s.out });
+  assert.equal(r.code, 0, r.stderr);
+  const { stderr } = await server.stop("SIGINT");
+  const writes = [...stderr.matchAll(/-> (\d+) bytes/g)].map((m) => Number(m[1]));
+  // The header line, four whole blocks and the rest, then the hash line.
+  assert.deepEqual(writes, ["OK 5000\n".length, 1024, 1024, 1024, 1024, 904, 65]);
+});

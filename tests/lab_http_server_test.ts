@@ -729,3 +729,27 @@ Deno.test("server CLI: the port as PORT or -p PORT (the same twice is fine, two 
   assert.equal(twice.code, 2);
   assert.match(twice.stderr, /^error: give the port once: as PORT or as -p PORT\n/);
 });
+
+Deno.test("a file that shrinks while it is sent: the body stops at its new end, the connection closes, the log says cut", async () => {
+  await using s = await startServer();
+  const size = 64 * 1024 * 1024;
+  const path = join(s.root, "shrinks.bin");
+  {
+    using f = await Deno.open(path, { write: true, create: true });
+    await f.truncate(size);
+  }
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(enc.encode("GET /shrinks.bin HTTP/1.1\r\nHost: test\r\n\r\n"));
+  const buf = new Uint8Array(65536);
+  let got = 0;
+  while (got < 1_000_000) got += (await conn.read(buf)) ?? Infinity;
+  await Deno.truncate(path, 8 * 1024 * 1024);
+  // The rest: whatever was already on the way, then the end of the connection.
+  for (let n; (n = await conn.read(buf)) !== null;) got += n;
+  assert.ok(got < size, `${got} bytes arrived of a body announced as ${size}`);
+  const cut = await logged(s.log, /"GET \/shrinks\.bin HTTP\/1\.1"/);
+  const m = cut.match(/" 200 (\d+) of (\d+) \(cut short\)$/);
+  assert.ok(m, cut);
+  assert.ok(Number(m[1]) <= 8 * 1024 * 1024, cut);
+  assert.equal(Number(m[2]), size);
+});

@@ -4,6 +4,8 @@ import { serveUdp } from "../lab_udp/server.ts";
 import { inProcess } from "./support/in_process.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
 import { within } from "../lab_udp/datagram.ts";
+import { LogLines } from "../lab_udp/log_lines.ts";
+import { formatPythonAddr } from "../common/addr.ts";
 
 const CLIENT = script("lab_udp/client.ts");
 const SERVER = script("lab_udp/server.ts");
@@ -81,8 +83,9 @@ Deno.test("CLI round trip with the README's least-privilege flags; the server lo
   );
   assert.equal(r.stdout, "HELLO STRASSE\n");
   assert.equal(r.code, 0);
+  const [port] = s.log[0].match(/\d+(?=\)$)/) ?? [];
   assert.match(s.log[0], /^Received request from \('127\.0\.0\.1', \d+\)$/);
-  assert.match(s.log[1], /^Sent reply to \('127\.0\.0\.1', \d+\)$/);
+  assert.equal(s.log[1], `Sent reply to ('127.0.0.1', ${port})`);
   const typed = await runScript(FLAGS, CLIENT, ["-p", `${s.port}`], { stdin: "typed\n" });
   assert.equal(typed.stdout, "Input lowercase sentence: TYPED\n");
 });
@@ -521,4 +524,26 @@ Deno.test("a flood of strangers' datagrams cannot hold the client past its timeo
   clientDone = true;
   assert.equal(stats.received, 0);
   assert.equal(await flood, true, "ping gave up only when the flood ended");
+});
+
+Deno.test("the log lines cached per sender name that sender, port and all, also past the cache's bound", () => {
+  const lines = new LogLines();
+  const udp = (hostname: string, port: number): Deno.NetAddr => ({
+    transport: "udp",
+    hostname,
+    port,
+  });
+  // Many senders on few hosts, each asked for twice, over several refills of the cache.
+  for (let i = 0; i < 20_000; i++) {
+    const addr = udp(i % 3 === 0 ? "::1" : `127.0.0.${1 + (i % 5)}`, 1024 + (i % 9000));
+    for (let twice = 0; twice < 2; twice++) {
+      const got = lines.of(addr);
+      const peer = formatPythonAddr(addr);
+      assert.deepEqual(got, {
+        peer,
+        received: `Received request from ${peer}`,
+        sent: `Sent reply to ${peer}`,
+      });
+    }
+  }
 });
