@@ -124,11 +124,13 @@ async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
       command: [deno, "run", ...net, script(`bench/peers/deno_${mode}_floor.ts`), "{P}"],
     },
   ];
-  if (await has("node")) {
+  if (await hasNode()) {
     peers.push({
       name: `Node ${mode === "udp" ? "dgram" : "net"}`,
       command: ["node", script("bench/peers/node_echo.mjs"), mode, "{P}"],
     });
+  } else {
+    console.log("node is not installed: no Node rows (npm installs it with Deno)");
   }
   if (await hasPython()) {
     const file = mode === "udp" ? "udp_server.py" : "tcp_server.py";
@@ -139,6 +141,23 @@ async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
   }
   peers.push({ name: "C epoll", command: [cecho, mode, "{P}"] });
   return peers;
+}
+
+/**
+ * Whether a real Node.js is on the PATH: where there is none, Deno runs a
+ * spawned `node` itself, in its Node compatibility mode, which would fill the
+ * Node rows with Deno's figures.
+ */
+async function hasNode(): Promise<boolean> {
+  try {
+    const { stdout } = await new Deno.Command("node", {
+      args: ["-e", "process.stdout.write(typeof Deno)"],
+      stderr: "null",
+    }).output();
+    return new TextDecoder().decode(stdout) === "undefined";
+  } catch {
+    return false;
+  }
 }
 
 /** A target line: `label -> ratio: MET / NOT MET`. */
