@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { hasPython, script } from "../harness/process.ts";
 import { freePort } from "../harness/free_port.ts";
-import { fixed, median, printTable } from "./load.ts";
+import { fixed, median, printTable, range } from "./load.ts";
 import { has } from "./tools.ts";
 
 type Mode = "tcp" | "udp";
@@ -222,7 +222,7 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
             peer.name,
             think ? `${clients} (${think} ms think)` : clients,
             fixed(ops(peer.name, clients, think), 0),
-            `${fixed(Math.min(...rates), 0)}-${fixed(Math.max(...rates), 0)}`,
+            range(rates),
             fixed(ops(peer.name, clients, think) / ops("Deno floor", clients, think), 2),
             errors(peer.name, clients, think),
           ]);

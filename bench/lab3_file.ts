@@ -8,7 +8,7 @@
 
 import { join } from "node:path";
 import { hasPython, runScript, script, startProcess, startScript } from "../harness/process.ts";
-import { fixed, median, peakRss, printTable } from "./load.ts";
+import { fixed, median, peakRss, printTable, range } from "./load.ts";
 
 const MiB = 1024 * 1024;
 /** Downloads per figure: two processes sharing two cores vary 20% from run to run, so the median is shown. */
@@ -277,12 +277,12 @@ async function pairAgainstPair(root: string, outDir: string): Promise<void> {
     [
       "lab3_file client + server",
       fixed(o, 0),
-      `${fixed(Math.min(...rates.ours), 0)}-${fixed(Math.max(...rates.ours), 0)}`,
+      range(rates.ours),
     ],
     [
       "student Python pair",
       fixed(t, 0),
-      `${fixed(Math.min(...rates.theirs), 0)}-${fixed(Math.max(...rates.theirs), 0)}`,
+      range(rates.theirs),
     ],
   ]);
   console.log(

@@ -9,7 +9,7 @@
 
 import { join } from "node:path";
 import { script, startScript } from "../harness/process.ts";
-import { fixed, median, peakRss, printTable } from "./load.ts";
+import { fixed, median, peakRss, printTable, range } from "./load.ts";
 import { freePort } from "../harness/free_port.ts";
 import { has, type Started, startNginx, waitForPort, wrk } from "./tools.ts";
 import { hasPython } from "../harness/process.ts";
@@ -102,14 +102,12 @@ export async function benchHttp(seconds: number): Promise<void> {
     } finally {
       for (const r of running) await r.stop();
     }
-    const range = (values: number[], scale: number) =>
-      `${fixed(Math.min(...values) / scale, 0)}-${fixed(Math.max(...values) / scale, 0)}`;
     for (const [name, run] of runs) {
       results[name] = { small: median(run.small), big: median(run.big) };
       rows.push([
         name,
         fixed(results[name].small, 0),
-        range(run.small, 1),
+        range(run.small),
         run.errors[0],
         fixed(results[name].big / 1e6, 0),
         range(run.big, 1e6),

@@ -33,6 +33,10 @@ export const fixed = (
   digits = 1,
 ): string => (Number.isFinite(n) ? n.toFixed(digits) : "-");
 
+/** The lowest and highest of `values`, divided by `scale`, as `min-max` in whole numbers. */
+export const range = (values: number[], scale = 1): string =>
+  `${fixed(Math.min(...values) / scale, 0)}-${fixed(Math.max(...values) / scale, 0)}`;
+
 /** Peak resident memory of a process so far, in MB (Linux), polled until `done` settles. */
 export async function peakRss(pid: number, done: Promise<unknown>): Promise<number> {
   let peak = 0;
