@@ -7,6 +7,8 @@
  * @module
  */
 
+import { escapeControl } from "../common/trace.ts";
+
 /** Longest line either side accepts, in bytes. */
 export const MAX_LINE = 1024;
 /** Longest name, in characters. */
@@ -20,7 +22,8 @@ export function nameProblem(name: string): string | undefined {
   const length = [...name].length;
   if (length === 0) return "the name is empty";
   if (length > MAX_NAME) return `the name is longer than ${MAX_NAME} characters`;
-  if (/[\p{Cc}\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u.test(name)) {
+  // Tab and newline too, which escapeControl lets through; it catches the bidirectional controls.
+  if (/\p{Cc}/u.test(name) || escapeControl(name) !== name) {
     return "the name contains control characters";
   }
   return undefined;
