@@ -7,7 +7,9 @@
  * (`taskset`, where there is one); rounds are interleaved and medians shown.
  *
  * The peers: our lab server; the runtime's floor, a minimal Deno loop on the
- * same socket calls (`peers/deno_*_floor.ts`); Node's `net`/`dgram`
+ * same socket calls (`peers/deno_*_floor.ts`), and for lab1 that floor with
+ * the idle timeout and log lines every lab server owes (`peers/deno_tcp_duties.ts`);
+ * Node's `net`/`dgram`
  * (`peers/node_echo.mjs`); the handout's Python loop; and a C epoll server
  * (`peers/cecho.c`), the machine's floor.
  *
@@ -112,6 +114,9 @@ async function measure(
   }
 }
 
+/** The Deno floor plus what every lab server must do (`peers/deno_tcp_duties.ts`). */
+const DUTIES = "Deno floor + duties";
+
 /** The peers of one lab, those whose runtime this machine has. */
 async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
   const deno = Deno.execPath();
@@ -124,6 +129,12 @@ async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
       command: [deno, "run", ...net, script(`bench/peers/deno_${mode}_floor.ts`), "{P}"],
     },
   ];
+  if (mode === "tcp") {
+    peers.push({
+      name: DUTIES,
+      command: [deno, "run", ...net, script("bench/peers/deno_tcp_duties.ts"), "{P}"],
+    });
+  }
   if (await hasNode()) {
     peers.push({
       name: `Node ${mode === "udp" ? "dgram" : "net"}`,
@@ -236,6 +247,11 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
           "lab1 at 1 client: within 5% of the Deno floor",
           ops(ours, 1) / ops("Deno floor", 1),
           0.95,
+        );
+        console.log(
+          `the floor with a lab server's duties (idle timeout, two log lines per connection) at 1 client: ${
+            fixed(ops(DUTIES, 1) / ops("Deno floor", 1), 2)
+          }x the floor; ours is ${fixed(ops(ours, 1) / ops(DUTIES, 1), 2)}x that (see the README)`,
         );
         const zero = errors(ours, 50) === 0 ? "" : ` (but ${errors(ours, 50)} errors)`;
         target(

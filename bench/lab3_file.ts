@@ -52,6 +52,43 @@ async function medianOf(
   return { mbps: median(rates), ok };
 }
 
+/**
+ * The runtime's floor for a first download at 1 MiB blocks (`peers/deno_file_floor.ts`): the
+ * bytes alone, and with SHA-256 at both ends, whose CPU per GB bounds what two cores can reach.
+ */
+async function fileFloor(file: string, out: string): Promise<void> {
+  const rows: (string | number)[][] = [];
+  let bound = 0;
+  for (const flag of ["--plain", "--hash"]) {
+    const runs: { mbps: number; cpu: number }[] = [];
+    for (let i = 0; i < TRIALS; i++) {
+      const { stdout } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script("bench/peers/deno_file_floor.ts"), file, out, flag],
+        stdout: "piped",
+      }).output();
+      const text = new TextDecoder().decode(stdout);
+      runs.push({
+        mbps: Number(text.match(/MB\/s=(\d+)/)?.[1] ?? NaN),
+        cpu: Number(text.match(/cpu_s_per_GB=([\d.]+)/)?.[1] ?? NaN),
+      });
+    }
+    const cpu = median(runs.map((r) => r.cpu));
+    if (flag === "--hash") bound = (navigator.hardwareConcurrency / cpu) * 1000;
+    rows.push([
+      flag === "--hash" ? "Deno floor, SHA-256 at both ends" : "Deno floor, bytes only",
+      fixed(median(runs.map((r) => r.mbps)), 0),
+      range(runs.map((r) => r.mbps)),
+      fixed(cpu, 2),
+    ]);
+  }
+  await Deno.remove(out).catch(() => {});
+  printTable(["1 MiB blocks, 256 MiB", "MB/s", "(range)", "CPU s per GB"], rows);
+  console.log(
+    `at most ${fixed(bound, 0)} MB/s on ${navigator.hardwareConcurrency} cores for any program ` +
+      `that moves and hashes at both ends at that CPU cost (see the README)`,
+  );
+}
+
 /** Runs the lab 3 benchmark and prints its tables. */
 export async function benchLab3(): Promise<void> {
   const base = await Deno.makeTempDir({ prefix: "bench_lab3_" });
@@ -148,6 +185,7 @@ export async function benchLab3(): Promise<void> {
         first >= 1000 ? "MET" : "NOT MET"
       }`,
     );
+    await fileFloor(join(root, "256m.bin"), join(outDir, "floor.out"));
     await pairAgainstPair(root, outDir);
 
     console.log(`\n## lab3_file: peak memory moving a 1 GiB file (sparse on the server side)\n`);

@@ -11,21 +11,27 @@ import { join } from "node:path";
 import { script, startScript } from "../harness/process.ts";
 import { fixed, median, peakRss, printTable, range } from "./load.ts";
 import { freePort } from "../harness/free_port.ts";
-import { has, type Started, startNginx, waitForPort, wrk } from "./tools.ts";
+import { has, pinSelf, type Started, startNginx, waitForPort, wrk } from "./tools.ts";
 import { hasPython } from "../harness/process.ts";
 
 /** wrk runs per server and file, interleaved; the tables show their median. */
 const TRIALS = 3;
+const FLOOR = "Deno.serve floor, fixed body";
+const FLOOR_LSTAT = "Deno.serve floor + lstat";
 
 /** Runs the HTTP benchmark and prints its tables. */
 export async function benchHttp(seconds: number): Promise<void> {
-  console.log(
-    `\n## lab_http server: wrk -t1 -c10 -d${seconds}s (10 keep-alive connections), median of ${TRIALS} interleaved runs\n`,
-  );
   if (!(await has("wrk"))) {
-    console.log("wrk is not installed (apt-get install wrk): skipped");
+    console.log("\n## lab_http server: skipped (wrk is not installed: apt-get install wrk)");
     return;
   }
+  // Every server started from here on inherits core 0; wrk runs on core 1 (as bench/echo.ts).
+  const pinned = await pinSelf("0");
+  console.log(
+    `\n## lab_http server: wrk -t1 -c10 -d${seconds}s (10 keep-alive connections)${
+      pinned ? ", server on core 0, wrk on core 1" : ""
+    }, median of ${TRIALS} interleaved runs\n`,
+  );
   const dir = await Deno.makeTempDir({ prefix: "bench_http_" });
   const root = join(dir, "www");
   await Deno.mkdir(root);
@@ -34,6 +40,8 @@ export async function benchHttp(seconds: number): Promise<void> {
   const servers: {
     name: string;
     start: () => Promise<Started>;
+    /** A floor program that serves a fixed 1 KiB body only. */
+    smallOnly?: boolean;
   }[] = [
     {
       name: "lab_http/server.ts",
@@ -51,6 +59,32 @@ export async function benchHttp(seconds: number): Promise<void> {
       },
     },
   ];
+  // The runtime's floor: what Deno.serve does with no file at all, and with the one lstat per
+  // request that keeps every edit visible on the next request (peers/deno_http_floor.ts).
+  const lstatArgs = ["--lstat", join(root, "1k.bin")];
+  const floors: [string, string[]][] = [[FLOOR, []], [FLOOR_LSTAT, lstatArgs]];
+  for (const [name, extra] of floors) {
+    servers.push({
+      name,
+      smallOnly: true,
+      start: async () => {
+        const port = freePort();
+        const child = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--allow-net",
+            `--allow-read=${root}`,
+            script("bench/peers/deno_http_floor.ts"),
+            `${port}`,
+            ...extra,
+          ],
+          stdout: "null",
+        }).spawn();
+        await waitForPort(port);
+        return { port, stop: async () => (child.kill("SIGKILL"), await child.status) };
+      },
+    });
+  }
   if (await hasPython()) {
     servers.push({
       name: "python3 -m http.server",
@@ -79,12 +113,14 @@ export async function benchHttp(seconds: number): Promise<void> {
   }
   const results: Record<string, { small: number; big: number }> = {};
   const rows: (string | number)[][] = [];
-  const running: (Started & { name: string })[] = [];
+  const running: (Started & { name: string; smallOnly?: boolean })[] = [];
   try {
     // All servers up at once (an idle one costs nothing), then the runs
     // interleaved round by round: this machine's speed drifts by 10-20%
     // over a minute, and a drift must not land on one server only.
-    for (const s of servers) running.push({ name: s.name, ...(await s.start()) });
+    for (const s of servers) {
+      running.push({ name: s.name, smallOnly: s.smallOnly, ...(await s.start()) });
+    }
     const runs = new Map(
       running.map((r) => [r.name, { small: [] as number[], big: [] as number[], errors: [0, 0] }]),
     );
@@ -92,7 +128,13 @@ export async function benchHttp(seconds: number): Promise<void> {
       for (let trial = 0; trial < TRIALS; trial++) {
         for (const [file, key, index] of [["1k.bin", "small", 0], ["10m.bin", "big", 1]] as const) {
           for (const r of running) {
-            const w = await wrk(`http://127.0.0.1:${r.port}/${file}`, seconds);
+            if (key === "big" && r.smallOnly) continue;
+            const w = await wrk(
+              `http://127.0.0.1:${r.port}/${file}`,
+              seconds,
+              10,
+              pinned ? 1 : undefined,
+            );
             const run = runs.get(r.name)!;
             run[key].push(key === "small" ? w.rps : w.bps);
             run.errors[index] += w.errors;
@@ -101,18 +143,14 @@ export async function benchHttp(seconds: number): Promise<void> {
       }
     } finally {
       for (const r of running) await r.stop();
+      if (pinned) await pinSelf(`0-${navigator.hardwareConcurrency - 1}`);
     }
     for (const [name, run] of runs) {
       results[name] = { small: median(run.small), big: median(run.big) };
-      rows.push([
-        name,
-        fixed(results[name].small, 0),
-        range(run.small),
-        run.errors[0],
-        fixed(results[name].big / 1e6, 0),
-        range(run.big, 1e6),
-        run.errors[1],
-      ]);
+      const big = run.big.length > 0
+        ? [fixed(results[name].big / 1e6, 0), range(run.big, 1e6), run.errors[1]]
+        : ["-", "", ""];
+      rows.push([name, fixed(results[name].small, 0), range(run.small), run.errors[0], ...big]);
     }
     printTable([
       "server",
@@ -138,6 +176,25 @@ export async function benchHttp(seconds: number): Promise<void> {
         `target 1 KiB: >= 0.9x nginx (1 worker) -> ${fixed(ours.small / ng.small, 2)}x: ${
           ours.small >= 0.9 * ng.small ? "MET" : "NOT MET"
         }`,
+      );
+      const floor = results[FLOOR], lstat = results[FLOOR_LSTAT];
+      console.log(
+        `the runtime's own limit: a fixed 1 KiB body from Deno.serve, no file, is ${
+          fixed(floor.small / ng.small, 2)
+        }x nginx; with one lstat per request ${
+          fixed(lstat.small / ng.small, 2)
+        }x (see the README); ours is ${fixed(ours.small / lstat.small, 2)}x the lstat floor`,
+      );
+      const race = new TextDecoder().decode(
+        (await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", script("bench/peers/deno_http_watch_race.ts"), "1000"],
+          stdout: "piped",
+        }).output()).stdout,
+      );
+      console.log(
+        `why not a watcher instead of the lstat (peers/deno_http_watch_race.ts): ${
+          race.match(/stale=(\d+)/)?.[1] ?? "?"
+        } of 1000 requests made right after an edit got the old file`,
       );
       console.log(
         `target 10 MiB: >= 70% of nginx's bytes/s -> ${fixed((100 * ours.big) / ng.big, 0)}%: ${

@@ -27,7 +27,8 @@ export interface WrkResult {
 }
 
 /**
- * Runs `wrk -t1 -cCONNECTIONS -dSECONDS [extra...] URL` and reads its figures.
+ * Runs `wrk -t1 -cCONNECTIONS -dSECONDS URL` and reads its figures; with `cpu`, pinned to that
+ * core (`taskset`).
  *
  * @example
  * ```ts
@@ -38,10 +39,11 @@ export async function wrk(
   url: string,
   seconds: number,
   connections = 10,
-  extra: string[] = [],
+  cpu?: number,
 ): Promise<WrkResult> {
-  const out = await new Deno.Command("wrk", {
-    args: ["-t1", `-c${connections}`, `-d${seconds}s`, ...extra, url],
+  const args = ["-t1", `-c${connections}`, `-d${seconds}s`, url];
+  const out = await new Deno.Command(cpu === undefined ? "wrk" : "taskset", {
+    args: cpu === undefined ? args : ["-c", `${cpu}`, "wrk", ...args],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -52,6 +54,25 @@ export async function wrk(
   const errors = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0) +
     [...text.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((a, x) => a + Number(x[2]), 0);
   return { rps, bps: m ? Number(m[1]) * unit : NaN, errors };
+}
+
+/**
+ * Pins this process, every thread of it, to `cpus` (`taskset` syntax, as `0` or `0-1`), so that
+ * the servers it starts next run there too; `false` where there is no `taskset`.
+ *
+ * @example
+ * ```ts
+ * if (await pinSelf("0")) await pinSelf(`0-${navigator.hardwareConcurrency - 1}`);
+ * ```
+ */
+export async function pinSelf(cpus: string): Promise<boolean> {
+  if (Deno.build.os !== "linux" || !(await has("taskset"))) return false;
+  const { success } = await new Deno.Command("taskset", {
+    args: ["-a", "-p", "-c", cpus, `${Deno.pid}`],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  return success;
 }
 
 /** Waits until something accepts connections on 127.0.0.1:`port`. */
