@@ -131,7 +131,6 @@ export class Wire implements Disposable {
   #w = 0;
   #closed = false;
   #deadline = 0;
-  #watching = false;
   #pending = 0;
   // A block write moved bytes since the idle clock last looked.
   #moved = false;
@@ -146,6 +145,7 @@ export class Wire implements Disposable {
     this.#timeoutMs = options.timeoutMs ?? 0;
     this.farewell = options.farewell;
     this.#bufferSize = options.bufferSize ?? 16 * 1024;
+    if (this.#timeoutMs > 0) idleClock.watch(this, this.#timeoutMs);
   }
 
   /** Reads at most `p.length` bytes: buffered ones first, else one socket read; `null` at the end. */
@@ -212,8 +212,7 @@ export class Wire implements Disposable {
 
   /** Closes the connection (idempotent) and stops the idle timer. */
   close(): void {
-    if (this.#watching) idleClock.forget(this);
-    this.#watching = false;
+    idleClock.forget(this);
     if (this.#closed) return;
     this.#closed = true;
     closeAll([this.#conn]);
@@ -274,10 +273,6 @@ export class Wire implements Disposable {
     this.#deadline = performance.now() + this.#timeoutMs;
     this.#moved = false;
     this.#pending++;
-    if (!this.#watching && !this.#closed) {
-      this.#watching = true;
-      idleClock.watch(this, this.#timeoutMs);
-    }
     try {
       return await op;
     } catch (error) {
