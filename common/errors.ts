@@ -58,9 +58,9 @@ export function describeError(error: unknown): string {
 }
 
 /**
- * Runs a script's main and exits with its code; an error is printed as one line and exits with
- * `exitCodeFor`'s code, else {@linkcode EXIT_FAILURE} ({@linkcode EXIT_USAGE} and the usage for a
- * `UsageError`).
+ * Runs a script's main and exits with its code. An error is printed as one line, then the exit
+ * code is `exitCodeFor`'s, else {@linkcode EXIT_FAILURE}; a `UsageError` prints the usage too and
+ * exits {@linkcode EXIT_USAGE}.
  * @example
  * ```ts
  * if (import.meta.main) await runMain(() => Promise.resolve(0));

@@ -64,8 +64,9 @@ const encoder = new TextEncoder();
 // Lets the idle clock look at a wire; a symbol keeps it out of the Wire's API.
 const LOOK = Symbol("look");
 
-// One timer for all wires instead of one per connection. It looks at each every quarter of the
-// shortest timeout, so a stalled wire is closed 1 to 1.25 timeouts after its last progress.
+// One timer for every wire with a timeout, from its making to its close, instead of one per
+// connection: it looks at each every quarter of the shortest timeout, so a stalled wire is closed
+// 1 to 1.25 timeouts after its last progress.
 const idleClock = {
   wires: new Set<Wire>(),
   periodMs: Infinity,
