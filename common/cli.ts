@@ -40,72 +40,66 @@ export class UsageError extends Error {
   }
 }
 
-/** `-h/--help`, accepted by every script. */
-export const helpOption = { type: "boolean", short: "h", help: "show this help and exit" } as const;
-
-/** `--trace`, accepted by every script. */
-export const traceOption = {
-  type: "boolean",
-  help: "print every socket read and write to stderr",
-} as const;
-
-/** `-a/--address` with a default host. */
-export function addressOption(defaultHost: string, help: string) {
-  return { type: "string", short: "a", arg: "ADDR", default: defaultHost, help } as const;
-}
-
-/** A client's `-p/--port` with a default port. */
-export function portOption(defaultPort: string, help = "port") {
-  return { type: "string", short: "p", arg: "PORT", default: defaultPort, help } as const;
-}
-
-/** A server's `-p/--port`; the port may also come as the handout's positional `PORT`. */
-export function serverPortOption(defaultPort: number) {
-  const help = `port to listen on, also as PORT (default ${defaultPort}); 0 picks a free one`;
-  return { type: "string", short: "p", arg: "PORT", help } as const;
-}
-
-/** `--timeout SECONDS` with a default. */
-export function timeoutOption(defaultSeconds: string, help: string) {
-  return { type: "string", arg: "SECONDS", default: defaultSeconds, help } as const;
-}
-
 /**
- * Parses `args` (default `Deno.args`): `--help` prints the usage and exits 0; anything unknown or
- * malformed throws {@linkcode UsageError}.
+ * The option rows the scripts share, for {@linkcode parseCli}'s table. A server's `-p` has no
+ * default: the port may come as the handout's positional `PORT` instead ({@linkcode serverPort}).
  * @example
  * ```ts
- * const spec = { name: "client.ts", summary: "demo", options: { port: portOption("12000") } };
- * parseCli(spec, ["-p", "8080"]).values.port; // "8080"
+ * const options = { address: option.address("127.0.0.1", "server address"), trace: option.trace };
+ * ```
+ */
+export const option = {
+  trace: { type: "boolean", help: "print every socket read and write to stderr" } as const,
+  address: (defaultHost: string, help: string) =>
+    ({ type: "string", short: "a", arg: "ADDR", default: defaultHost, help }) as const,
+  port: (defaultPort: string, help: string) =>
+    ({ type: "string", short: "p", arg: "PORT", default: defaultPort, help }) as const,
+  serverPort: (defaultPort: number) =>
+    ({
+      type: "string",
+      short: "p",
+      arg: "PORT",
+      help: `port to listen on, also as PORT (default ${defaultPort}); 0 picks a free one`,
+    }) as const,
+  timeout: (defaultSeconds: string, help: string) =>
+    ({ type: "string", arg: "SECONDS", default: defaultSeconds, help }) as const,
+};
+
+const HELP: OptionSpec = { type: "boolean", short: "h", help: "show this help and exit" };
+
+/**
+ * Parses `args` (default `Deno.args`): `-h/--help`, which every script takes, prints the usage and
+ * exits 0; anything unknown or malformed throws {@linkcode UsageError}.
+ * @example
+ * ```ts
+ * const options = { port: option.port("12000", "server port") };
+ * parseCli({ name: "client.ts", summary: "demo", options }, ["-p", "8080"]).values.port; // "8080"
  * ```
  */
 export function parseCli<const O extends Record<string, OptionSpec>>(
   spec: CommandSpec<O>,
   args: string[] = Deno.args,
 ): { values: Values<O>; positionals: string[]; usage: string } {
-  const usage = formatUsage(spec);
-  const options = Object.fromEntries(
-    Object.entries(spec.options).map((
-      [long, { type, short }],
-    ) => [long, short ? { type, short } : { type }]),
-  );
+  const options: Record<string, OptionSpec> = { ...spec.options, help: HELP };
+  const usage = formatUsage({ ...spec, options });
   let parsed;
   try {
+    // parseArgs takes the table as it is: it fills in the defaults and ignores `arg` and `help`.
     parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(parseErrorLine(error, spec.options), usage);
+    throw new UsageError(parseErrorLine(error, options), usage);
   }
   if (parsed.values.help) {
     console.log(usage);
     Deno.exit(0);
   }
-  const values: Record<string, string | boolean | undefined> = {};
-  for (const [long, o] of Object.entries(spec.options)) {
-    values[long] = parsed.values[long] ?? o.default ?? (o.type === "boolean" ? false : undefined);
-  }
   const max = spec.maxPositionals ?? 0;
   if (parsed.positionals.length > max) {
     throw new UsageError(`unexpected argument '${parsed.positionals[max]}'`, usage);
+  }
+  const values: Record<string, unknown> = { ...parsed.values };
+  for (const [long, o] of Object.entries(spec.options)) {
+    if (o.type === "boolean") values[long] ??= false;
   }
   return { values: values as Values<O>, positionals: parsed.positionals, usage };
 }

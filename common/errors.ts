@@ -1,10 +1,10 @@
 /**
- * One-line messages for runtime failures, and the `main()` wrapper every script runs under: no
- * user ever sees a stack trace.
+ * One-line messages for runtime failures, and the `main()` wrapper: no user sees a stack trace.
  * @module
  */
 
 import { UsageError } from "./cli.ts";
+import { IdleTimeoutError } from "./io.ts";
 import { flushLog } from "./log.ts";
 
 /** Exit code of a runtime failure (refused, timed out, not found), and of bad arguments. */
@@ -30,55 +30,37 @@ const PHRASES: [new (...args: never[]) => Error, string][] = [
 ];
 
 /**
- * Describes an error in a few words, for `error: <context>: <description>`.
+ * Describes an error in a few words, for `error: <context>: <description>`. Ours say it already:
+ * a {@linkcode Failure}, a `UsageError`, an `IdleTimeoutError` (how long) are given as they are.
  * @example
  * ```ts
  * describeError(new Deno.errors.ConnectionRefused("os error 111")); // "connection refused"
  * ```
  */
 export function describeError(error: unknown): string {
+  const ours = [Failure, UsageError, IdleTimeoutError].some((type) => error instanceof type);
+  if (ours) return (error as Error).message;
   // AbortSignal.timeout(ms) ends a connect with this.
   if (error instanceof DOMException && error.name === "TimeoutError") return "timed out";
-  for (const [type, phrase] of PHRASES) {
-    if (!(error instanceof type)) continue;
-    // Our own TimedOut errors say how long; the OS's say "os error 110".
-    if (type === Deno.errors.TimedOut && /after/.test(error.message)) return error.message;
-    if (type === Deno.errors.NotCapable || type === Deno.errors.PermissionDenied) {
-      // "Requires net access to "0.0.0.0:0", run again with the --allow-net flag"
-      const m = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/);
-      if (!m) return phrase;
-      return m[2] === "--allow-all"
-        ? `permission denied: ${m[1]} needs --allow-all`
-        : `permission denied: needs ${m[2]}=${m[1]}`;
-    }
-    return phrase;
-  }
   if (!(error instanceof Error)) return String(error);
-  if (
-    /failed to lookup address|Name or service not known|nodename nor servname/i.test(error.message)
-  ) {
-    return "unknown host";
+  const phrase = PHRASES.find(([type]) => error instanceof type)?.[1];
+  // "Requires net access to "0.0.0.0:0", run again with the --allow-net flag"
+  const [, what, flag] = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/) ?? [];
+  if (phrase === "permission denied" && flag) {
+    return flag === "--allow-all"
+      ? `permission denied: ${what} needs --allow-all`
+      : `permission denied: needs ${flag}=${what}`;
   }
+  if (phrase) return phrase;
+  const lookup = /failed to lookup address|Name or service not known|nodename nor servname/i;
+  if (lookup.test(error.message)) return "unknown host";
   return error.message.replace(/\s*\(os error \d+\)$/, "");
 }
 
 /**
- * Writes `error: ...` to stderr: the message of a {@linkcode Failure} or a `UsageError` as it is,
- * any other error as {@linkcode describeError} puts it.
- * @example
- * ```ts
- * printError(new Failure("no such file"));
- * ```
- */
-export function printError(error: unknown): void {
-  const known = error instanceof Failure || error instanceof UsageError;
-  console.error(`error: ${known ? error.message : describeError(error)}`);
-}
-
-/**
- * Runs a script's main function and exits with its code. A `UsageError` prints its usage too and
- * exits {@linkcode EXIT_USAGE}; another error the code `exitCodeFor` picks, else
- * {@linkcode EXIT_FAILURE}.
+ * Runs a script's main and exits with its code. An error is printed as one line, then the exit
+ * code is `exitCodeFor`'s, else {@linkcode EXIT_FAILURE}; a `UsageError` prints the usage too and
+ * exits {@linkcode EXIT_USAGE}.
  * @example
  * ```ts
  * if (import.meta.main) await runMain(() => Promise.resolve(0));
@@ -92,7 +74,7 @@ export async function runMain(
   try {
     code = (await main()) ?? 0;
   } catch (error) {
-    printError(error);
+    console.error(`error: ${describeError(error)}`);
     if (error instanceof UsageError && error.usage) console.error(`\n${error.usage}`);
     code = error instanceof UsageError ? EXIT_USAGE : exitCodeFor(error) ?? EXIT_FAILURE;
   }

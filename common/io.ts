@@ -8,12 +8,7 @@ import { closeAll } from "./server.ts";
 import type { Tracer } from "./trace.ts";
 
 /** The part of `Deno.Conn` that {@linkcode Wire} uses. */
-export interface ByteStream {
-  read(p: Uint8Array): Promise<number | null>;
-  write(p: Uint8Array): Promise<number>;
-  close(): void;
-  closeWrite?(): Promise<void>;
-}
+export type ByteStream = Pick<Deno.Conn, "read" | "write" | "close">;
 
 /** The peer broke the protocol: a line too long, bad UTF-8, and the like. */
 export class ProtocolError extends Error {
@@ -69,31 +64,27 @@ const encoder = new TextEncoder();
 // Lets the idle clock look at a wire; a symbol keeps it out of the Wire's API.
 const LOOK = Symbol("look");
 
-// One timer for all wires instead of one per connection. It looks at each every quarter of the
-// shortest timeout, so a stalled wire is closed 1 to 1.25 timeouts after its last progress.
+// One timer for every wire with a timeout, from its making to its close, instead of one per
+// connection: it looks at each every quarter of the shortest timeout, so a stalled wire is closed
+// 1 to 1.25 timeouts after its last progress.
 const idleClock = {
   wires: new Set<Wire>(),
   periodMs: Infinity,
-  timer: undefined as ReturnType<typeof setTimeout> | undefined,
+  timer: undefined as ReturnType<typeof setInterval> | undefined,
   watch(wire: Wire, timeoutMs: number): void {
     this.wires.add(wire);
-    if (this.timer !== undefined && timeoutMs / 4 >= this.periodMs) return;
-    this.periodMs = Math.min(this.periodMs, timeoutMs / 4);
-    clearTimeout(this.timer);
-    this.timer = setTimeout(this.tick, this.periodMs);
+    if (timeoutMs / 4 >= this.periodMs) return;
+    this.periodMs = timeoutMs / 4;
+    clearInterval(this.timer);
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      for (const wire of this.wires) wire[LOOK](now);
+    }, this.periodMs);
   },
   forget(wire: Wire): void {
     if (!this.wires.delete(wire) || this.wires.size > 0) return;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    clearInterval(this.timer);
     this.periodMs = Infinity;
-  },
-  tick: (): void => {
-    const clock = idleClock;
-    clock.timer = undefined;
-    const now = performance.now();
-    for (const wire of clock.wires) if (!wire[LOOK](now)) clock.forget(wire);
-    if (clock.wires.size > 0) clock.timer = setTimeout(clock.tick, clock.periodMs);
   },
 };
 
@@ -141,7 +132,6 @@ export class Wire implements Disposable {
   #w = 0;
   #closed = false;
   #deadline = 0;
-  #watching = false;
   #pending = 0;
   // A block write moved bytes since the idle clock last looked.
   #moved = false;
@@ -156,19 +146,14 @@ export class Wire implements Disposable {
     this.#timeoutMs = options.timeoutMs ?? 0;
     this.farewell = options.farewell;
     this.#bufferSize = options.bufferSize ?? 16 * 1024;
-  }
-
-  /** Whether the idle timeout closed this connection. */
-  get timedOut(): boolean {
-    return this.#timedOut;
+    if (this.#timeoutMs > 0) idleClock.watch(this, this.#timeoutMs);
   }
 
   /** Reads at most `p.length` bytes: buffered ones first, else one socket read; `null` at the end. */
   async read(p: Uint8Array): Promise<number | null> {
     if (this.#buffered > 0) return this.#take(p);
     if (p.length >= this.#bufferSize) return await this.#readSocket(p);
-    if (!(await this.#fill())) return null;
-    return this.#take(p);
+    return (await this.#fill()) ? this.#take(p) : null;
   }
 
   /**
@@ -226,15 +211,9 @@ export class Wire implements Disposable {
     return this.write(encoder.encode(text));
   }
 
-  /** Half-closes: tells the peer "no more data" while still reading its reply. */
-  async closeWrite(): Promise<void> {
-    await this.#conn.closeWrite?.();
-  }
-
   /** Closes the connection (idempotent) and stops the idle timer. */
   close(): void {
-    if (this.#watching) idleClock.forget(this);
-    this.#watching = false;
+    idleClock.forget(this);
     if (this.#closed) return;
     this.#closed = true;
     closeAll([this.#conn]);
@@ -274,9 +253,8 @@ export class Wire implements Disposable {
       this.#r = 0;
       return;
     }
-    const size = Math.min(Math.max(this.#buf.length * 2, 1024), Math.max(limit, this.#buf.length));
-    if (size === this.#buf.length) return;
-    const bigger = new Uint8Array(size);
+    // Only a line reader grows it (a plain read finds nothing unread), and `limit` is past its end.
+    const bigger = new Uint8Array(Math.min(Math.max(this.#buf.length * 2, 1024), limit));
     bigger.set(this.#buf.subarray(0, this.#w));
     this.#buf = bigger;
   }
@@ -296,10 +274,6 @@ export class Wire implements Disposable {
     this.#deadline = performance.now() + this.#timeoutMs;
     this.#moved = false;
     this.#pending++;
-    if (!this.#watching && !this.#closed) {
-      this.#watching = true;
-      idleClock.watch(this, this.#timeoutMs);
-    }
     try {
       return await op;
     } catch (error) {
@@ -315,23 +289,18 @@ export class Wire implements Disposable {
     this.#trace?.(direction, bytes);
   };
 
-  /**
-   * The idle clock's look: `false` once past the deadline, which closes the wire (after the
-   * farewell, if any). Marked progress restarts the deadline, at most one clock period late.
-   */
-  [LOOK](now: number): boolean {
-    if (this.#pending === 0) return true;
+  // The idle clock's look: past the deadline, the wire closes (after the farewell, if any).
+  // Marked progress restarts the deadline, at most one clock period late.
+  [LOOK](now: number): void {
+    if (this.#pending === 0 || this.#timedOut) return;
     if (this.#moved) {
       this.#moved = false;
       this.#deadline = Math.max(this.#deadline, now + this.#timeoutMs);
     }
-    if (now < this.#deadline) return true;
+    if (now < this.#deadline) return;
     this.#timedOut = true;
     const farewell = this.farewell;
-    if (!farewell) {
-      this.close();
-      return true; // close() took it off the clock already.
-    }
+    if (!farewell) return this.close();
     // The pending read ends only when the socket closes: say goodbye first, but a peer that
     // reads nothing must not keep the socket open with it.
     const grace = setTimeout(() => this.close(), FAREWELL_GRACE_MS);
@@ -340,6 +309,5 @@ export class Wire implements Disposable {
         clearTimeout(grace);
         this.close();
       });
-    return false;
   }
 }

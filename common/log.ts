@@ -16,8 +16,8 @@ const EXIT_FLUSH_MS = 1000;
 const encoder = new TextEncoder();
 let pending: string[] = [];
 let dropped = 0;
-let timer: ReturnType<typeof setTimeout> | undefined;
 let lastWrite = -Infinity;
+// The write loop while lines are pending; a closed stdout ends the log for good.
 let writing: Promise<void> | undefined;
 let closed = false;
 
@@ -30,33 +30,31 @@ let closed = false;
  */
 export function logLine(line: string): void {
   if (closed) return;
-  if (pending.length >= MAX_PENDING) {
-    dropped++;
-  } else {
-    pending.push(line);
-    if (!writing) {
-      timer ??= setTimeout(write, Math.max(0, lastWrite + FLUSH_MS - performance.now()));
-    }
-  }
+  if (pending.length < MAX_PENDING) pending.push(line);
+  else dropped++;
+  writing ??= writeLoop();
 }
 
-function write(): void {
-  timer = undefined;
-  if (closed || writing || (pending.length === 0 && dropped === 0)) return;
-  if (dropped > 0) pending.push(`... ${dropped} log lines dropped (stdout was not reading)`);
-  const bytes = encoder.encode(pending.join("\n") + "\n");
-  pending = [];
-  dropped = 0;
-  lastWrite = performance.now();
-  writing = writeAll(Deno.stdout, bytes).then(() => {
-    writing = undefined;
-    if (pending.length > 0 || dropped > 0) timer ??= setTimeout(write, FLUSH_MS);
-  }, (error) => {
+async function writeLoop(): Promise<void> {
+  try {
+    while (pending.length > 0 || dropped > 0) {
+      // The lines of this turn go together, at most one write per FLUSH_MS.
+      const wait = Math.max(0, lastWrite + FLUSH_MS - performance.now());
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      if (dropped > 0) pending.push(`... ${dropped} log lines dropped (stdout was not reading)`);
+      const bytes = encoder.encode(pending.join("\n") + "\n");
+      pending = [];
+      dropped = 0;
+      lastWrite = performance.now();
+      await writeAll(Deno.stdout, bytes);
+    }
+  } catch (error) {
     closed = true;
     pending = [];
     const why = error instanceof Deno.errors.BrokenPipe ? "standard output closed" : `${error}`;
     console.error(`log: ${why}; no more log lines`);
-  });
+  }
+  writing = undefined;
 }
 
 /**
@@ -68,17 +66,9 @@ function write(): void {
  */
 export async function flushLog(): Promise<void> {
   let limit: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"expired">((resolve) => {
-    limit = setTimeout(resolve, EXIT_FLUSH_MS, "expired");
+  const expired = new Promise((resolve) => {
+    limit = setTimeout(resolve, EXIT_FLUSH_MS);
   });
-  try {
-    while (!closed && (writing || pending.length > 0 || dropped > 0)) {
-      write();
-      if (await Promise.race([writing, expired]) === "expired") return;
-    }
-  } finally {
-    clearTimeout(limit);
-    clearTimeout(timer);
-    timer = undefined;
-  }
+  await Promise.race([writing, expired]);
+  clearTimeout(limit);
 }

@@ -17,9 +17,8 @@ export interface Server extends AsyncDisposable {
 const ACCEPT_RETRY_MS = 100;
 
 /**
- * Yields connections until `listener` is closed. A client that reset before it was accepted is
- * skipped; any other failure (out of descriptors or memory) is logged once and retried every
- * 100 ms, so the server lives through it.
+ * Yields connections until `listener` is closed. A client that reset before its accept is skipped;
+ * another failure (out of descriptors) is logged once and retried every 100 ms.
  * @example
  * ```ts
  * using listener = Deno.listen({ port: 0 });

@@ -11,13 +11,23 @@ const SHOWN_CHARS = 60;
 const SHOWN_BYTES = 16;
 
 /**
- * Formats one transfer as a trace line: printable UTF-8 quoted, anything else as hex.
+ * A tracer writing to stderr, each line prefixed with `label` (a server traces many peers).
  * @example
  * ```ts
- * formatTrace("->", new TextEncoder().encode("Ann\n42\n")); // '-> 7 bytes  "Ann\n42\n"'
+ * stderrTracer("127.0.0.1:5000")("<-", new Uint8Array([1, 2, 3]));
  * ```
  */
-export function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
+export function stderrTracer(label?: string): Tracer {
+  const prefix = label ? `[${label}] ` : "";
+  const encoder = new TextEncoder();
+  return (direction, bytes) => {
+    const line = encoder.encode(`${prefix}${formatTrace(direction, bytes)}\n`);
+    for (let off = 0; off < line.length;) off += Deno.stderr.writeSync(line.subarray(off));
+  };
+}
+
+// One transfer as a trace line: printable UTF-8 quoted, anything else as hex.
+function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
   const head = `${direction} ${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;
   let text: string | undefined;
   try {
@@ -34,32 +44,14 @@ export function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
   return `${head}  (binary) ${hex.join(" ")}${bytes.length > SHOWN_BYTES ? " ..." : ""}`;
 }
 
-/**
- * A tracer writing to stderr, each line prefixed with `label` (a server traces many peers).
- * @example
- * ```ts
- * stderrTracer("127.0.0.1:5000")("<-", new Uint8Array([1, 2, 3]));
- * ```
- */
-export function stderrTracer(label?: string): Tracer {
-  const prefix = label ? `[${label}] ` : "";
-  const encoder = new TextEncoder();
-  return (direction, bytes) => {
-    const line = encoder.encode(`${prefix}${formatTrace(direction, bytes)}\n`);
-    for (let off = 0; off < line.length;) off += Deno.stderr.writeSync(line.subarray(off));
-  };
-}
-
-// Every control character but tab and newline, and the bidirectional controls that reorder
-// what is shown (U+061C, U+200E-F, U+202A-E, U+2066-9).
 const CONTROL =
   // deno-lint-ignore no-control-regex
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
- * Peer text made safe to print: control characters but tab and newline become `\xHH`, and
- * bidirectional controls `\uHHHH`, so a peer cannot move the cursor, recolour, rewrite or reorder
- * what the user's terminal shows.
+ * Peer text made safe to print: control characters but tab and newline become `\xHH`, and the
+ * bidirectional controls (U+061C, U+200E-F, U+202A-E, U+2066-9) `\uHHHH`, so a peer cannot move
+ * the cursor, recolour, rewrite or reorder what the user's terminal shows.
  * @example
  * ```ts
  * escapeControl("ok\x1b[2J"); // "ok\\x1b[2J"
@@ -69,9 +61,7 @@ export function escapeControl(text: string): string {
   // Most text has none: a search is cheaper than a replace with a callback.
   if (text.search(CONTROL) < 0) return text;
   return text.replace(CONTROL, (c) => {
-    const code = c.charCodeAt(0);
-    return code > 0xff
-      ? `\\u${code.toString(16).padStart(4, "0")}`
-      : `\\x${code.toString(16).padStart(2, "0")}`;
+    const hex = c.charCodeAt(0).toString(16);
+    return hex.length > 2 ? `\\u${hex.padStart(4, "0")}` : `\\x${hex.padStart(2, "0")}`;
   });
 }

@@ -8,7 +8,7 @@
  */
 
 import { join, resolve } from "node:path";
-import { helpOption, parseCli, parseNumber, parseTimeoutMs, UsageError } from "../common/cli.ts";
+import { parseCli, parseNumber, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { Failure, runMain } from "../common/errors.ts";
 import { batchCsv, type BatchRow, formatBatchTable, studentFolders } from "./batch.ts";
 import { placeholders, type Vars } from "./command.ts";
@@ -228,7 +228,6 @@ if (import.meta.main) {
           help: "run only some checks: handout, beyond, or words from their names, comma-separated",
         },
         timeout: { type: "string", arg: "SECONDS", default: "20", help: "limit for each command" },
-        help: helpOption,
       },
       maxPositionals: 1,
       epilog: 'example: deno task conformance lab1_echo --server "python3 TCPServer.py {port}"\n' +

@@ -7,17 +7,8 @@
  * @module
  */
 
-import {
-  addressOption,
-  helpOption,
-  parseCli,
-  parsePort,
-  parseTimeoutMs,
-  portOption,
-  timeoutOption,
-  traceOption,
-} from "../common/cli.ts";
-import { formatHostPort } from "../common/addr.ts";
+import { option, parseCli, parsePort, parseTimeoutMs } from "../common/cli.ts";
+import { formatAddr } from "../common/addr.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { Wire } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
@@ -52,14 +43,14 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
     conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     throw new Failure(
-      `could not connect to ${formatHostPort(hostname, port)}: ${describeError(error)}`,
+      `could not connect to ${formatAddr({ hostname, port })}: ${describeError(error)}`,
     );
   }
   using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
   const data = new TextEncoder().encode(options.sentence);
   await wire.write(data);
   // Half-close: "that was all", so the server knows the sentence is complete.
-  await wire.closeWrite();
+  await conn.closeWrite();
   // The reply is everything until the server closes, however many reads it takes.
   const limit = replyLimit(data.length);
   const decoder = new TextDecoder();
@@ -81,11 +72,10 @@ if (import.meta.main) {
       summary: "Sends a sentence to the lab 1 server and prints its upper-case reply.\n" +
         "Without a sentence it asks for one on stdin.",
       options: {
-        address: addressOption("127.0.0.1", "server address"),
-        port: portOption("12000", "server port"),
-        timeout: timeoutOption("10", "limit for connecting and for the reply"),
-        trace: traceOption,
-        help: helpOption,
+        address: option.address("127.0.0.1", "server address"),
+        port: option.port("12000", "server port"),
+        timeout: option.timeout("10", "limit for connecting and for the reply"),
+        trace: option.trace,
       },
       maxPositionals: Infinity,
       epilog: "example: deno run --allow-net=127.0.0.1:12000 lab1_echo/client.ts hello world",

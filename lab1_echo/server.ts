@@ -10,17 +10,8 @@
  * @module
  */
 
-import { formatAddr, formatPythonAddr } from "../common/addr.ts";
-import {
-  addressOption,
-  helpOption,
-  parseCli,
-  parseTimeoutMs,
-  serverPort,
-  serverPortOption,
-  timeoutOption,
-  traceOption,
-} from "../common/cli.ts";
+import { formatAddr } from "../common/addr.ts";
+import { option, parseCli, parseTimeoutMs, serverPort } from "../common/cli.ts";
 import { describeError, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
@@ -68,7 +59,7 @@ export function serveEcho(options: EchoServerOptions): Server {
   const open = new Map<Deno.TcpConn, Promise<void>>();
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
-    log(`Connected by: ${formatPythonAddr(conn.remoteAddr)}`);
+    log(`Connected by: ${formatAddr(conn.remoteAddr, "python")}`);
     using wire = new Wire(conn, {
       timeoutMs: options.idleTimeoutMs ?? 30_000,
       trace: options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined,
@@ -86,7 +77,7 @@ export function serveEcho(options: EchoServerOptions): Server {
       if (rest.length > 0) await wire.write(rest);
     } catch (error) {
       const why = error instanceof IdleTimeoutError ? "idle timeout, closed" : describeError(error);
-      if (!closing) log(`${formatPythonAddr(conn.remoteAddr)}: ${why}`);
+      if (!closing) log(`${formatAddr(conn.remoteAddr, "python")}: ${why}`);
     } finally {
       const seen = upper.seen;
       const shown = seen.length > LOGGED_CHARS ? `${seen.slice(0, LOGGED_CHARS)}...` : seen;
@@ -118,11 +109,10 @@ if (import.meta.main) {
       synopsis: "[PORT]",
       summary: "TCP upper-case echo server: replies to every client with its text in upper case.",
       options: {
-        port: serverPortOption(DEFAULT_PORT),
-        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
-        timeout: timeoutOption("30", "close a connection idle this many seconds"),
-        trace: traceOption,
-        help: helpOption,
+        port: option.serverPort(DEFAULT_PORT),
+        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
+        timeout: option.timeout("30", "close a connection idle this many seconds"),
+        trace: option.trace,
       },
       maxPositionals: 1,
       epilog: "example: deno run --allow-net lab1_echo/server.ts 12000",
@@ -133,7 +123,7 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
+    logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
     using _ = onInterrupt(() => {
       logLine("Shutting down");
       server.close();

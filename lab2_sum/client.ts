@@ -7,18 +7,8 @@
  * @module
  */
 
-import {
-  addressOption,
-  helpOption,
-  parseCli,
-  parsePort,
-  parseTimeoutMs,
-  portOption,
-  timeoutOption,
-  traceOption,
-  UsageError,
-} from "../common/cli.ts";
-import { formatHostPort } from "../common/addr.ts";
+import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
+import { formatAddr } from "../common/addr.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { Wire } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
@@ -62,7 +52,7 @@ export async function exchangeSum(options: SumClientOptions): Promise<SumReply> 
     conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     throw new Failure(
-      `could not connect to ${formatHostPort(hostname, port)}: ${describeError(error)}`,
+      `could not connect to ${formatAddr({ hostname, port })}: ${describeError(error)}`,
     );
   }
   using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
@@ -116,13 +106,12 @@ if (import.meta.main) {
         "Lab 2 client: sends a name and an integer 1..100; shows the server's name and the sum.\n" +
         "Values not given as options are asked at the keyboard. An out-of-range --number stops the server.",
       options: {
-        address: addressOption("127.0.0.1", "server address"),
-        port: portOption("12000", "server port"),
+        address: option.address("127.0.0.1", "server address"),
+        port: option.port("12000", "server port"),
         name: { type: "string", arg: "NAME", help: "your name (asked if missing)" },
         number: { type: "string", arg: "N", help: "an integer 1..100 (asked if missing)" },
-        timeout: timeoutOption("10", "limit for connecting and for the reply"),
-        trace: traceOption,
-        help: helpOption,
+        timeout: option.timeout("10", "limit for connecting and for the reply"),
+        trace: option.trace,
       },
       epilog:
         "example: deno run --allow-net=127.0.0.1:12000 lab2_sum/client.ts --name Ann --number 42",

@@ -8,17 +8,13 @@
  * @module
  */
 
-import { formatAddr, formatPythonAddr } from "../common/addr.ts";
+import { formatAddr } from "../common/addr.ts";
 import {
-  addressOption,
-  helpOption,
+  option,
   parseCli,
   parseNumber,
   parseTimeoutMs,
   serverPort,
-  serverPortOption,
-  timeoutOption,
-  traceOption,
   UsageError,
 } from "../common/cli.ts";
 import { describeError, runMain } from "../common/errors.ts";
@@ -91,7 +87,7 @@ export function serveSum(options: SumServerOptions): SumServer {
   let shutdown = false;
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
-    const peer = formatPythonAddr(conn.remoteAddr);
+    const peer = formatAddr(conn.remoteAddr, "python");
     log(`Connected by: ${peer}`);
     using wire = new Wire(conn, {
       timeoutMs: options.idleTimeoutMs ?? 30_000,
@@ -167,13 +163,12 @@ if (import.meta.main) {
         "Lab 2 server: adds each client's integer to its own and replies with its name and number.\n" +
         "A client integer outside 1..100 shuts the server down.",
       options: {
-        port: serverPortOption(DEFAULT_PORT),
-        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
+        port: option.serverPort(DEFAULT_PORT),
+        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         name: { type: "string", arg: "NAME", default: DEFAULT_NAME, help: "the server's name" },
         number: { type: "string", arg: "N", help: "the server's number, 1..100 (default: random)" },
-        timeout: timeoutOption("30", "close a connection idle this many seconds"),
-        trace: traceOption,
-        help: helpOption,
+        timeout: option.timeout("30", "close a connection idle this many seconds"),
+        trace: option.trace,
       },
       maxPositionals: 1,
       epilog: "example: deno run --allow-net lab2_sum/server.ts 12000 --name 'Server of Ann'",
@@ -191,7 +186,7 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
+    logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
     using _ = onInterrupt(() => {
       logLine("Shutting down");
       server.close();

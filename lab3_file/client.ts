@@ -8,18 +8,10 @@
  */
 
 import { createHash } from "node:crypto";
-import { formatHostPort } from "../common/addr.ts";
-import {
-  helpOption,
-  parseCli,
-  parsePort,
-  parseTimeoutMs,
-  timeoutOption,
-  traceOption,
-  UsageError,
-} from "../common/cli.ts";
+import { formatAddr } from "../common/addr.ts";
+import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { UnexpectedEofError, Wire } from "../common/io.ts";
+import { IdleTimeoutError, UnexpectedEofError, Wire } from "../common/io.ts";
 import { escapeControl, stderrTracer } from "../common/trace.ts";
 import { sameFile } from "./confine.ts";
 import { formatBytes, Progress } from "./progress.ts";
@@ -81,7 +73,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
     throw new Failure(
-      `could not connect to ${formatHostPort(hostname, port)}: ${
+      `could not connect to ${formatAddr({ hostname, port })}: ${
         error instanceof DOMException && error.name === "TimeoutError"
           ? `timed out after ${timeoutMs / 1000} s`
           : describeError(error)
@@ -145,7 +137,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const have = offset + received;
     const why = error instanceof UnexpectedEofError
       ? "the connection closed early"
-      : wire.timedOut
+      : error instanceof IdleTimeoutError
       ? "timed out waiting for data"
       : describeError(error);
     throw new Failure(
@@ -271,9 +263,8 @@ if (import.meta.main) {
         force: { type: "boolean", help: "overwrite NAME_IN_CLIENT if it exists" },
         resume: { type: "boolean", help: "continue from NAME_IN_CLIENT.part" },
         quiet: { type: "boolean", short: "q", help: "no progress display" },
-        timeout: timeoutOption("30", "limit for connecting and for each wait on the server"),
-        trace: traceOption,
-        help: helpOption,
+        timeout: option.timeout("30", "limit for connecting and for each wait on the server"),
+        trace: option.trace,
       },
       maxPositionals: 2,
       epilog: "example: deno run --allow-net=127.0.0.1:12000 --allow-read=. --allow-write=. \\\n" +
@@ -308,9 +299,9 @@ if (import.meta.main) {
     }).finally(() => progress.bar?.done());
     const rate = result.seconds > 0 ? result.received / result.seconds / 1e6 : 0;
     console.log(
-      `received ${local} from ${formatHostPort(target.hostname, port)}: ${result.size} bytes (${
-        formatBytes(result.size)
-      })` +
+      `received ${local} from ${
+        formatAddr({ hostname: target.hostname, port })
+      }: ${result.size} bytes (${formatBytes(result.size)})` +
         `${result.received < result.size ? `, ${result.received} in this run` : ""} in ${
           result.seconds.toFixed(2)
         } s (${rate.toFixed(1)} MB/s)`,

@@ -12,18 +12,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { formatAddr, formatPythonAddr } from "../common/addr.ts";
-import {
-  addressOption,
-  helpOption,
-  parseCli,
-  parseNumber,
-  parseTimeoutMs,
-  serverPort,
-  serverPortOption,
-  timeoutOption,
-  traceOption,
-} from "../common/cli.ts";
+import { formatAddr } from "../common/addr.ts";
+import { option, parseCli, parseNumber, parseTimeoutMs, serverPort } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
@@ -100,7 +90,7 @@ export function serveFiles(options: FileServerOptions): Server {
   const hasher = new FileHasher();
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
-    const peer = formatPythonAddr(conn.remoteAddr);
+    const peer = formatAddr(conn.remoteAddr, "python");
     const trace = options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined;
     let written = 0; // Every byte the socket took, counted by the wire's trace hook.
     using wire = new Wire(conn, {
@@ -331,8 +321,8 @@ if (import.meta.main) {
       summary: "Lab 3 file server: sends the files under --root to lab 3 clients, in blocks,\n" +
         "with the size before and the SHA-256 after. Nothing outside the root is ever sent.",
       options: {
-        port: serverPortOption(DEFAULT_PORT),
-        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
+        port: option.serverPort(DEFAULT_PORT),
+        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         root: { type: "string", arg: "DIR", default: ".", help: "folder to serve" },
         "block-size": {
           type: "string",
@@ -340,9 +330,8 @@ if (import.meta.main) {
           default: `${DEFAULT_BLOCK_SIZE}`,
           help: `bytes per block, 1..${MAX_BLOCK_SIZE}`,
         },
-        timeout: timeoutOption("30", "close a connection idle this many seconds"),
-        trace: traceOption,
-        help: helpOption,
+        timeout: option.timeout("30", "close a connection idle this many seconds"),
+        trace: option.trace,
       },
       maxPositionals: 1,
       epilog:
@@ -362,7 +351,7 @@ if (import.meta.main) {
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
-    logLine(`Server waiting on ${formatPythonAddr(server.addr)}, serving ${values.root}`);
+    logLine(`Server waiting on ${formatAddr(server.addr, "python")}, serving ${values.root}`);
     using _ = onInterrupt(() => {
       logLine("Shutting down");
       server.close();

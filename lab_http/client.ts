@@ -15,17 +15,9 @@
  */
 
 import { basename, dirname, join } from "node:path";
-import { formatHostPort } from "../common/addr.ts";
-import {
-  helpOption,
-  parseCli,
-  parseNumber,
-  parseTimeoutMs,
-  timeoutOption,
-  traceOption,
-  UsageError,
-} from "../common/cli.ts";
-import { describeError, Failure, printError, runMain } from "../common/errors.ts";
+import { formatAddr } from "../common/addr.ts";
+import { option, parseCli, parseNumber, parseTimeoutMs, UsageError } from "../common/cli.ts";
+import { describeError, Failure, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, Wire, writeAll } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
 import { onInterrupt } from "../common/server.ts";
@@ -96,7 +88,7 @@ export async function openResponse(url: URL, options: RequestOptions = {}): Prom
   signal?.throwIfAborted();
   const hostname = url.hostname.replace(/^\[(.*)\]$/, "$1");
   const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
-  const peer = formatHostPort(hostname, port);
+  const peer = formatAddr({ hostname, port });
 
   // 1. The socket: a TCP connect within the timeout (or until the caller gives up).
   let tcp: Deno.TcpConn;
@@ -532,7 +524,7 @@ async function interactive(options: CliOptions): Promise<void> {
     } catch (error) {
       // Ctrl+C ends the loop, as it ends the handout's program; other failures are retried.
       if (error instanceof InterruptedError) throw error;
-      printError(error);
+      console.error(`error: ${describeError(error)}`);
     }
   }
 }
@@ -590,7 +582,7 @@ if (import.meta.main) {
           arg: "FILE",
           help: "trust this extra CA certificate (PEM) for https",
         },
-        timeout: timeoutOption(
+        timeout: option.timeout(
           `${DEFAULT_TIMEOUT_MS / 1000}`,
           "limit for the connect, the TLS handshake, the response head, each body read",
         ),
@@ -600,8 +592,7 @@ if (import.meta.main) {
           help:
             `limit for the whole transfer, redirects included; exit ${EXIT_MAX_TIME} (default: none)`,
         },
-        trace: traceOption,
-        help: helpOption,
+        trace: option.trace,
       },
       maxPositionals: 1,
       epilog: "exit codes: 0 ok, 1 failure (timeouts of --timeout included), 2 bad arguments;\n" +

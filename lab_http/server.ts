@@ -10,15 +10,8 @@
  * @module
  */
 
-import { formatHostPort } from "../common/addr.ts";
-import {
-  helpOption,
-  parseCli,
-  serverPort,
-  serverPortOption,
-  traceOption,
-  UsageError,
-} from "../common/cli.ts";
+import { formatAddr } from "../common/addr.ts";
+import { option, parseCli, serverPort, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
 import { onInterrupt, type Server } from "../common/server.ts";
@@ -214,7 +207,7 @@ if (import.meta.main) {
         "Static file server like `python -m http.server`: serves DIR over HTTP/1.1 with listings,\n" +
         "caching headers, ranges, and nothing outside DIR.",
       options: {
-        port: serverPortOption(DEFAULT_PORT),
+        port: option.serverPort(DEFAULT_PORT),
         address: {
           type: "string",
           short: "a",
@@ -240,8 +233,7 @@ if (import.meta.main) {
           type: "boolean",
           help: "404 for folders without index.html instead of a listing",
         },
-        trace: { ...traceOption, help: "print each request and response head to stderr" },
-        help: helpOption,
+        trace: { ...option.trace, help: "print each request and response head to stderr" },
       },
       maxPositionals: 1,
       epilog: "example: deno run --allow-net --allow-read=lab_http/site lab_http/server.ts 8080 " +
@@ -259,11 +251,7 @@ if (import.meta.main) {
       listing: !values["no-listing"],
       trace: values.trace,
     });
-    logLine(
-      `Serving ${values.directory} at http://${
-        formatHostPort(server.addr.hostname, server.addr.port)
-      }/`,
-    );
+    logLine(`Serving ${values.directory} at http://${formatAddr(server.addr)}/`);
     using _ = onInterrupt(() => {
       logLine("Shutting down");
       server.close();

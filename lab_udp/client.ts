@@ -13,17 +13,13 @@
  * @module
  */
 
-import { formatHostPort } from "../common/addr.ts";
+import { formatAddr } from "../common/addr.ts";
 import {
-  addressOption,
-  helpOption,
+  option,
   parseCli,
   parseNumber,
   parsePort,
   parseTimeoutMs,
-  portOption,
-  timeoutOption,
-  traceOption,
   UsageError,
 } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
@@ -68,15 +64,13 @@ async function openClient(target: UdpTarget) {
     port: 0,
   });
   const to: Deno.NetAddr = { transport: "udp", hostname: server.hostname, port: server.port };
-  const trace = target.trace
-    ? stderrTracer(formatHostPort(server.hostname, server.port))
-    : undefined;
+  const trace = target.trace ? stderrTracer(formatAddr(server)) : undefined;
   const buffer = new Uint8Array(MAX_DATAGRAM + 1);
   // A receive cannot be cancelled: one that timed out stays pending for the next wait.
   let pending: Promise<Datagram | null> | undefined;
   return {
     server,
-    name: formatHostPort(server.hostname, server.port),
+    name: formatAddr(server),
     async send(data: Uint8Array): Promise<void> {
       await socket.send(data, to);
       trace?.("->", data);
@@ -276,9 +270,9 @@ if (import.meta.main) {
         "UDP client: sends a sentence and prints the upper-case reply, retrying after a timeout.\n" +
         "With --ping, pings the server COUNT times (default 10) and prints ping's statistics.",
       options: {
-        address: addressOption("127.0.0.1", "server address or name"),
-        port: portOption("12000", "server port"),
-        timeout: timeoutOption("1", "how long to wait for each reply"),
+        address: option.address("127.0.0.1", "server address or name"),
+        port: option.port("12000", "server port"),
+        timeout: option.timeout("1", "how long to wait for each reply"),
         retries: {
           type: "string",
           arg: "N",
@@ -295,8 +289,7 @@ if (import.meta.main) {
           default: "1",
           help: "with --ping: time between pings",
         },
-        trace: traceOption,
-        help: helpOption,
+        trace: option.trace,
       },
       maxPositionals: Infinity,
       epilog: "examples:\n" +

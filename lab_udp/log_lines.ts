@@ -9,7 +9,7 @@
  * @module
  */
 
-import { formatPythonAddr } from "../common/addr.ts";
+import { formatAddr } from "../common/addr.ts";
 
 /** What the server logs about one sender. */
 export interface SenderLines {
@@ -48,7 +48,7 @@ export class LogLines {
       ports = undefined;
     }
     if (!ports) this.#hosts.set(addr.hostname, ports = new Map());
-    const peer = formatPythonAddr(addr);
+    const peer = formatAddr(addr, "python");
     lines = { peer, received: `Received request from ${peer}`, sent: `Sent reply to ${peer}` };
     ports.set(addr.port, lines);
     return lines;

@@ -11,16 +11,8 @@
  * @module
  */
 
-import { formatAddr, formatPythonAddr } from "../common/addr.ts";
-import {
-  addressOption,
-  helpOption,
-  parseCli,
-  parseNumber,
-  serverPort,
-  serverPortOption,
-  traceOption,
-} from "../common/cli.ts";
+import { formatAddr } from "../common/addr.ts";
+import { option, parseCli, parseNumber, serverPort } from "../common/cli.ts";
 import { describeError, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
 import { onInterrupt, type Server } from "../common/server.ts";
@@ -136,16 +128,15 @@ if (import.meta.main) {
       synopsis: "[PORT]",
       summary: "UDP upper-case echo server: replies to each datagram with its text in upper case.",
       options: {
-        port: serverPortOption(DEFAULT_PORT),
-        address: addressOption("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
+        port: option.serverPort(DEFAULT_PORT),
+        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         drop: {
           type: "string",
           arg: "RATE",
           default: "0",
           help: "ignore this fraction of requests, 0..1, to simulate loss",
         },
-        trace: traceOption,
-        help: helpOption,
+        trace: option.trace,
       },
       maxPositionals: 1,
       epilog: "example: deno run --unstable-net --allow-net lab_udp/server.ts 12000 --drop 0.3",
@@ -156,7 +147,7 @@ if (import.meta.main) {
       drop: parseNumber(values.drop, "--drop", { min: 0, max: 1, fraction: true }, usage),
       trace: values.trace,
     });
-    logLine(`Server waiting on ${formatPythonAddr(server.addr)}`);
+    logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
     using _ = onInterrupt(() => {
       logLine("Shutting down");
       server.close();

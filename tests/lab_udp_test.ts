@@ -5,7 +5,7 @@ import { inProcess } from "./support/in_process.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
 import { within } from "../lab_udp/datagram.ts";
 import { LogLines } from "../lab_udp/log_lines.ts";
-import { formatPythonAddr } from "../common/addr.ts";
+import { formatAddr } from "../common/addr.ts";
 
 const CLIENT = script("lab_udp/client.ts");
 const SERVER = script("lab_udp/server.ts");
@@ -538,7 +538,7 @@ Deno.test("the log lines cached per sender name that sender, port and all, also 
     const addr = udp(i % 3 === 0 ? "::1" : `127.0.0.${1 + (i % 5)}`, 1024 + (i % 9000));
     for (let twice = 0; twice < 2; twice++) {
       const got = lines.of(addr);
-      const peer = formatPythonAddr(addr);
+      const peer = formatAddr(addr, "python");
       assert.deepEqual(got, {
         peer,
         received: `Received request from ${peer}`,
