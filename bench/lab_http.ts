@@ -18,6 +18,7 @@ import { hasPython } from "../harness/process.ts";
 const TRIALS = 3;
 const FLOOR = "Deno.serve floor, fixed body";
 const FLOOR_LSTAT = "Deno.serve floor + lstat";
+const FLOOR_DUTIES = "Deno.serve floor + lstat + duties";
 
 /** Runs the HTTP benchmark and prints its tables. */
 export async function benchHttp(seconds: number): Promise<void> {
@@ -62,7 +63,11 @@ export async function benchHttp(seconds: number): Promise<void> {
   // The runtime's floor: what Deno.serve does with no file at all, and with the one lstat per
   // request that keeps every edit visible on the next request (peers/deno_http_floor.ts).
   const lstatArgs = ["--lstat", join(root, "1k.bin")];
-  const floors: [string, string[]][] = [[FLOOR, []], [FLOOR_LSTAT, lstatArgs]];
+  const floors: [string, string[]][] = [
+    [FLOOR, []],
+    [FLOOR_LSTAT, lstatArgs],
+    [FLOOR_DUTIES, ["--duties", lstatArgs[1]]],
+  ];
   for (const [name, extra] of floors) {
     servers.push({
       name,
@@ -177,13 +182,15 @@ export async function benchHttp(seconds: number): Promise<void> {
           ours.small >= 0.9 * ng.small ? "MET" : "NOT MET"
         }`,
       );
-      const floor = results[FLOOR], lstat = results[FLOOR_LSTAT];
+      const floor = results[FLOOR], lstat = results[FLOOR_LSTAT], duties = results[FLOOR_DUTIES];
       console.log(
         `the runtime's own limit: a fixed 1 KiB body from Deno.serve, no file, is ${
           fixed(floor.small / ng.small, 2)
         }x nginx; with one lstat per request ${
           fixed(lstat.small / ng.small, 2)
-        }x (see the README); ours is ${fixed(ours.small / lstat.small, 2)}x the lstat floor`,
+        }x; with the validators, headers and log line every answer owes ${
+          fixed(duties.small / ng.small, 2)
+        }x (see the README); ours is ${fixed(ours.small / duties.small, 2)}x that`,
       );
       const race = new TextDecoder().decode(
         (await new Deno.Command(Deno.execPath(), {
