@@ -80,6 +80,8 @@ const idleClock = {
       const now = performance.now();
       for (const wire of this.wires) wire[LOOK](now);
     }, this.periodMs);
+    // A pending read or write keeps the process alive; a wire left unclosed must not.
+    Deno.unrefTimer(this.timer);
   },
   forget(wire: Wire): void {
     if (!this.wires.delete(wire) || this.wires.size > 0) return;

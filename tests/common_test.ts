@@ -126,13 +126,13 @@ Deno.test("write with a block size never lets one write span two blocks, even af
 });
 
 /** Runs a child script that imports `imports` from `common/<module>`, and returns its result. */
-async function runCommonChild(imports: string, module: string, body: string) {
+async function runCommonChild(imports: string, module: string, body: string, flags: string[] = []) {
   const dir = await Deno.makeTempDir({ prefix: "common_test_" });
   try {
     const child = join(dir, "child.ts");
     const url = JSON.stringify(new URL(`../common/${module}`, import.meta.url).href);
     await Deno.writeTextFile(child, `import { ${imports} } from ${url};\n${body}`);
-    return await runScript([], child);
+    return await runScript(flags, child);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -257,6 +257,23 @@ Deno.test("real sockets: lines sent byte by byte arrive whole", async () => {
   assert.equal(await wire.readLine(64), "first line");
   assert.equal(await wire.readLine(64), "second");
   await sending;
+});
+
+Deno.test("a wire with an idle timeout that is never closed does not keep its process alive", async () => {
+  const r = await runCommonChild(
+    "Wire",
+    "io.ts",
+    `const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+const conn = await Deno.connect(listener.addr);
+const wire = new Wire(conn, { timeoutMs: 60_000 });
+await wire.writeText("hello\\n");
+console.log("done");
+`,
+    ["--allow-net=127.0.0.1"],
+  );
+  // Held alive by the idle clock, the child would be killed after 30 s (code 137).
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "done\n");
 });
 
 Deno.test("the stderr trace shows text quoted and binary as hex, after the peer's label", async () => {
