@@ -97,9 +97,9 @@ async function fileFloor(file: string, out: string): Promise<void> {
   const cores = navigator.hardwareConcurrency;
   const least = bytesCpu + 2 * hashCpu;
   console.log(
-    `least CPU for a first download: the bytes ${fixed(bytesCpu, 2)} + SHA-256 at both ends 2 x ${
-      fixed(hashCpu, 2)
-    } = ${fixed(least, 2)} s per GB -> at most ${
+    `CPU a first download needs here, estimated: the bytes ${
+      fixed(bytesCpu, 2)
+    } + SHA-256 at both ends 2 x ${fixed(hashCpu, 2)} = ${fixed(least, 2)} s per GB -> at most ${
       fixed((cores / least) * 1000, 0)
     } MB/s on ${cores} cores`,
   );

@@ -184,7 +184,7 @@ export async function benchHttp(seconds: number): Promise<void> {
       );
       const floor = results[FLOOR], lstat = results[FLOOR_LSTAT], duties = results[FLOOR_DUTIES];
       console.log(
-        `the runtime's own limit: a fixed 1 KiB body from Deno.serve, no file, is ${
+        `what Deno.serve allows: a fixed 1 KiB body, no file, is ${
           fixed(floor.small / ng.small, 2)
         }x nginx; with one lstat per request ${
           fixed(lstat.small / ng.small, 2)

@@ -3,7 +3,7 @@
 // least a server that sees every edit on the next request must do. With `--duties FILE`, also what
 // a static file server owes each answer and lab_http gives: the validators built from that lstat
 // (`ETag`, `Last-Modified`), a content type, `nosniff`, and an access-log line (written to stdout
-// at most every 25 ms, as lab servers do), in the cheapest form we could write.
+// at most every 25 ms, as lab servers do), in a plain form.
 // deno run --allow-net [--allow-read=FILE] deno_http_floor.ts PORT [--lstat FILE | --duties FILE]
 const [port, mode, file] = Deno.args;
 const body = new Uint8Array(1024).fill(97);

@@ -1,7 +1,7 @@
 // The Deno floor for lab1 plus the duties every lab server has and the floor lacks: an idle
 // timeout per connection (one timer, re-armed only when it fires early) and the handout's two log
-// lines per connection, written to stdout at most every 25 ms, as lab servers do. The cheapest version
-// of those duties we could write: how close to the floor a lab server can get at all.
+// lines per connection, written to stdout at most every 25 ms, as lab servers do. A plain version
+// of those duties: about how close to the floor a lab server can get.
 // deno run --allow-net deno_tcp_duties.ts PORT
 const IDLE_MS = 30_000;
 const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(Deno.args[0]) });
