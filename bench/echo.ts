@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { hasPython, script } from "../harness/process.ts";
 import { freePort } from "../harness/free_port.ts";
 import { fixed, median, printTable, range } from "./load.ts";
-import { has } from "./tools.ts";
+import { has, pinned } from "./tools.ts";
 
 type Mode = "tcp" | "udp";
 
@@ -51,11 +51,6 @@ async function buildTools(dir: string): Promise<{ loadgen: string; cecho: string
     if (!r.success) return undefined;
   }
   return tools;
-}
-
-/** `command` pinned to `cpu` with taskset, where there is one. */
-function pinned(cpu: number, command: string[], taskset: boolean): [string, string[]] {
-  return taskset ? ["taskset", ["-c", `${cpu}`, ...command]] : [command[0], command.slice(1)];
 }
 
 /** Waits until something has bound `port` (it is probed by binding it, never by connecting). */

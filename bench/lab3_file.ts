@@ -55,8 +55,8 @@ async function medianOf(
 
 /**
  * The runtime's floor for a first download at 1 MiB blocks (`peers/deno_file_floor.ts`): the
- * bytes alone and with SHA-256 at both ends; and the bound on any first download that follows from
- * the CPU the bytes and two SHA-256 passes need, with two processes sharing the cores.
+ * bytes alone and with SHA-256 at both ends; and an estimate of the best rate the cores allow,
+ * from the CPU the bytes and two SHA-256 passes take here.
  */
 async function fileFloor(file: string, out: string): Promise<void> {
   const rows: (string | number)[][] = [];

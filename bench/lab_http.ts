@@ -8,11 +8,9 @@
  */
 
 import { join } from "node:path";
-import { script, startScript } from "../harness/process.ts";
+import { hasPython, script, startScript } from "../harness/process.ts";
 import { fixed, median, peakRss, printTable, range } from "./load.ts";
-import { freePort } from "../harness/free_port.ts";
-import { has, pinSelf, type Started, startNginx, waitForPort, wrk } from "./tools.ts";
-import { hasPython } from "../harness/process.ts";
+import { has, pinSelf, type Started, startNginx, startOnFreePort, wrk } from "./tools.ts";
 
 /** wrk runs per server and file, interleaved; the tables show their median. */
 const TRIALS = 3;
@@ -60,8 +58,8 @@ export async function benchHttp(seconds: number): Promise<void> {
       },
     },
   ];
-  // The runtime's floor: what Deno.serve does with no file at all, and with the one lstat per
-  // request that keeps every edit visible on the next request (peers/deno_http_floor.ts).
+  // What Deno.serve allows (peers/deno_http_floor.ts): no file at all; the one lstat per request
+  // that keeps every edit visible on the next request; and the duties every answer owes.
   const lstatArgs = ["--lstat", join(root, "1k.bin")];
   const floors: [string, string[]][] = [
     [FLOOR, []],
@@ -72,37 +70,30 @@ export async function benchHttp(seconds: number): Promise<void> {
     servers.push({
       name,
       smallOnly: true,
-      start: async () => {
-        const port = freePort();
-        const child = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--allow-net",
-            `--allow-read=${root}`,
-            script("bench/peers/deno_http_floor.ts"),
-            `${port}`,
-            ...extra,
-          ],
-          stdout: "null",
-        }).spawn();
-        await waitForPort(port);
-        return { port, stop: async () => (child.kill("SIGKILL"), await child.status) };
-      },
+      start: () =>
+        startOnFreePort(Deno.execPath(), (port) => [
+          "run",
+          "--allow-net",
+          `--allow-read=${root}`,
+          script("bench/peers/deno_http_floor.ts"),
+          `${port}`,
+          ...extra,
+        ]),
     });
   }
   if (await hasPython()) {
     servers.push({
       name: "python3 -m http.server",
-      start: async () => {
-        const port = freePort();
-        const child = new Deno.Command("python3", {
-          args: ["-m", "http.server", `${port}`, "--bind", "127.0.0.1", "--directory", root],
-          stdout: "null",
-          stderr: "null",
-        }).spawn();
-        await waitForPort(port);
-        return { port, stop: async () => (child.kill("SIGKILL"), await child.status) };
-      },
+      start: () =>
+        startOnFreePort("python3", (port) => [
+          "-m",
+          "http.server",
+          `${port}`,
+          "--bind",
+          "127.0.0.1",
+          "--directory",
+          root,
+        ]),
     });
   }
   if (await has("nginx")) {

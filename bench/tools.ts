@@ -41,9 +41,10 @@ export async function wrk(
   connections = 10,
   cpu?: number,
 ): Promise<WrkResult> {
-  const args = ["-t1", `-c${connections}`, `-d${seconds}s`, url];
-  const out = await new Deno.Command(cpu === undefined ? "wrk" : "taskset", {
-    args: cpu === undefined ? args : ["-c", `${cpu}`, "wrk", ...args],
+  const wrkArgs = ["wrk", "-t1", `-c${connections}`, `-d${seconds}s`, url];
+  const [command, args] = pinned(cpu ?? 0, wrkArgs, cpu !== undefined);
+  const out = await new Deno.Command(command, {
+    args,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -54,6 +55,42 @@ export async function wrk(
   const errors = Number(text.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0) +
     [...text.matchAll(/(connect|read|write|timeout) (\d+)/g)].reduce((a, x) => a + Number(x[2]), 0);
   return { rps, bps: m ? Number(m[1]) * unit : NaN, errors };
+}
+
+/**
+ * `command` (program and arguments) as run pinned to core `cpu` with taskset, when `taskset`.
+ *
+ * @example
+ * ```ts
+ * pinned(1, ["wrk", "http://127.0.0.1:8080/"], true); // ["taskset", ["-c", "1", "wrk", "http://127.0.0.1:8080/"]]
+ * ```
+ */
+export function pinned(cpu: number, command: string[], taskset: boolean): [string, string[]] {
+  return taskset ? ["taskset", ["-c", `${cpu}`, ...command]] : [command[0], command.slice(1)];
+}
+
+/**
+ * Starts `command` with the arguments `args(port)` gives for a free loopback port, waits until it
+ * accepts connections, and stops it with SIGKILL.
+ *
+ * @example
+ * ```ts
+ * const py = await startOnFreePort("python3", (port) => ["-m", "http.server", `${port}`]);
+ * await py.stop();
+ * ```
+ */
+export async function startOnFreePort(
+  command: string,
+  args: (port: number) => string[],
+): Promise<Started> {
+  const port = freePort();
+  const child = new Deno.Command(command, {
+    args: args(port),
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  await waitForPort(port);
+  return { port, stop: async () => (child.kill("SIGKILL"), await child.status) };
 }
 
 /**
