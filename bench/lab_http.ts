@@ -17,6 +17,7 @@ const TRIALS = 3;
 const FLOOR = "Deno.serve floor, fixed body";
 const FLOOR_LSTAT = "Deno.serve floor + lstat";
 const FLOOR_DUTIES = "Deno.serve floor + lstat + duties";
+const FLOOR_HEADERS = "Deno.serve floor + lstat + duties + request headers";
 
 /** Runs the HTTP benchmark and prints its tables. */
 export async function benchHttp(seconds: number): Promise<void> {
@@ -65,6 +66,7 @@ export async function benchHttp(seconds: number): Promise<void> {
     [FLOOR, []],
     [FLOOR_LSTAT, lstatArgs],
     [FLOOR_DUTIES, ["--duties", lstatArgs[1]]],
+    [FLOOR_HEADERS, ["--headers", lstatArgs[1]]],
   ];
   for (const [name, extra] of floors) {
     servers.push({
@@ -174,6 +176,7 @@ export async function benchHttp(seconds: number): Promise<void> {
         }`,
       );
       const floor = results[FLOOR], lstat = results[FLOOR_LSTAT], duties = results[FLOOR_DUTIES];
+      const reads = results[FLOOR_HEADERS];
       console.log(
         `what Deno.serve allows: a fixed 1 KiB body, no file, is ${
           fixed(floor.small / ng.small, 2)
@@ -181,7 +184,9 @@ export async function benchHttp(seconds: number): Promise<void> {
           fixed(lstat.small / ng.small, 2)
         }x; with the validators, headers and log line every answer owes ${
           fixed(duties.small / ng.small, 2)
-        }x (see the README); ours is ${fixed(ours.small / duties.small, 2)}x that`,
+        }x; reading Host and the conditional headers as well ${
+          fixed(reads.small / ng.small, 2)
+        }x (see the README); ours is ${fixed(ours.small / reads.small, 2)}x that`,
       );
       const race = new TextDecoder().decode(
         (await new Deno.Command(Deno.execPath(), {

@@ -44,6 +44,7 @@ function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
   return `${head}  (binary) ${hex.join(" ")}${bytes.length > SHOWN_BYTES ? " ..." : ""}`;
 }
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const CONTROL =
   // deno-lint-ignore no-control-regex
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
@@ -58,8 +59,9 @@ const CONTROL =
  * ```
  */
 export function escapeControl(text: string): string {
-  // Most text has none: a search is cheaper than a replace with a callback.
-  if (text.search(CONTROL) < 0) return text;
+  // Most text has none: a test for plain ASCII, then a search, are cheaper
+  // than a replace with a callback.
+  if (PRINTABLE_ASCII.test(text) || text.search(CONTROL) < 0) return text;
   return text.replace(CONTROL, (c) => {
     const hex = c.charCodeAt(0).toString(16);
     return hex.length > 2 ? `\\u${hex.padStart(4, "0")}` : `\\x${hex.padStart(2, "0")}`;

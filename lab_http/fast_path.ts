@@ -187,9 +187,9 @@ export class FastPath {
     this.#paths.set(pathname, named);
     this.#forget(named);
     const rep = representation(real, info, readStarted);
-    const headers = fileHeaders(rep, this.#cors);
-    headers.push(["content-length", `${body.length}`]);
-    const whole = new Response(body, { headers });
+    // No Content-Length here: Deno.serve writes it for a body of bytes, and a
+    // header named here is copied again by every clone (about 1% of a request).
+    const whole = new Response(body, { headers: fileHeaders(rep, this.#cors) });
     this.#files.set(named, { real, version: versionOf(info), rep, body, whole });
     this.#bytes += body.length;
     for (const key of this.#files.keys()) {

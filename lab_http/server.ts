@@ -103,26 +103,33 @@ export function serveHttp(options: HttpServerOptions): Server {
     const host = req.headers.get("host");
     const target = targetOf(req.url, host);
     if (options.trace) traceRequest(req, target);
-    const line = `${info.remoteAddr.hostname} - - [${logDate()}] "${
-      escapeControl(`${req.method} ${target} HTTP/1.1`)
-    }"`;
-    const done = (answer: Answer): Response => {
-      const { response, length, transfer } = answer;
-      if (options.trace) traceResponse(response);
-      if (transfer) transfer.then((t) => log(`${line} ${response.status} ${sizeField(t, length)}`));
-      else log(`${line} ${response.status} ${length ?? "-"}`);
-      return response;
-    };
-    const failed = () => done(errorAnswer(500, "Internal Server Error", options.cors ?? false));
-    if (host !== null && !isValidHost(host)) {
-      return done(errorAnswer(400, "Bad Request", options.cors ?? false));
-    }
+    const from = info.remoteAddr.hostname;
+    const cors = options.cors ?? false;
+    let answer: Answer | Promise<Answer>;
     try {
-      const answer = handle(req, target);
-      return answer instanceof Promise ? answer.then(done, failed) : done(answer);
+      answer = host !== null && !isValidHost(host)
+        ? errorAnswer(400, "Bad Request", cors)
+        : handle(req, target);
     } catch {
-      return failed();
+      answer = errorAnswer(500, "Internal Server Error", cors);
     }
+    // Most answers come synchronously (from memory): no promise, no closure.
+    if (!(answer instanceof Promise)) return sent(from, req.method, target, answer);
+    return answer.then(
+      (a) => sent(from, req.method, target, a),
+      () => sent(from, req.method, target, errorAnswer(500, "Internal Server Error", cors)),
+    );
+  }
+
+  // Python's log line: the method is a token (Deno.serve refuses any other),
+  // the target is the peer's text and may hold anything the parser let by.
+  function sent(from: string, method: string, target: string, answer: Answer): Response {
+    const { response, length, transfer } = answer;
+    if (options.trace) traceResponse(response);
+    const line = `${from} - - [${logDate()}] "${method} ${escapeControl(target)} HTTP/1.1"`;
+    if (transfer) transfer.then((t) => log(`${line} ${response.status} ${sizeField(t, length)}`));
+    else log(`${line} ${response.status} ${length ?? "-"}`);
+    return response;
   }
 
   // Deno.serve's accept loop ends when the process runs out of file

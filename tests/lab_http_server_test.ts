@@ -408,6 +408,14 @@ Deno.test("the access log follows Python's format, control characters escaped", 
     /^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4} \d\d:\d\d:\d\d\] "GET \/hello\.txt HTTP\/1\.1" 200 13$/,
   );
   assert.match(s.log[1], /"GET \/missing%0a%1b HTTP\/1\.1" 404 \d+$/);
+  // The log writes the method as it came: Deno.serve must refuse any that is
+  // not a token (and a target with raw control or non-ASCII bytes) itself.
+  for (
+    const [method, target] of [["GE\x01T", "/hello.txt"], ["G\u00e9T", "/"], ["GET", "/\x1b[2J"]]
+  ) {
+    assert.equal((await raw(s.port, target, {}, method)).status, 400);
+  }
+  assert.equal(s.log.length, 2);
 });
 
 Deno.test("the lab's client and curl fetch files byte-exact, ranges included; IPv6", async () => {
