@@ -173,7 +173,7 @@ export async function benchHttp(seconds: number): Promise<void> {
     }
     if (ng) {
       console.log(
-        `target 1 KiB: >= 0.9x nginx (1 worker) -> ${fixed(ours.small / ng.small, 2)}x: ${
+        `target 1 KiB: >= 0.9x nginx (1 worker) -> ${fixed(ours.small / ng.small, 3)}x: ${
           ours.small >= 0.9 * ng.small ? "MET" : "NOT MET"
         }`,
       );
