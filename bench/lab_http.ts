@@ -62,7 +62,8 @@ export async function benchHttp(seconds: number): Promise<void> {
     },
   ];
   // What Deno.serve allows (peers/deno_http_floor.ts): no file at all; the one lstat per request
-  // that keeps every edit visible on the next request; and the duties every answer owes.
+  // that keeps every edit visible on the next request; the duties every answer owes; and the
+  // reads of the request's headers every static file server must make.
   const lstatArgs = ["--lstat", join(root, "1k.bin")];
   const floors: [string, string[]][] = [
     [FLOOR, []],

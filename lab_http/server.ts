@@ -125,7 +125,7 @@ export function serveHttp(options: HttpServerOptions): Server {
   // the target is the peer's text and may hold anything the parser let by.
   function sent(from: string, method: string, target: string, answer: Answer): Response {
     const { response, length, transfer } = answer;
-    if (options.trace) traceResponse(response);
+    if (options.trace) traceResponse(response, length);
     const line = `${from} - - [${logDate()}] "${method} ${escapeControl(target)} HTTP/1.1"`;
     if (transfer) transfer.then((t) => log(`${line} ${response.status} ${sizeField(t, length)}`));
     else log(`${line} ${response.status} ${length ?? "-"}`);
@@ -181,8 +181,12 @@ function traceRequest(req: Request, target: string): void {
   console.error(lines.map((l) => `<- ${escapeControl(l)}`).join("\n"));
 }
 
-function traceResponse(res: Response): void {
+function traceResponse(res: Response, length: number | undefined): void {
   const lines = [`HTTP/1.1 ${res.status}`, ...[...res.headers].map(([k, v]) => `${k}: ${v}`)];
+  // An answer from memory leaves Content-Length to Deno.serve, which writes it.
+  if (length !== undefined && !res.headers.has("content-length")) {
+    lines.push(`content-length: ${length}`);
+  }
   console.error(lines.map((l) => `-> ${l}`).join("\n"));
 }
 

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { serveHttp } from "../lab_http/server.ts";
+import { Root } from "../lab_http/confine.ts";
+import { FastPath } from "../lab_http/fast_path.ts";
+import { RACY_MS } from "../lab_http/responses.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
 import { inProcess } from "./support/in_process.ts";
@@ -124,6 +127,15 @@ async function backdate(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Waits until files made just now may be answered from memory: their ctime,
+ * which `backdate` cannot set back (and Deno gives in whole seconds), must be
+ * {@linkcode RACY_MS} in the past.
+ */
+function aged(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, RACY_MS + 1100));
+}
+
 /** Waits (at most 5 s) until a log line matches `pattern`; the line. */
 async function logged(log: string[], pattern: RegExp): Promise<string> {
   for (let waited = 0; waited < 5000; waited += 10) {
@@ -244,6 +256,7 @@ Deno.test("content types, nosniff, --cors", async () => {
 
 Deno.test("a small file answered from memory: same bytes and headers every time, a change seen at once", async () => {
   await using s = await startServer();
+  await aged();
   const first = await raw(s.port, "/sub/inner.txt");
   for (let i = 0; i < 5; i++) {
     const r = await raw(s.port, "/sub/inner.txt");
@@ -260,6 +273,52 @@ Deno.test("a small file answered from memory: same bytes and headers every time,
   const changed = await raw(s.port, "/sub/inner.txt");
   assert.equal(changed.text, "INNER\n");
   assert.notEqual(changed.headers.get("etag"), first.headers.get("etag"));
+});
+
+Deno.test("FastPath: a kept file is answered from memory while its path names that version, and only then", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lab_http_fast_" });
+  try {
+    await Deno.writeTextFile(join(dir, "a.txt"), "kept\n");
+    const root = new Root(dir);
+    const fast = new FastPath(root, false);
+    const place = root.resolve(["a.txt"])!;
+    const keep = () => {
+      using file = Deno.openSync(place.real);
+      const info = file.statSync();
+      const body = new Uint8Array(info.size);
+      file.readSync(body);
+      // Read as if well after its last change: the racy rule has its own test above.
+      fast.remember("/a.txt", place, info, body, Date.now() + RACY_MS + 1000);
+    };
+    const get = (init?: RequestInit) => fast.answer(new Request("http://x/a.txt", init), "/a.txt");
+    assert.equal(get(), undefined, "nothing kept yet");
+    keep();
+    const hit = get();
+    assert.ok(hit, "kept");
+    assert.equal(hit.response.status, 200);
+    assert.equal(await hit.response.text(), "kept\n");
+    assert.equal(hit.length, 5);
+    // Each hit is a fresh clone; a conditional GET is answered from the kept copy too.
+    assert.equal(await get()!.response.text(), "kept\n");
+    const etag = hit.response.headers.get("etag")!;
+    assert.equal(get({ headers: { "if-none-match": etag } })!.response.status, 304);
+    // Another version under the same path: a rewrite, a rename over it, a symlink, nothing.
+    await Deno.writeTextFile(join(dir, "a.txt"), "new!\n");
+    assert.equal(get(), undefined, "rewritten");
+    keep();
+    await Deno.writeTextFile(join(dir, "b.txt"), "kept\n");
+    await Deno.rename(join(dir, "b.txt"), join(dir, "a.txt"));
+    assert.equal(get(), undefined, "renamed over");
+    keep();
+    await Deno.remove(join(dir, "a.txt"));
+    await Deno.writeTextFile(join(dir, "outside.txt"), "kept\n");
+    await Deno.symlink(join(dir, "outside.txt"), join(dir, "a.txt"));
+    assert.equal(get(), undefined, "swapped for a symlink");
+    await Deno.remove(join(dir, "a.txt"));
+    assert.equal(get(), undefined, "removed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("GET and HEAD only: 405 with Allow", async () => {
@@ -384,6 +443,7 @@ Deno.test("nothing outside the root, no dotfiles, no FIFOs, no paths in errors",
 
 Deno.test("a path served before is checked again: swapping the file for a link outside gives 404", async () => {
   await using s = await startServer();
+  await aged(); // So that what was served before is answered from memory.
   assert.equal((await raw(s.port, "/zeta.txt")).status, 200);
   await Deno.remove(join(s.root, "zeta.txt"));
   await Deno.symlink(join(s.base, "outside.txt"), join(s.root, "zeta.txt"));
@@ -476,6 +536,29 @@ Deno.test("server CLI: banner, log lines, Ctrl+C; bad arguments exit 2; a missin
   ]);
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr, "error: cannot serve /nonexistent/folder: not found\n");
+});
+
+Deno.test("server CLI --trace: each answer's head as it went out, the answers from memory included", async () => {
+  await using s = await startServer();
+  await aged();
+  const server = await startScript(["--allow-net", `--allow-read=${s.root}`], SERVER, [
+    "0",
+    "-a",
+    "127.0.0.1",
+    "-d",
+    s.root,
+    "--trace",
+  ], /^Serving .* at http:\/\/127\.0\.0\.1:(\d+)\/$/);
+  // The first GET reads the file and keeps it; the next two are answered from memory.
+  for (let i = 0; i < 3; i++) {
+    const r = await raw(Number(server.match[1]), "/hello.txt");
+    assert.equal(r.headers.get("content-length"), "13");
+  }
+  await server.waitFor(/"GET \/hello\.txt HTTP\/1\.1" 200 13$/);
+  const { stderr } = await server.stop("SIGINT");
+  assert.equal(stderr.match(/^<- GET \/hello\.txt HTTP\/1\.1$/gm)?.length, 3);
+  assert.equal(stderr.match(/^-> HTTP\/1\.1 200$/gm)?.length, 3);
+  assert.equal(stderr.match(/^-> content-length: 13$/gm)?.length, 3);
 });
 
 // ---------------------------------------------------------------------------
