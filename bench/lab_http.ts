@@ -18,6 +18,7 @@ const FLOOR = "Deno.serve floor, fixed body";
 const FLOOR_LSTAT = "Deno.serve floor + lstat";
 const FLOOR_DUTIES = "Deno.serve floor + lstat + duties";
 const FLOOR_HEADERS = "Deno.serve floor + lstat + duties + request headers";
+const FLOOR_HEADERS_ALL = "the same, under -A (no allow list to check)";
 
 /** Runs the HTTP benchmark and prints its tables. */
 export async function benchHttp(seconds: number): Promise<void> {
@@ -63,15 +64,18 @@ export async function benchHttp(seconds: number): Promise<void> {
   ];
   // What Deno.serve allows (peers/deno_http_floor.ts): no file at all; the one lstat per request
   // that keeps every edit visible on the next request; the duties every answer owes; and the
-  // reads of the request's headers every static file server must make.
+  // reads of the request's headers every static file server must make; that last one again under
+  // -A, for what least privilege costs (Deno checks each lstat's path against the allow list).
   const lstatArgs = ["--lstat", join(root, "1k.bin")];
-  const floors: [string, string[]][] = [
-    [FLOOR, []],
-    [FLOOR_LSTAT, lstatArgs],
-    [FLOOR_DUTIES, ["--duties", lstatArgs[1]]],
-    [FLOOR_HEADERS, ["--headers", lstatArgs[1]]],
+  const read = [`--allow-read=${root}`];
+  const floors: [string, string[], string[]][] = [
+    [FLOOR, read, []],
+    [FLOOR_LSTAT, read, lstatArgs],
+    [FLOOR_DUTIES, read, ["--duties", lstatArgs[1]]],
+    [FLOOR_HEADERS, read, ["--headers", lstatArgs[1]]],
+    [FLOOR_HEADERS_ALL, ["--allow-all"], ["--headers", lstatArgs[1]]],
   ];
-  for (const [name, extra] of floors) {
+  for (const [name, permissions, extra] of floors) {
     servers.push({
       name,
       smallOnly: true,
@@ -79,7 +83,7 @@ export async function benchHttp(seconds: number): Promise<void> {
         startOnFreePort(Deno.execPath(), (port) => [
           "run",
           "--allow-net",
-          `--allow-read=${root}`,
+          ...permissions,
           script("bench/peers/deno_http_floor.ts"),
           `${port}`,
           ...extra,
@@ -179,7 +183,7 @@ export async function benchHttp(seconds: number): Promise<void> {
         }`,
       );
       const floor = results[FLOOR], lstat = results[FLOOR_LSTAT], duties = results[FLOOR_DUTIES];
-      const reads = results[FLOOR_HEADERS];
+      const reads = results[FLOOR_HEADERS], readsAll = results[FLOOR_HEADERS_ALL];
       console.log(
         `what Deno.serve allows: a fixed 1 KiB body, no file, is ${
           fixed(floor.small / ng.small, 2)
@@ -190,6 +194,11 @@ export async function benchHttp(seconds: number): Promise<void> {
         }x; reading Host and the conditional headers as well ${
           fixed(reads.small / ng.small, 2)
         }x (see the README); ours is ${fixed(ours.small / reads.small, 2)}x that`,
+      );
+      console.log(
+        `what least privilege costs: that last floor under -A is ${
+          fixed(readsAll.small / reads.small, 2)
+        }x as fast as under --allow-read=DIR`,
       );
       const race = new TextDecoder().decode(
         (await new Deno.Command(Deno.execPath(), {
