@@ -67,7 +67,7 @@ export async function benchHttp(seconds: number): Promise<void> {
   // reads of the request's headers every static file server must make; that last one again under
   // -A, for what least privilege costs (Deno checks each lstat's path against the allow list).
   const lstatArgs = ["--lstat", join(root, "1k.bin")];
-  const read = [`--allow-read=${root}`];
+  const read = ["--allow-net", `--allow-read=${root}`];
   const floors: [string, string[], string[]][] = [
     [FLOOR, read, []],
     [FLOOR_LSTAT, read, lstatArgs],
@@ -82,7 +82,6 @@ export async function benchHttp(seconds: number): Promise<void> {
       start: () =>
         startOnFreePort(Deno.execPath(), (port) => [
           "run",
-          "--allow-net",
           ...permissions,
           script("bench/peers/deno_http_floor.ts"),
           `${port}`,
