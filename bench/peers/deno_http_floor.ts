@@ -9,20 +9,11 @@
 // `If-Modified-Since`). In Deno 2.9 the first read of `req.headers` costs more than the read:
 // `Deno.serve` then copies the whole header list and finishes the answer through a promise.
 // deno run --allow-net [--allow-read=FILE] deno_http_floor.ts PORT [--lstat|--duties|--headers FILE]
+import { log } from "./batched_log.ts";
+
 const [port, mode, file] = Deno.args;
 const body = new Uint8Array(1024).fill(97);
 const headers = { "content-type": "application/octet-stream" };
-const encoder = new TextEncoder();
-let lines: string[] = [];
-
-function log(line: string) {
-  if (lines.push(line) > 1) return;
-  setTimeout(() => {
-    const text = lines.join("\n") + "\n";
-    lines = [];
-    Deno.stdout.write(encoder.encode(text)).catch(() => {});
-  }, 25);
-}
 
 // The answer is made again only when the file changes, and cloned otherwise, as lab_http's fast
 // path does.

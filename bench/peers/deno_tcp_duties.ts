@@ -3,18 +3,10 @@
 // lines per connection, written to stdout at most every 25 ms, as lab servers do. A plain version
 // of those duties: about how close to the floor a lab server can get.
 // deno run --allow-net deno_tcp_duties.ts PORT
+import { log } from "./batched_log.ts";
+
 const IDLE_MS = 30_000;
 const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(Deno.args[0]) });
-const encoder = new TextEncoder();
-let lines: string[] = [];
-function log(line: string) {
-  if (lines.push(line) > 1) return;
-  setTimeout(() => {
-    const text = lines.join("\n") + "\n";
-    lines = [];
-    Deno.stdout.write(encoder.encode(text)).catch(() => {});
-  }, 25);
-}
 async function serve(conn: Deno.TcpConn) {
   const { hostname, port } = conn.remoteAddr;
   log(`Connected by: ('${hostname}', ${port})`);
