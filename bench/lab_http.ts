@@ -38,6 +38,7 @@ export async function benchHttp(seconds: number): Promise<void> {
   await Deno.mkdir(root);
   await Deno.writeFile(join(root, "1k.bin"), new Uint8Array(1024).fill(97));
   await Deno.writeFile(join(root, "10m.bin"), new Uint8Array(10 * 1024 * 1024).fill(98));
+  const leastPrivilege = ["--allow-net", `--allow-read=${root}`];
   const servers: {
     name: string;
     start: () => Promise<Started>;
@@ -51,8 +52,7 @@ export async function benchHttp(seconds: number): Promise<void> {
       start: () =>
         startOnFreePort(Deno.execPath(), (port) => [
           "run",
-          "--allow-net",
-          `--allow-read=${root}`,
+          ...leastPrivilege,
           script("lab_http/server.ts"),
           `${port}`,
           "-a",
@@ -67,12 +67,11 @@ export async function benchHttp(seconds: number): Promise<void> {
   // reads of the request's headers every static file server must make; that last one again under
   // -A, for what least privilege costs (Deno checks each lstat's path against the allow list).
   const lstatArgs = ["--lstat", join(root, "1k.bin")];
-  const read = ["--allow-net", `--allow-read=${root}`];
   const floors: [string, string[], string[]][] = [
-    [FLOOR, read, []],
-    [FLOOR_LSTAT, read, lstatArgs],
-    [FLOOR_DUTIES, read, ["--duties", lstatArgs[1]]],
-    [FLOOR_HEADERS, read, ["--headers", lstatArgs[1]]],
+    [FLOOR, leastPrivilege, []],
+    [FLOOR_LSTAT, leastPrivilege, lstatArgs],
+    [FLOOR_DUTIES, leastPrivilege, ["--duties", lstatArgs[1]]],
+    [FLOOR_HEADERS, leastPrivilege, ["--headers", lstatArgs[1]]],
     [FLOOR_HEADERS_ALL, ["--allow-all"], ["--headers", lstatArgs[1]]],
   ];
   for (const [name, permissions, extra] of floors) {
@@ -222,7 +221,7 @@ export async function benchHttp(seconds: number): Promise<void> {
       await f.truncate(1024 ** 3);
     }
     const server = await startScript(
-      ["--allow-net", `--allow-read=${root}`],
+      leastPrivilege,
       script("lab_http/server.ts"),
       ["0", "-a", "127.0.0.1", "-d", root],
       /:(\d+)\/$/,

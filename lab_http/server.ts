@@ -81,6 +81,8 @@ export function serveHttp(options: HttpServerOptions): Server {
     throw new RootError(root, error);
   }
   const controller = new AbortController();
+  const cors = options.cors ?? false;
+  const internalError = () => errorAnswer(500, "Internal Server Error", cors);
 
   // Deno.serve opens the listening socket, accepts connections, parses each
   // request and calls respond(); it writes the response and keeps the
@@ -104,20 +106,19 @@ export function serveHttp(options: HttpServerOptions): Server {
     const target = targetOf(req.url, host);
     if (options.trace) traceRequest(req, target);
     const from = info.remoteAddr.hostname;
-    const cors = options.cors ?? false;
     let answer: Answer | Promise<Answer>;
     try {
       answer = host !== null && !isValidHost(host)
         ? errorAnswer(400, "Bad Request", cors)
         : handle(req, target);
     } catch {
-      answer = errorAnswer(500, "Internal Server Error", cors);
+      answer = internalError();
     }
     // Most answers come synchronously (from memory): no promise, no closure.
     if (!(answer instanceof Promise)) return sent(from, req.method, target, answer);
     return answer.then(
       (a) => sent(from, req.method, target, a),
-      () => sent(from, req.method, target, errorAnswer(500, "Internal Server Error", cors)),
+      () => sent(from, req.method, target, internalError()),
     );
   }
 
