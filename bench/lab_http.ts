@@ -19,6 +19,7 @@ const FLOOR_LSTAT = "Deno.serve floor + lstat";
 const FLOOR_DUTIES = "Deno.serve floor + lstat + duties";
 const FLOOR_HEADERS = "Deno.serve floor + lstat + duties + request headers";
 const FLOOR_HEADERS_ALL = "the same, under -A (no allow list to check)";
+const RAW_HEADERS = "Deno.listen (raw sockets) + lstat + duties + request headers";
 
 /** Runs the HTTP benchmark and prints its tables. */
 export async function benchHttp(seconds: number): Promise<void> {
@@ -88,6 +89,20 @@ export async function benchHttp(seconds: number): Promise<void> {
         ]),
     });
   }
+  // The same duties and reads on raw sockets (peers/deno_http_raw.ts): the request head read and
+  // checked by the program, the answer written in one write.
+  servers.push({
+    name: RAW_HEADERS,
+    smallOnly: true,
+    start: () =>
+      startOnFreePort(Deno.execPath(), (port) => [
+        "run",
+        ...leastPrivilege,
+        script("bench/peers/deno_http_raw.ts"),
+        `${port}`,
+        lstatArgs[1],
+      ]),
+  });
   if (await hasPython()) {
     servers.push({
       name: "python3 -m http.server",
@@ -192,6 +207,12 @@ export async function benchHttp(seconds: number): Promise<void> {
         }x; reading Host and the conditional headers as well ${
           fixed(reads.small / ng.small, 2)
         }x (see the README); ours is ${fixed(ours.small / reads.small, 2)}x that`,
+      );
+      console.log(
+        `the same duties and reads on raw sockets (Deno.listen, the head parsed by the program, ` +
+          `one write per answer): ${fixed(results[RAW_HEADERS].small / ng.small, 2)}x nginx, ${
+            fixed(results[RAW_HEADERS].small / reads.small, 2)
+          }x the Deno.serve row: that limit is Deno.serve's, not the runtime's`,
       );
       console.log(
         `what least privilege costs: that last floor under -A is ${
