@@ -31,8 +31,10 @@
  */
 
 import type { Place, Root } from "./confine.ts";
+import { headLines } from "./response_head.ts";
 import {
   type Answer,
+  type Asked,
   conditional,
   fileAnswer,
   fileHeaders,
@@ -74,12 +76,10 @@ interface Kept {
   version: Version;
   rep: Representation;
   body: Uint8Array<ArrayBuffer>;
-  /**
-   * The whole-file 200 response, never sent itself: each plain GET gets a
-   * clone, which copies the header list without checking every header again
-   * (the largest cost of a new Response here).
-   */
+  /** The whole-file 200 response, for the log and the trace: never read. */
   whole: Response;
+  /** Its status line and fields as bytes: what a plain GET writes before the body. */
+  head: Uint8Array;
 }
 
 function versionOf(info: Deno.FileInfo): Version {
@@ -134,7 +134,7 @@ export class FastPath {
    * fast.answer(new Request("http://x/a.txt"), "/a.txt") ?? "take the main path";
    * ```
    */
-  answer(req: Request, pathname: string): Answer | undefined {
+  answer(req: Asked, pathname: string): Answer | undefined {
     const named = this.#paths.get(pathname);
     if (named === undefined) return undefined;
     const kept = this.#files.get(named);
@@ -149,7 +149,8 @@ export class FastPath {
     }
     if (!sameVersion(info, kept.version)) return undefined;
     if (req.method === "GET" && !conditional(req.headers)) {
-      return { response: kept.whole.clone(), length: kept.body.length };
+      const { whole, body, head } = kept;
+      return { response: whole, length: body.length, body, head };
     }
     return fileAnswer(req, kept.rep, kept.body, this.#cors);
   }
@@ -187,10 +188,11 @@ export class FastPath {
     this.#paths.set(pathname, named);
     this.#forget(named);
     const rep = representation(real, info, readStarted);
-    // No Content-Length here: Deno.serve writes it for a body of bytes, and a
-    // header named here is copied again by every clone (about 1% of a request).
-    const whole = new Response(body, { headers: fileHeaders(rep, this.#cors) });
-    this.#files.set(named, { real, version: versionOf(info), rep, body, whole });
+    const fields = fileHeaders(rep, this.#cors);
+    fields.push(["content-length", `${body.length}`]);
+    const whole = new Response(body, { headers: fields });
+    const head = headLines(200, fields);
+    this.#files.set(named, { real, version: versionOf(info), rep, body, whole, head });
     this.#bytes += body.length;
     for (const key of this.#files.keys()) {
       if (this.#files.size <= MAX_FILES && this.#bytes <= MAX_BYTES) break;

@@ -16,6 +16,18 @@ export interface Answer {
   length?: number;
   /** For a streamed body: settles when the stream ends, complete or cut. */
   transfer?: Promise<Transfer>;
+  /** The body when it is in memory: written as is, `response.body` left unread. */
+  body?: Uint8Array;
+  /** The status line and fields as bytes, made once for an answer sent many times. */
+  head?: Uint8Array;
+}
+
+/** What the handler reads of a request: its method and its header fields. */
+export interface Asked {
+  /** The method, as sent. */
+  method: string;
+  /** The header fields (a `Request`'s `Headers` will do). */
+  headers: Pick<Headers, "get" | "has">;
 }
 
 /** How a streamed body ended. */
@@ -106,7 +118,7 @@ export function fileHeaders(rep: Representation, cors: boolean): [string, string
  * ```
  */
 export function fileAnswer(
-  req: Request,
+  req: Asked,
   rep: Representation,
   body: Uint8Array<ArrayBuffer> | Deno.FsFile,
   cors: boolean,
@@ -141,19 +153,19 @@ export function fileAnswer(
   }
   if (body instanceof Uint8Array) {
     const part = status === 206 ? body.subarray(start, end + 1) : body;
-    return { response: new Response(part, { status, headers: h }), length };
+    return { response: new Response(part, { status, headers: h }), length, body: part };
   }
   const { stream, transfer } = fileStream(body, start, length);
   return { response: new Response(stream, { status, headers: h }), length, transfer };
 }
 
 /** Whether a request's `Range` or validators could change the answer. */
-export function conditional(headers: Headers): boolean {
+export function conditional(headers: Asked["headers"]): boolean {
   return headers.has("range") || headers.has("if-none-match") || headers.has("if-modified-since");
 }
 
 /** Whether `If-None-Match` (or else `If-Modified-Since`) says the client's copy is current. */
-function notModified(headers: Headers, rep: Representation): boolean {
+function notModified(headers: Asked["headers"], rep: Representation): boolean {
   if (!rep.etag) return false; // A file that may still change within its tick: always sent.
   const inm = headers.get("if-none-match");
   if (inm !== null) {
@@ -316,7 +328,7 @@ export function errorAnswer(
   ];
   if (cors) h.push(["access-control-allow-origin", "*"]);
   h.push(["content-length", `${body.length}`]);
-  return { response: new Response(body, { status, headers: h }), length: body.length };
+  return { response: new Response(body, { status, headers: h }), length: body.length, body };
 }
 
 /**
@@ -356,5 +368,5 @@ export function htmlAnswer(html: string, cors: boolean): Answer {
   ];
   if (cors) h.push(["access-control-allow-origin", "*"]);
   h.push(["content-length", `${body.length}`]);
-  return { response: new Response(body, { headers: h }), length: body.length };
+  return { response: new Response(body, { headers: h }), length: body.length, body };
 }

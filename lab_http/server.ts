@@ -1,9 +1,11 @@
 /**
- * A static file server like `python -m http.server`, on `Deno.serve` (the
- * runtime's own HTTP/1.1 server, as `http.server` is Python's): `Deno.serve`
- * owns the sockets and parses each request; this script takes the request
- * target, hands it to the file-serving handler (`static_files.ts`) and logs
- * one line per request when its body has gone out.
+ * A static file server like `python -m http.server`, on the runtime's raw
+ * sockets: it accepts each connection, reads each request head off it
+ * (`request_head.ts` checks it), hands the request target to the
+ * file-serving handler (`static_files.ts`), writes the answer, and logs one
+ * line per request when its body has gone out. Connections stay open for
+ * the next request (HTTP/1.1 keep-alive) until the client closes, asks to
+ * close, or goes silent for `--timeout`.
  *
  * Run: `deno run --allow-net --allow-read=lab_http/site lab_http/server.ts 8080 -d lab_http/site`
  *
@@ -11,19 +13,23 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import { option, parseCli, serverPort, UsageError } from "../common/cli.ts";
+import { option, parseCli, parseTimeoutMs, serverPort, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
+import { Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
-import { onInterrupt, type Server } from "../common/server.ts";
+import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
 import { escapeControl } from "../common/trace.ts";
+import { headEnd, HeadError, MAX_HEAD_BYTES, parseHead, type RequestHead } from "./request_head.ts";
+import { finishHead, headLines } from "./response_head.ts";
 import { type Answer, errorAnswer, type Transfer } from "./responses.ts";
 import { type StaticHandler, staticHandler } from "./static_files.ts";
-import { isValidHost, targetOf } from "./target.ts";
+import { isValidHost, originForm } from "./target.ts";
 
 /** Python's `http.server` port. */
 export const DEFAULT_PORT = 8080;
-/** How long to wait before listening again when the process ran out of descriptors. */
-const RETRY_MS = 100;
+/** How long, and for how many bytes, a closing connection drops what the client still sends. */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 1024 * 1024;
 
 /** Options for {@linkcode serveHttp}. */
 export interface HttpServerOptions {
@@ -39,6 +45,8 @@ export interface HttpServerOptions {
   dotfiles?: boolean;
   /** List folders without index.html (default true). */
   listing?: boolean;
+  /** Close a connection idle this long, between requests or inside one (default 30 s). */
+  idleTimeoutMs?: number;
   /** Print request and response heads to stderr. */
   trace?: boolean;
   /** Where access-log lines go (default: stdout). */
@@ -55,6 +63,9 @@ export class RootError extends Failure {
     this.root = root;
   }
 }
+
+// Latin-1: one character per byte, so a check of the text is a check of the bytes.
+const latin1 = new TextDecoder("latin1");
 
 /**
  * Starts the server. Throws {@linkcode RootError} if the folder cannot be
@@ -80,93 +91,165 @@ export function serveHttp(options: HttpServerOptions): Server {
   } catch (error) {
     throw new RootError(root, error);
   }
-  const controller = new AbortController();
   const cors = options.cors ?? false;
-  const internalError = () => errorAnswer(500, "Internal Server Error", cors);
+  const timeoutMs = options.idleTimeoutMs ?? 30_000;
+  const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
+  // Each open connection and the task serving it, so close() can end them all.
+  const open = new Map<Deno.TcpConn, Promise<void>>();
 
-  // Deno.serve opens the listening socket, accepts connections, parses each
-  // request and calls respond(); it writes the response and keeps the
-  // connection alive or closes it.
-  const listen = (port: number) =>
-    Deno.serve({
-      hostname: options.hostname ?? "0.0.0.0",
-      port,
-      signal: controller.signal,
-      onListen: () => {},
-      // Never a stack trace or a path in a response.
-      onError: () => new Response("Internal Server Error\n", { status: 500 }),
-    }, respond);
-  const first = listen(options.port);
-  const addr = first.addr;
+  async function serveOne(conn: Deno.TcpConn): Promise<void> {
+    const from = conn.remoteAddr.hostname;
+    // Reads of a whole buffer go straight into it, not through the wire's own.
+    using wire = new Wire(conn, {
+      timeoutMs,
+      bufferSize: MAX_HEAD_BYTES,
+    });
+    const buf = new Uint8Array(MAX_HEAD_BYTES);
+    let have = 0;
+    try {
+      while (!closing) {
+        // 1. Read until the buffer holds a whole request head (TCP may cut it anywhere).
+        let end = headEnd(buf, 0, have);
+        // A head sent a byte at a time must still arrive within the timeout, as a whole.
+        let started = 0;
+        while (end < 0) {
+          if (have === buf.length) {
+            throw buf.indexOf(10) < 0
+              ? new HeadError(414, "URI Too Long", "request line too long")
+              : new HeadError(431, "Request Header Fields Too Large", "head too long");
+          }
+          const n = await wire.read(buf.subarray(have));
+          if (n === null) return; // The client closed, between requests or inside a head.
+          end = headEnd(buf, have, have + n);
+          have += n;
+          if (started === 0) started = Date.now();
+          else if (end < 0 && Date.now() - started > timeoutMs) {
+            throw new HeadError(408, "Request Timeout", "head too slow");
+          }
+        }
+        // 2. Check it, 3. answer it.
+        const head = parseHead(latin1.decode(buf.subarray(0, end)));
+        // A body is never read: the connection closes after the answer instead.
+        const keepAlive = head.keepAlive && !head.hasBody;
+        if (!await respond(wire, from, head, keepAlive)) {
+          if (head.hasBody || have > end) await linger(conn, wire);
+          return;
+        }
+        // Pipelined requests already received stay for the next round.
+        buf.copyWithin(0, end, have);
+        have -= end;
+      }
+    } catch (error) {
+      if (!(error instanceof HeadError)) return; // Reset, timeout, or the server closing.
+      const line = firstLine(buf.subarray(0, have));
+      const refusal = errorAnswer(error.status, error.reason, cors);
+      await wire.write(
+        finishHead(headLines(error.status, refusal.response.headers), true, refusal.body),
+      )
+        .catch(() => {});
+      log(`${from} - - [${logDate()}] "${escapeControl(line)}" ${error.status} ${refusal.length}`);
+      await linger(conn, wire);
+    }
+  }
 
   // One request: its target (never chosen by the Host header), the handler's
-  // answer, and the log line once the body has gone out.
-  function respond(req: Request, info: Deno.ServeHandlerInfo<Deno.NetAddr>) {
-    const host = req.headers.get("host");
-    const target = targetOf(req.url, host);
-    if (options.trace) traceRequest(req, target);
-    const from = info.remoteAddr.hostname;
+  // answer, the log line (for a streamed body, once it has ended) and the
+  // answer written out. Whether the connection may serve another.
+  async function respond(
+    wire: Wire,
+    from: string,
+    head: RequestHead,
+    keepAlive: boolean,
+  ): Promise<boolean> {
+    const target = originForm(head.target);
+    if (options.trace) traceRequest(head);
     let answer: Answer | Promise<Answer>;
     try {
-      answer = host !== null && !isValidHost(host)
+      answer = head.host !== null && !isValidHost(head.host)
         ? errorAnswer(400, "Bad Request", cors)
-        : handle(req, target);
+        : handle(head, target);
+      // Most answers come synchronously (from memory): no promise to wait for.
+      if (answer instanceof Promise) answer = await answer;
     } catch {
-      answer = internalError();
+      answer = errorAnswer(500, "Internal Server Error", cors);
     }
-    // Most answers come synchronously (from memory): no promise, no closure.
-    if (!(answer instanceof Promise)) return sent(from, req.method, target, answer);
-    return answer.then(
-      (a) => sent(from, req.method, target, a),
-      () => sent(from, req.method, target, internalError()),
-    );
-  }
-
-  // Python's log line: the method is a token (Deno.serve refuses any other),
-  // the target is the peer's text and may hold anything the parser let by.
-  function sent(from: string, method: string, target: string, answer: Answer): Response {
     const { response, length, transfer } = answer;
-    if (options.trace) traceResponse(response, length);
-    const line = `${from} - - [${logDate()}] "${method} ${escapeControl(target)} HTTP/1.1"`;
-    if (transfer) transfer.then((t) => log(`${line} ${response.status} ${sizeField(t, length)}`));
-    else log(`${line} ${response.status} ${length ?? "-"}`);
-    return response;
-  }
-
-  // Deno.serve's accept loop ends when the process runs out of file
-  // descriptors. Keep the server up: say so once, then listen again on the
-  // same port until descriptors are free.
-  async function supervise(): Promise<void> {
-    let current: Deno.HttpServer<Deno.NetAddr> | undefined = first;
-    let failures = 0;
-    while (!controller.signal.aborted) {
+    const { status } = response;
+    if (options.trace) traceResponse(response);
+    const line = `${from} - - [${logDate()}] "${head.method} ${
+      escapeControl(target)
+    } ${head.version}"`;
+    const lines = answer.head ?? headLines(status, response.headers);
+    if (head.method === "HEAD" || status === 304 || !response.body) {
+      log(`${line} ${status} ${length ?? "-"}`);
+      await wire.write(finishHead(lines, !keepAlive));
+    } else if (!transfer) {
+      const body = answer.body ?? new Uint8Array(await response.arrayBuffer());
+      log(`${line} ${status} ${length ?? "-"}`);
+      await wire.write(finishHead(lines, !keepAlive, body));
+    } else {
+      // A large file, read and sent a chunk at a time; logged when it ends, complete or cut.
+      transfer.then((t) => log(`${line} ${status} ${sizeField(t, length)}`));
+      const reader = response.body.getReader();
       try {
-        current ??= listen(addr.port);
-        if (failures > 0) log(`listening again after ${failures} failed tries`);
-        failures = 0;
-        await current.finished;
-        return;
+        await wire.write(finishHead(lines, !keepAlive));
+        for (let r; !(r = await reader.read()).done;) await wire.write(r.value);
       } catch (error) {
-        if (controller.signal.aborted) return;
-        if (failures++ === 0) {
-          log(`server error: ${describeError(error)}; listening again every ${RETRY_MS} ms`);
-        }
-        current = undefined;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, RETRY_MS);
-          controller.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), {
-            once: true,
-          });
-        });
+        await reader.cancel().catch(() => {});
+        throw error;
       }
     }
+    return keepAlive;
   }
 
-  // Aborting Deno.serve's signal closes the listener and every open
-  // connection, a transfer under way included.
-  const close = () => controller.abort();
-  const finished = supervise();
-  return { addr, finished, close, [Symbol.asyncDispose]: () => (close(), finished) };
+  async function acceptLoop(): Promise<void> {
+    for await (const conn of acceptWithRetry(listener, log)) {
+      // Not awaited: the next client is accepted while this one is served.
+      open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+    }
+    await Promise.all(open.values());
+  }
+
+  let closing = false;
+  const close = () => {
+    closing = true;
+    closeAll([listener, ...open.keys()]);
+  };
+  const finished = acceptLoop();
+  return {
+    addr: listener.addr,
+    finished,
+    close,
+    [Symbol.asyncDispose]: () => (close(), finished),
+  };
+}
+
+/**
+ * Closing a socket with bytes unread makes the kernel send a reset, which can
+ * destroy the answer before the client has read it. So the server half-closes,
+ * then reads and drops what still comes, for a while (nginx's lingering close).
+ */
+async function linger(conn: Deno.TcpConn, wire: Wire): Promise<void> {
+  const timer = setTimeout(() => wire.close(), LINGER_MS);
+  try {
+    await conn.closeWrite();
+    const sink = new Uint8Array(MAX_HEAD_BYTES);
+    for (let dropped = 0; dropped < LINGER_BYTES;) {
+      const n = await wire.read(sink);
+      if (n === null) break;
+      dropped += n;
+    }
+  } catch {
+    // Reset, or closed by the timer: the answer had its chance.
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The first line of what a refused client sent, as far as it is fit to log. */
+function firstLine(bytes: Uint8Array): string {
+  const end = bytes.findIndex((b) => b === 13 || b === 10);
+  return latin1.decode(end < 0 ? bytes : bytes.subarray(0, end)).slice(0, 200);
 }
 
 /** The log's size field: the bytes sent, and for a cut transfer, of how many. */
@@ -174,20 +257,13 @@ function sizeField(transfer: Transfer, length: number | undefined): string {
   return transfer.complete ? `${transfer.sent}` : `${transfer.sent} of ${length} (cut short)`;
 }
 
-function traceRequest(req: Request, target: string): void {
-  const lines = [
-    `${req.method} ${target} HTTP/1.1`,
-    ...[...req.headers].map(([k, v]) => `${k}: ${v}`),
-  ];
+function traceRequest(head: RequestHead): void {
+  const lines = [head.line, ...[...head.headers].map(([k, v]) => `${k}: ${v}`)];
   console.error(lines.map((l) => `<- ${escapeControl(l)}`).join("\n"));
 }
 
-function traceResponse(res: Response, length: number | undefined): void {
+function traceResponse(res: Response): void {
   const lines = [`HTTP/1.1 ${res.status}`, ...[...res.headers].map(([k, v]) => `${k}: ${v}`)];
-  // An answer from memory leaves Content-Length to Deno.serve, which writes it.
-  if (length !== undefined && !res.headers.has("content-length")) {
-    lines.push(`content-length: ${length}`);
-  }
   console.error(lines.map((l) => `-> ${l}`).join("\n"));
 }
 
@@ -245,6 +321,7 @@ if (import.meta.main) {
           type: "boolean",
           help: "404 for folders without index.html instead of a listing",
         },
+        timeout: option.timeout("30", "close a connection idle this many seconds"),
         trace: { ...option.trace, help: "print each request and response head to stderr" },
       },
       maxPositionals: 1,
@@ -261,6 +338,7 @@ if (import.meta.main) {
       cors: values.cors,
       dotfiles: values.dotfiles,
       listing: !values["no-listing"],
+      idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
     });
     logLine(`Serving ${values.directory} at http://${formatAddr(server.addr)}/`);

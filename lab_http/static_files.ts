@@ -13,6 +13,7 @@ import { FastPath, SMALL_FILE } from "./fast_path.ts";
 import { folderEntries, renderListing } from "./listing.ts";
 import {
   type Answer,
+  type Asked,
   errorAnswer,
   fileAnswer,
   htmlAnswer,
@@ -36,7 +37,7 @@ export interface StaticOptions {
  * Answers a GET or HEAD for `target`, the request target as the client sent
  * it (path and query). May return a promise.
  */
-export type StaticHandler = (req: Request, target: string) => Answer | Promise<Answer>;
+export type StaticHandler = (req: Asked, target: string) => Answer | Promise<Answer>;
 
 /**
  * Builds the handler. Throws if the folder cannot be resolved (e.g.
@@ -56,7 +57,7 @@ export function staticHandler(options: StaticOptions): StaticHandler {
   const fast = new FastPath(root, cors);
   const notFound = () => errorAnswer(404, "Not Found", cors);
 
-  async function serve(req: Request, pathname: string, search: string): Promise<Answer> {
+  async function serve(req: Asked, pathname: string, search: string): Promise<Answer> {
     // 1. Confine the path: URL segments to a place inside the root.
     const segments = pathSegments(pathname, dotfiles);
     if (segments === 400) return errorAnswer(400, "Bad Request", cors);

@@ -1,15 +1,12 @@
 /**
- * The request target (path and query) of a request `Deno.serve` received,
- * taken so that the `Host` header cannot change it.
+ * The request target (path and query) of a request, and its `Host` header.
  *
- * `Deno.serve` gives no request line, only `req.url`, which it builds as
- * `http://` + authority + target, the authority being the `Host` header
- * copied as sent. `Host: x/docs` made `GET /a.txt` read as `/docs/a.txt`,
- * `Host: x#` turned the whole path into a fragment. So a `Host` must be a
- * valid `host[:port]` (RFC 9110 7.2: a reg-name, an IPv4 address or an
- * `[IPv6]` literal, and a port up to 65535), else the request gets 400; a
- * valid one holds no `/`, `?` or `#`, so what follows it in `req.url` is
- * the target the client sent.
+ * The path comes from the request line only, never from `Host`: a server
+ * that builds a URL from `Host` and the target (as `Deno.serve`'s
+ * `req.url`) lets `Host: x/docs` turn `GET /a.txt` into `/docs/a.txt`. A
+ * `Host` must still be a valid `host[:port]` (RFC 9110 7.2: a reg-name, an
+ * IPv4 address or an `[IPv6]` literal, and a port up to 65535), else the
+ * request gets 400, as RFC 9112 3.2 asks.
  *
  * @module
  */
@@ -53,29 +50,24 @@ export function isValidHost(host: string): boolean {
 }
 
 /**
- * The request target in `url` (a `Request.url` from `Deno.serve`), given the
- * request's `Host` header. With a valid or absent `Host` this is exactly the
- * target sent (an absolute-form target, `GET http://host/path`, gives its
- * path and query); with an invalid one, the best reading for the log.
+ * The path and query of a request target: the origin form (`/a.txt?x=1`) as
+ * it is, the absolute form (`http://host/a.txt?x=1`, what a proxy receives)
+ * without its scheme and authority.
  *
  * @example
  * ```ts
- * targetOf("http://example.org/a.txt?x=1", "example.org"); // "/a.txt?x=1"
- * targetOf("http://x/docs/a.txt", "x/docs"); // "/a.txt"
+ * originForm("/a.txt?x=1"); // "/a.txt?x=1"
+ * originForm("http://example.org/a.txt?x=1"); // "/a.txt?x=1"
+ * originForm("http://example.org"); // "/"
  * ```
  */
-export function targetOf(url: string, host: string | null): string {
-  const start = url.indexOf("//") + 2;
-  // The usual case: the authority is the Host header as sent.
-  if (host && url.startsWith(host, start) && url.charCodeAt(start + host.length) === 47) {
-    return url.slice(start + host.length);
-  }
-  // No Host (the server's own address stands in), or the absolute form:
-  // the authority ends at the first "/", "?" or "#".
-  for (let i = start; i < url.length; i++) {
-    const c = url[i];
-    if (c === "/") return url.slice(i);
-    if (c === "?" || c === "#") return "/" + url.slice(i);
+export function originForm(target: string): string {
+  if (target.startsWith("/")) return target;
+  // The authority ends at the first "/", "?" or "#".
+  for (let i = target.indexOf("//") + 2; i < target.length; i++) {
+    const c = target[i];
+    if (c === "/") return target.slice(i);
+    if (c === "?" || c === "#") return "/" + target.slice(i);
   }
   return "/";
 }

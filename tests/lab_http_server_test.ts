@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { serveHttp } from "../lab_http/server.ts";
 import { Root } from "../lab_http/confine.ts";
 import { FastPath } from "../lab_http/fast_path.ts";
+import { headEnd, HeadError, MAX_FIELDS, parseHead } from "../lab_http/request_head.ts";
 import { RACY_MS } from "../lab_http/responses.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
@@ -296,10 +297,11 @@ Deno.test("FastPath: a kept file is answered from memory while its path names th
     const hit = get();
     assert.ok(hit, "kept");
     assert.equal(hit.response.status, 200);
-    assert.equal(await hit.response.text(), "kept\n");
+    assert.equal(dec.decode(hit.body), "kept\n");
     assert.equal(hit.length, 5);
-    // Each hit is a fresh clone; a conditional GET is answered from the kept copy too.
-    assert.equal(await get()!.response.text(), "kept\n");
+    assert.match(dec.decode(hit.head), /^HTTP\/1\.1 200 OK\r\n[^]*content-length: 5\r\n$/);
+    // Every hit sends the same kept bytes; a conditional GET is answered from the kept copy too.
+    assert.equal(get()!.body, hit.body);
     const etag = hit.response.headers.get("etag")!;
     assert.equal(get({ headers: { "if-none-match": etag } })!.response.status, 304);
     // Another version under the same path: a rewrite, a rename over it, a symlink, nothing.
@@ -468,14 +470,18 @@ Deno.test("the access log follows Python's format, control characters escaped", 
     /^127\.0\.0\.1 - - \[\d\d\/[A-Z][a-z]{2}\/\d{4} \d\d:\d\d:\d\d\] "GET \/hello\.txt HTTP\/1\.1" 200 13$/,
   );
   assert.match(s.log[1], /"GET \/missing%0a%1b HTTP\/1\.1" 404 \d+$/);
-  // The log writes the method as it came: Deno.serve must refuse any that is
-  // not a token (and a target with raw control or non-ASCII bytes) itself.
+  // A method that is not a token, or a target with raw control or non-ASCII
+  // bytes, is refused, and logged as sent with its control bytes escaped.
   for (
     const [method, target] of [["GE\x01T", "/hello.txt"], ["G\u00e9T", "/"], ["GET", "/\x1b[2J"]]
   ) {
     assert.equal((await raw(s.port, target, {}, method)).status, 400);
   }
-  assert.equal(s.log.length, 2);
+  assert.equal(s.log.length, 5);
+  assert.match(s.log[2], /"GE\\x01T \/hello\.txt HTTP\/1\.1" 400 \d+$/);
+  assert.match(s.log[4], /"GET \/\\x1b\[2J HTTP\/1\.1" 400 \d+$/);
+  // deno-lint-ignore no-control-regex -- the test looks for raw control characters
+  for (const line of s.log) assert.doesNotMatch(line, /[\x00-\x1f\x7f]/);
 });
 
 Deno.test("the lab's client and curl fetch files byte-exact, ranges included; IPv6", async () => {
@@ -843,4 +849,215 @@ Deno.test("a file that shrinks while it is sent: the body stops at its new end, 
   assert.ok(m, cut);
   assert.ok(Number(m[1]) <= 8 * 1024 * 1024, cut);
   assert.equal(Number(m[2]), size);
+});
+
+// ---------------------------------------------------------------------------
+// The server reads requests off its own sockets (issue 18): each rule of the
+// request grammar, and each way a client can misuse a connection.
+
+/** Writes `bytes` as is, then reads until the server closes; the reply as Latin-1 text. */
+async function exchange(port: number, text: string): Promise<string> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new Uint8Array([...text].map((c) => c.charCodeAt(0))));
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  const buf = new Uint8Array(65536);
+  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
+  return new TextDecoder("latin1").decode(new Uint8Array(await new Blob(chunks).arrayBuffer()));
+}
+
+/** The status of each response in `text`, in order (bodies skipped by Content-Length). */
+function statuses(text: string): number[] {
+  const found: number[] = [];
+  for (let at = 0; at < text.length;) {
+    const end = text.indexOf("\r\n\r\n", at);
+    assert.ok(end >= 0, `a response head ends: ${JSON.stringify(text.slice(at, at + 80))}`);
+    const head = text.slice(at, end);
+    found.push(Number(head.split(" ")[1]));
+    const length = head.match(/\r\ncontent-length: (\d+)/i);
+    at = end + 4 + (length && !head.startsWith("HTTP/1.1 304") ? Number(length[1]) : 0);
+  }
+  return found;
+}
+
+Deno.test("request heads: the grammar of RFC 9112 is enforced, nothing is guessed", () => {
+  const ok = parseHead(
+    "GET /a.txt?x=1 HTTP/1.1\r\nHost: example.org\r\nRange:  bytes=0-1 \r\n\r\n",
+  );
+  assert.equal(ok.method, "GET");
+  assert.equal(ok.target, "/a.txt?x=1");
+  assert.equal(ok.host, "example.org");
+  assert.equal(ok.headers.get("range"), "bytes=0-1");
+  assert.equal(ok.keepAlive, true);
+  assert.equal(ok.hasBody, false);
+  const h10 = (fields: string) => parseHead(`GET / HTTP/1.0\r\n${fields}\r\n`);
+  assert.equal(h10("").keepAlive, false);
+  assert.equal(h10("Connection: Keep-Alive\r\n").keepAlive, true);
+  assert.equal(parseHead("GET / HTTP/1.1\r\nConnection: foo, close\r\n\r\n").keepAlive, false);
+  assert.equal(parseHead("GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\n").hasBody, true);
+  assert.equal(parseHead("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").hasBody, false);
+  assert.equal(parseHead("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").hasBody, true);
+  assert.equal(parseHead("GET http://x/a HTTP/1.1\r\n\r\n").target, "http://x/a");
+  const refused: [string, number][] = [
+    ["GET /  HTTP/1.1\r\n\r\n", 400],
+    ["GET / HTTP/1.1 \r\n\r\n", 400],
+    ["get / HTTP/1.1\r\n\r\n", 200], // a token: refused later with 405, not here
+    ["G(T / HTTP/1.1\r\n\r\n", 400],
+    ["GET a.txt HTTP/1.1\r\n\r\n", 400],
+    ["GET * HTTP/1.1\r\n\r\n", 400],
+    ["GET / HTTP/2.0\r\n\r\n", 505],
+    ["GET / HTTP/1.1\r\nHost : x\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\n: empty name\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400],
+    ["GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400],
+    ["GET / HTTP/1.1\nHost: x\n\n", 400],
+    [`GET / HTTP/1.1\r\n${"X: y\r\n".repeat(MAX_FIELDS + 1)}\r\n`, 431],
+  ];
+  for (const [text, status] of refused) {
+    let got = 200;
+    try {
+      parseHead(text);
+    } catch (error) {
+      assert.ok(error instanceof HeadError, `${error}`);
+      got = error.status;
+    }
+    assert.equal(got, status, JSON.stringify(text));
+  }
+  const bytes = enc.encode("GET / HTTP/1.1\r\n\r\nGET");
+  assert.equal(headEnd(bytes, 0, bytes.length), 18);
+  assert.equal(headEnd(bytes, 0, 17), -1);
+  assert.equal(headEnd(enc.encode("GET /\n\nx"), 0, 8), 7);
+});
+
+Deno.test("connections: keep-alive, pipelined requests answered in order, HTTP/1.0 and Connection: close end it", async () => {
+  await using s = await startServer();
+  const get = (target: string, extra = "") => `GET ${target} HTTP/1.1\r\nHost: t\r\n${extra}\r\n`;
+  // Three requests in one write: three answers, in order, then the close the last asked for.
+  const three = await exchange(
+    s.port,
+    get("/hello.txt") + get("/missing") + get("/hello.txt", "Connection: close\r\n"),
+  );
+  assert.deepEqual(statuses(three), [200, 404, 200]);
+  assert.equal(three.match(/hello, world\n/g)?.length, 2);
+  assert.match(three, /connection: close\r\n\r\nhello, world\n$/);
+  // HTTP/1.0 closes after one answer unless it asks otherwise.
+  assert.deepEqual(statuses(await exchange(s.port, "GET /hello.txt HTTP/1.0\r\n\r\n")), [200]);
+  // A request cut in two segments is one request.
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await conn.write(enc.encode("GET /hello.txt HT"));
+  await new Promise((r) => setTimeout(r, 50));
+  await conn.write(enc.encode("TP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const buf = new Uint8Array(4096);
+  let text = "";
+  for (let n; (n = await conn.read(buf)) !== null;) text += dec.decode(buf.subarray(0, n));
+  assert.deepEqual(statuses(text), [200]);
+  assert.equal(s.log.filter((l) => / 200 13$/.test(l)).length, 4);
+});
+
+Deno.test("smuggling: a request body is never read as the next request, and an ambiguous one is refused", async () => {
+  await using s = await startServer();
+  const hidden = "GET /inner.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+  // Content-Length on a GET: answered, then closed; the body is never parsed.
+  const withBody = await exchange(
+    s.port,
+    `GET /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`,
+  );
+  assert.deepEqual(statuses(withBody), [200]);
+  assert.match(withBody, /connection: close\r\n/);
+  // Chunked, with or without a length beside it.
+  const chunked = `GET /hello.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n` +
+    `${hidden.length.toString(16)}\r\n${hidden}\r\n0\r\n\r\n`;
+  assert.deepEqual(statuses(await exchange(s.port, chunked)), [200]);
+  const both =
+    `POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n` +
+    `0\r\n\r\n${hidden}`;
+  assert.deepEqual(statuses(await exchange(s.port, both)), [400]);
+  // A POST with a body: 405, then closed, the body unread.
+  const post =
+    `POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: ${hidden.length}\r\n\r\n${hidden}`;
+  assert.deepEqual(statuses(await exchange(s.port, post)), [405]);
+  assert.ok(!s.log.some((l) => l.includes("/inner.txt")), s.log.join("\n"));
+});
+
+Deno.test("limits: a head over 8 KiB gets 431, a request line over it 414; a silent or slow client is closed after the idle timeout while others are served", async () => {
+  await using s = await startServer();
+  const long = await exchange(s.port, `GET /hello.txt HTTP/1.1\r\nX: ${"a".repeat(9000)}\r\n\r\n`);
+  assert.deepEqual(statuses(long), [431]);
+  assert.deepEqual(statuses(await exchange(s.port, `GET /${"a".repeat(9000)} HTTP/1.1\r\n\r\n`)), [
+    414,
+  ]);
+  assert.match(s.log.at(-1)!, /"GET \/a{100,}" 414 \d+$/);
+  assert.ok(s.log.at(-1)!.length < 400, "the log shows the start of a long line only");
+  // Idle timeout: a short one for this server.
+  const base = await site();
+  const server = serveHttp({
+    hostname: "127.0.0.1",
+    port: 0,
+    root: base.root,
+    idleTimeoutMs: 300,
+    log: () => {},
+  });
+  try {
+    const port = server.addr.port;
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port });
+    await slow.write(enc.encode("GET /hello.txt HTTP/1.1\r\nHo"));
+    // A client that drips its head a byte every 100 ms, each within the idle timeout: the whole
+    // head must still come within it.
+    const drip = await Deno.connect({ hostname: "127.0.0.1", port });
+    let dripping = true;
+    const dripped = (async () => {
+      try {
+        // At most 3 s of it: without the rule, the test fails instead of waiting forever.
+        for (let i = 0; dripping && i < 30; i++) {
+          await drip.write(enc.encode("X"));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      } catch {
+        // Closed by the server.
+      }
+    })();
+    // Meanwhile another client is served.
+    assert.deepEqual(statuses(await exchange(port, "GET /hello.txt HTTP/1.0\r\n\r\n")), [200]);
+    const started = Date.now();
+    const buf = new Uint8Array(16);
+    assert.equal(await silent.read(buf), null, "the silent client is closed");
+    assert.equal(await slow.read(buf), null, "the slow client is closed");
+    const dripReply = new Uint8Array(1024);
+    let dripText = "";
+    for (let n; (n = await drip.read(dripReply)) !== null;) {
+      dripText += dec.decode(dripReply.subarray(0, n));
+    }
+    assert.match(dripText, /^HTTP\/1\.1 408 /, "the dripping client gets 408 and is closed");
+    assert.ok(Date.now() - started < 5000);
+    dripping = false;
+    await dripped;
+    silent.close();
+    slow.close();
+    drip.close();
+  } finally {
+    server.close();
+    await server.finished;
+    await Deno.remove(base.base, { recursive: true });
+  }
+});
+
+Deno.test("resets: a client that resets mid-head, mid-pipeline or mid-answer leaves the server serving", async () => {
+  await using s = await startServer();
+  const reset = async (text: string) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await conn.write(enc.encode(text));
+    // SO_LINGER 0 is not in Deno's API; closing with unread data makes Linux send a reset.
+    conn.close();
+  };
+  for (let i = 0; i < 20; i++) {
+    await reset("GET /hello.txt HTTP/1.1\r\nHo");
+    await reset("GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n".repeat(50));
+  }
+  assert.deepEqual(statuses(await exchange(s.port, "GET /hello.txt HTTP/1.0\r\n\r\n")), [200]);
 });

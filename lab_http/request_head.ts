@@ -1,0 +1,214 @@
+/**
+ * The head of an HTTP/1.1 request, as the static file server reads it off
+ * its socket: where it ends in the bytes received, and its request line and
+ * header fields, checked against the grammar of RFC 9112. Anything the
+ * grammar does not allow is refused, never guessed at: a server that reads a
+ * request differently from a proxy in front of it can be made to answer a
+ * request the proxy never saw.
+ *
+ * @module
+ */
+
+/** The longest head taken (request line and fields), as nginx's default buffers. */
+export const MAX_HEAD_BYTES = 8 * 1024;
+/** The most header fields taken, as Python's `http.server`. */
+export const MAX_FIELDS = 100;
+
+const LF = 10;
+const CR = 13;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/(\d)\.(\d)$/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Visible ASCII, spaces and tabs, and the obs-text bytes 0x80-0xff (decoded as Latin-1).
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** A request the server refuses before reading it further; the connection then closes. */
+export class HeadError extends Error {
+  override name = "HeadError";
+  /** The status to answer with. */
+  readonly status: number;
+  /** Its reason phrase. */
+  readonly reason: string;
+  constructor(status: number, reason: string, why: string) {
+    super(why);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+const bad = (why: string) => new HeadError(400, "Bad Request", why);
+
+/** The header fields of a request, by lower-case name (the part of `Headers` the server uses). */
+export class Fields {
+  readonly #map = new Map<string, string>();
+
+  /**
+   * The fields of `lines`, `name: value` each; repeated names are joined with
+   * ", " as RFC 9110 5.3 allows.
+   *
+   * @example
+   * ```ts
+   * new Fields([["Host", "x"]]).get("host"); // "x"
+   * ```
+   */
+  constructor(fields: Iterable<[string, string]> = []) {
+    for (const [name, value] of fields) this.append(name.toLowerCase(), value);
+  }
+
+  /**
+   * Adds a field whose name is already lower case.
+   *
+   * @example
+   * ```ts
+   * const fields = new Fields();
+   * fields.append("accept", "text/html");
+   * ```
+   */
+  append(name: string, value: string): void {
+    const had = this.#map.get(name);
+    this.#map.set(name, had === undefined ? value : `${had}, ${value}`);
+  }
+
+  /**
+   * The value of `name` (any case), or `null`.
+   *
+   * @example
+   * ```ts
+   * new Fields([["Range", "bytes=0-1"]]).get("range"); // "bytes=0-1"
+   * ```
+   */
+  get(name: string): string | null {
+    return this.#map.get(name.toLowerCase()) ?? null;
+  }
+
+  /**
+   * Whether the request has the field `name` (any case).
+   *
+   * @example
+   * ```ts
+   * new Fields().has("range"); // false
+   * ```
+   */
+  has(name: string): boolean {
+    return this.#map.has(name.toLowerCase());
+  }
+
+  /**
+   * Each field as `[name, value]`, in the order first seen.
+   *
+   * @example
+   * ```ts
+   * [...new Fields([["Host", "x"]])]; // [["host", "x"]]
+   * ```
+   */
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.#map.entries();
+  }
+}
+
+/** A request head that passed every check. */
+export interface RequestHead {
+  /** The method, a token (case matters: `get` is not `GET`). */
+  method: string;
+  /** The request target as sent: `/path?query`, or the absolute form `http://host/path`. */
+  target: string;
+  /** `HTTP/1.0` or `HTTP/1.1`. */
+  version: string;
+  /** The request line, for the log. */
+  line: string;
+  /** The header fields. */
+  headers: Fields;
+  /**
+   * The `Host` field, or `null`. RFC 9112 asks for a 400 when an HTTP/1.1
+   * request has none; Python's server and Deno's take it, and so does this
+   * one: a student's client written on a socket often sends none.
+   */
+  host: string | null;
+  /** Whether the client wants the connection kept open after the answer. */
+  keepAlive: boolean;
+  /**
+   * Whether a body follows the head (`Content-Length` above 0, or
+   * `Transfer-Encoding`). The server reads none: it answers, then closes, so
+   * a body can never be taken for the next request.
+   */
+  hasBody: boolean;
+}
+
+/**
+ * Where the head ends in `buf[0, to)` (just past its empty line), looking
+ * from `from` on; -1 if it has not ended yet. A line ending in a bare LF ends
+ * it too, so that `parseHead` can refuse it instead of waiting for more.
+ *
+ * @example
+ * ```ts
+ * const bytes = new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+ * headEnd(bytes, 0, bytes.length); // 27
+ * ```
+ */
+export function headEnd(buf: Uint8Array, from: number, to: number): number {
+  for (let i = buf.indexOf(LF, from); i >= 0 && i < to; i = buf.indexOf(LF, i + 1)) {
+    if (i >= 1 && buf[i - 1] === LF) return i + 1;
+    if (i >= 2 && buf[i - 1] === CR && buf[i - 2] === LF) return i + 1;
+  }
+  return -1;
+}
+
+/**
+ * Parses a request head (decoded as Latin-1, so one byte is one character),
+ * empty line included. Throws {@linkcode HeadError} with the status to answer.
+ *
+ * @example
+ * ```ts
+ * const head = parseHead("GET /a.txt HTTP/1.1\r\nHost: example.org\r\n\r\n");
+ * head.target; // "/a.txt"
+ * head.keepAlive; // true
+ * ```
+ */
+export function parseHead(text: string): RequestHead {
+  const lines = text.split("\r\n");
+  // The last two are the empty line and what follows its CRLF: nothing.
+  if (lines.length < 3 || lines[lines.length - 1] !== "" || lines[lines.length - 2] !== "") {
+    throw bad("a line ends without CR");
+  }
+  const line = lines[0];
+  const m = REQUEST_LINE.exec(line);
+  if (!m) throw bad("bad request line");
+  const [, method, target, major, minor] = m;
+  if (major !== "1") throw new HeadError(505, "HTTP Version Not Supported", `HTTP/${major}`);
+  const version = `HTTP/1.${minor}`;
+  if (!target.startsWith("/") && !/^http:\/\//i.test(target)) throw bad("bad request target");
+  if (lines.length - 3 > MAX_FIELDS) {
+    throw new HeadError(431, "Request Header Fields Too Large", "too many fields");
+  }
+  const headers = new Fields();
+  let host: string | null = null;
+  let length: string | null = null;
+  let chunked = false;
+  for (let i = 1; i < lines.length - 2; i++) {
+    const field = lines[i];
+    const colon = field.indexOf(":");
+    // No space before the colon (RFC 9112 5.1), no line folding, no bare CR or LF.
+    const name = field.slice(0, colon).toLowerCase();
+    if (colon <= 0 || !FIELD_NAME.test(name)) throw bad("bad header field");
+    const value = field.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, "");
+    if (!FIELD_VALUE.test(value)) throw bad("bad header field value");
+    if (name === "host") {
+      if (host !== null) throw bad("two Host fields");
+      host = value;
+    } else if (name === "content-length") {
+      if (length !== null || !/^\d{1,15}$/.test(value)) throw bad("bad Content-Length");
+      length = value;
+    } else if (name === "transfer-encoding") {
+      chunked = true;
+    }
+    headers.append(name, value);
+  }
+  if (length !== null && chunked) throw bad("Content-Length and Transfer-Encoding");
+  const connection = (headers.get("connection") ?? "").toLowerCase().split(",").map((t) =>
+    t.trim()
+  );
+  const keepAlive = version === "HTTP/1.1"
+    ? !connection.includes("close")
+    : connection.includes("keep-alive");
+  const hasBody = chunked || (length !== null && Number(length) > 0);
+  return { method, target, version, line, headers, host, keepAlive, hasBody };
+}

@@ -1,0 +1,80 @@
+/**
+ * The bytes of a response head as the static file server writes them: the
+ * status line, the answer's fields, `Date`, and `Connection: close` when the
+ * server closes after it.
+ *
+ * @module
+ */
+
+/** The reason phrases of the statuses the server sends (RFC 9110 15). */
+export const STATUS_TEXT: Readonly<Record<number, string>> = {
+  200: "OK",
+  206: "Partial Content",
+  301: "Moved Permanently",
+  304: "Not Modified",
+  400: "Bad Request",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  414: "URI Too Long",
+  416: "Range Not Satisfiable",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+  505: "HTTP Version Not Supported",
+};
+
+const encoder = new TextEncoder();
+const END = encoder.encode("\r\n");
+const CLOSE_END = encoder.encode("connection: close\r\n\r\n");
+let dateSecond = -1;
+let dateBytes = new Uint8Array();
+
+/** `date: ...\r\n` for now, made once a second. */
+function dateField(): Uint8Array {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateBytes = encoder.encode(`date: ${new Date(now).toUTCString()}\r\n`);
+  }
+  return dateBytes;
+}
+
+/**
+ * The status line and `fields` as bytes, without `Date` and the empty line
+ * ({@linkcode finishHead} adds them): made once for an answer sent many times.
+ *
+ * @example
+ * ```ts
+ * new TextDecoder().decode(headLines(200, [["content-length", "0"]]));
+ * // "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n"
+ * ```
+ */
+export function headLines(status: number, fields: Iterable<[string, string]>): Uint8Array {
+  let text = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`;
+  for (const [name, value] of fields) text += `${name}: ${value}\r\n`;
+  return encoder.encode(text);
+}
+
+/**
+ * The whole head from `lines` (see {@linkcode headLines}), with `Date` and,
+ * if `close`, `Connection: close`; followed by `body`, if given, so that a
+ * small answer goes out in one write.
+ *
+ * @example
+ * ```ts
+ * const bytes = finishHead(headLines(204, []), false);
+ * new TextDecoder().decode(bytes).endsWith("\r\n\r\n"); // true
+ * ```
+ */
+export function finishHead(lines: Uint8Array, close: boolean, body?: Uint8Array): Uint8Array {
+  const date = dateField();
+  const end = close ? CLOSE_END : END;
+  const out = new Uint8Array(lines.length + date.length + end.length + (body?.length ?? 0));
+  out.set(lines);
+  out.set(date, lines.length);
+  out.set(end, lines.length + date.length);
+  if (body) out.set(body, lines.length + date.length + end.length);
+  return out;
+}
