@@ -203,12 +203,12 @@ export function parseHead(text: string): RequestHead {
     headers.append(name, value);
   }
   if (length !== null && chunked) throw bad("Content-Length and Transfer-Encoding");
-  const connection = (headers.get("connection") ?? "").toLowerCase().split(",").map((t) =>
-    t.trim()
-  );
-  const keepAlive = version === "HTTP/1.1"
-    ? !connection.includes("close")
-    : connection.includes("keep-alive");
+  let keepAlive = version === "HTTP/1.1";
+  const connection = headers.get("connection");
+  if (connection !== null) {
+    const options = connection.toLowerCase().split(",").map((t) => t.trim());
+    keepAlive = keepAlive ? !options.includes("close") : options.includes("keep-alive");
+  }
   const hasBody = chunked || (length !== null && Number(length) > 0);
   return { method, target, version, line, headers, host, keepAlive, hasBody };
 }
