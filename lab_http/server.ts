@@ -19,7 +19,14 @@ import { Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
 import { escapeControl } from "../common/trace.ts";
-import { headEnd, HeadError, MAX_HEAD_BYTES, parseHead, type RequestHead } from "./request_head.ts";
+import {
+  decodeHead,
+  headEnd,
+  HeadError,
+  MAX_HEAD_BYTES,
+  parseHead,
+  type RequestHead,
+} from "./request_head.ts";
 import { finishHead, headLines } from "./response_head.ts";
 import { type Answer, errorAnswer, type Transfer } from "./responses.ts";
 import { type StaticHandler, staticHandler } from "./static_files.ts";
@@ -64,17 +71,8 @@ export class RootError extends Failure {
   }
 }
 
-// Latin-1: one character per byte, so a check of the text is a check of the bytes.
+// Latin-1: one character per byte, so what a refused client sent is logged byte for byte.
 const latin1 = new TextDecoder("latin1");
-// Most heads are plain ASCII, which the runtime decodes as UTF-8 in a quarter of the time.
-const utf8 = new TextDecoder();
-const NON_ASCII = /[\x80-\uffff]/;
-
-/** `bytes` as Latin-1 text. */
-function headText(bytes: Uint8Array): string {
-  const text = utf8.decode(bytes);
-  return NON_ASCII.test(text) ? latin1.decode(bytes) : text;
-}
 
 /**
  * Starts the server. Throws {@linkcode RootError} if the folder cannot be
@@ -137,7 +135,7 @@ export function serveHttp(options: HttpServerOptions): Server {
           }
         }
         // 2. Check it, 3. answer it.
-        const head = parseHead(headText(buf.subarray(0, end)));
+        const head = parseHead(decodeHead(buf.subarray(0, end)));
         // A body is never read: the connection closes after the answer instead.
         const keepAlive = head.keepAlive && !head.hasBody;
         if (!await respond(wire, from, head, keepAlive)) {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { serveHttp } from "../lab_http/server.ts";
 import { Root } from "../lab_http/confine.ts";
 import { FastPath } from "../lab_http/fast_path.ts";
-import { headEnd, HeadError, MAX_FIELDS, parseHead } from "../lab_http/request_head.ts";
+import { decodeHead, headEnd, HeadError, MAX_FIELDS, parseHead } from "../lab_http/request_head.ts";
 import { RACY_MS } from "../lab_http/responses.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
@@ -897,6 +897,9 @@ Deno.test("request heads: the grammar of RFC 9112 is enforced, nothing is guesse
   assert.equal(parseHead("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n").hasBody, false);
   assert.equal(parseHead("GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").hasBody, true);
   assert.equal(parseHead("GET http://x/a HTTP/1.1\r\n\r\n").target, "http://x/a");
+  // A value with UTF-8 in it is obs-text: taken, one character per byte.
+  const utf8Value = enc.encode("GET / HTTP/1.1\r\nX: caf\u00e9\r\n\r\n");
+  assert.equal(parseHead(decodeHead(utf8Value)).headers.get("x"), "caf\u00c3\u00a9");
   const refused: [string, number][] = [
     ["GET /  HTTP/1.1\r\n\r\n", 400],
     ["GET / HTTP/1.1 \r\n\r\n", 400],
