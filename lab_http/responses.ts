@@ -1,8 +1,8 @@
 /**
  * Response building for the static file server: the headers a file gets,
  * conditional requests (304), byte ranges (206, 416), redirects and error
- * pages, and the streamed body of a large file, which counts what it sent so
- * the log can tell a complete transfer from a cut one.
+ * pages, and the body of a large file, sent a chunk at a time, which counts
+ * what it sent so the log can tell a complete transfer from a cut one.
  *
  * @module
  */
@@ -14,7 +14,9 @@ export interface Answer {
   response: Response;
   /** The body's length as announced in `Content-Length`. */
   length?: number;
-  /** For a streamed body: settles when the stream ends, complete or cut. */
+  /** A large file's body, sent by the server (`response` then has none). */
+  file?: FileBody;
+  /** With `file`: settles when its sending ends, complete or cut. */
   transfer?: Promise<Transfer>;
   /** The body when it is in memory: written as is, `response.body` left unread. */
   body?: Uint8Array;
@@ -155,8 +157,13 @@ export function fileAnswer(
     const part = status === 206 ? body.subarray(start, end + 1) : body;
     return { response: new Response(part, { status, headers: h }), length, body: part };
   }
-  const { stream, transfer } = fileStream(body, start, length);
-  return { response: new Response(stream, { status, headers: h }), length, transfer };
+  const file = fileBody(body, start, length);
+  return {
+    response: new Response(null, { status, headers: h }),
+    length,
+    file: file.body,
+    transfer: file.transfer,
+  };
 }
 
 /** Whether a request's `Range` or validators could change the answer. */
@@ -234,31 +241,36 @@ export class FileShrankError extends Error {
 }
 
 /**
- * The read size of a streamed body. Counting the bytes means the body passes
- * through JavaScript, chunk by chunk, where `file.readable` would be copied
- * by the runtime alone (and say nothing of a cut: Deno 2.9.6 resolves the
- * handler's `info.completed` even when the client reset mid-body). Measured
- * on a 10 MiB file, 10 clients, server pinned to one core, synchronous reads
- * (medians of 4 interleaved wrk runs, against the runtime's own copy):
- * 256 KiB chunks 1.07x, 64 KiB 0.65x, 1 MiB 0.46x. Unpinned, sharing two
- * cores with wrk, the extra copy shows: about 0.65x, and the chunks waiting
- * for the garbage collector take peak RSS from 50 to ~120 MB at 10 clients.
+ * The read size of a large file's body. Each chunk is read into the same
+ * buffer, sent, and only then is the next one read: the server never holds
+ * more than one chunk per connection. (On `Deno.serve` a new chunk per read
+ * was needed, since the runtime kept each one until it was on the socket;
+ * peak RSS was 121-150 MB for 10 clients of a 1 GiB file.)
  */
 const CHUNK_BYTES = 256 * 1024;
 
+/** A large file's body, which the server sends a chunk at a time. */
+export interface FileBody {
+  /**
+   * Sends the body through `write`, reading the file as it goes, and closes
+   * the file. Rejects if `write` does, or if the file ends early
+   * ({@linkcode FileShrankError}).
+   */
+  send(write: (chunk: Uint8Array) => Promise<void>): Promise<void>;
+  /** Closes the file unsent (the head could not be written). */
+  cancel(): void;
+}
+
 /**
- * Streams `length` bytes of `file` from `start`, closing the file at the end
- * or on cancel. `transfer` says how many bytes the connection took: the
- * stream reads a chunk only when the connection asks for one
- * (`highWaterMark: 0`), so a count of chunks given is a count of chunks taken.
+ * The body of `length` bytes of `file` from `start`, and how its sending
+ * ends: `transfer` counts the bytes written to the connection.
  */
-function fileStream(
+function fileBody(
   file: Deno.FsFile,
   start: number,
   length: number,
-): { stream: ReadableStream<Uint8Array>; transfer: Promise<Transfer> } {
+): { body: FileBody; transfer: Promise<Transfer> } {
   let sent = 0;
-  let positioned = start === 0;
   let ended = false;
   const { promise: transfer, resolve } = Promise.withResolvers<Transfer>();
   const end = (complete: boolean) => {
@@ -267,38 +279,28 @@ function fileStream(
     file.close();
     resolve({ sent, complete });
   };
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
+  const body: FileBody = {
+    async send(write) {
       try {
-        if (sent === length) {
-          controller.close();
-          return end(true);
+        if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
+        const buf = new Uint8Array(Math.min(CHUNK_BYTES, length));
+        while (sent < length) {
+          // A synchronous read, as nginx's: from the page cache it takes a
+          // fraction of an awaited one, and only regular files get here.
+          const n = file.readSync(buf.subarray(0, Math.min(buf.length, length - sent)));
+          if (n === null || n === 0) throw new FileShrankError(sent, length);
+          await write(buf.subarray(0, n));
+          sent += n;
         }
-        if (!positioned) {
-          file.seekSync(start, Deno.SeekMode.Start);
-          positioned = true;
-        }
-        // A synchronous read, as nginx's: from the page cache it takes a
-        // fraction of an awaited one, and only regular files get here.
-        const buf = new Uint8Array(Math.min(CHUNK_BYTES, length - sent));
-        const n = file.readSync(buf);
-        if (n === null || n === 0) throw new FileShrankError(sent, length);
-        controller.enqueue(n === buf.length ? buf : buf.subarray(0, n));
-        sent += n;
-        if (sent === length) {
-          controller.close();
-          end(true);
-        }
+        end(true);
       } catch (error) {
         end(false);
-        controller.error(error);
+        throw error;
       }
     },
-    cancel() {
-      end(false);
-    },
-  }, { highWaterMark: 0 });
-  return { stream, transfer };
+    cancel: () => end(false),
+  };
+  return { body, transfer };
 }
 
 const encoder = new TextEncoder();

@@ -187,24 +187,23 @@ export function serveHttp(options: HttpServerOptions): Server {
       escapeControl(target)
     } ${head.version}"`;
     const lines = answer.head ?? headLines(status, response.headers);
-    if (head.method === "HEAD" || status === 304 || !response.body) {
-      log(`${line} ${status} ${length ?? "-"}`);
-      await wire.write(finishHead(lines, !keepAlive));
-    } else if (!transfer) {
-      const body = answer.body ?? new Uint8Array(await response.arrayBuffer());
-      log(`${line} ${status} ${length ?? "-"}`);
-      await wire.write(finishHead(lines, !keepAlive, body));
-    } else {
+    const { file } = answer;
+    if (file) {
       // A large file, read and sent a chunk at a time; logged when it ends, complete or cut.
-      transfer.then((t) => log(`${line} ${status} ${sizeField(t, length)}`));
-      const reader = response.body.getReader();
+      transfer?.then((t) => log(`${line} ${status} ${sizeField(t, length)}`));
       try {
         await wire.write(finishHead(lines, !keepAlive));
-        for (let r; !(r = await reader.read()).done;) await wire.write(r.value);
       } catch (error) {
-        await reader.cancel().catch(() => {});
+        file.cancel();
         throw error;
       }
+      await file.send((chunk) => wire.write(chunk));
+    } else {
+      const body = head.method === "HEAD" || status === 304 || !response.body
+        ? undefined
+        : answer.body ?? new Uint8Array(await response.arrayBuffer());
+      log(`${line} ${status} ${length ?? "-"}`);
+      await wire.write(finishHead(lines, !keepAlive, body));
     }
     return keepAlive;
   }

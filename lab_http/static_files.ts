@@ -92,7 +92,7 @@ export function staticHandler(options: StaticOptions): StaticHandler {
       const rep = representation(place.real, opened, Date.now());
       if (opened.size > SMALL_FILE) {
         const answer = fileAnswer(req, rep, file, cors);
-        streamed = answer.transfer !== undefined;
+        streamed = answer.file !== undefined;
         return answer;
       }
       const body = readWhole(file, opened.size);
