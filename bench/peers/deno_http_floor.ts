@@ -10,6 +10,7 @@
 // `Deno.serve` then copies the whole header list and finishes the answer through a promise.
 // deno run --allow-net [--allow-read=FILE] deno_http_floor.ts PORT [--lstat|--duties|--headers FILE]
 import { log } from "./batched_log.ts";
+import { fileVersion } from "./file_version.ts";
 
 const [port, mode, file] = Deno.args;
 const body = new Uint8Array(1024).fill(97);
@@ -30,9 +31,7 @@ Deno.serve({ hostname: "127.0.0.1", port: Number(port), onListen() {} }, (req, i
       return new Response(null, { status: 304 });
     }
   }
-  const stat = Deno.lstatSync(file);
-  const mtime = stat.mtime ?? new Date(0);
-  const key = `"${stat.ino}-${stat.size}-${mtime.getTime()}"`;
+  const { etag: key, mtime } = fileVersion(file);
   if (cached?.key !== key) {
     cached = {
       key,

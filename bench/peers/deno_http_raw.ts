@@ -8,6 +8,7 @@
 // head and a 1 KiB body in two. It serves one file for any target: the path is not resolved.
 // deno run --allow-net --allow-read=FILE deno_http_raw.ts PORT FILE
 import { log } from "./batched_log.ts";
+import { fileVersion } from "./file_version.ts";
 
 const [port, file] = Deno.args;
 const body = new Uint8Array(1024).fill(97);
@@ -72,9 +73,7 @@ let dateSecond = -1;
 let dateLine = "";
 
 function answer(): Uint8Array {
-  const stat = Deno.lstatSync(file);
-  const mtime = stat.mtime ?? new Date(0);
-  const key = `"${stat.ino}-${stat.size}-${mtime.getTime()}"`;
+  const { etag: key, mtime } = fileVersion(file);
   if (cached?.key !== key) {
     cached = {
       key,
