@@ -25,8 +25,11 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = {
 };
 
 const encoder = new TextEncoder();
-const END = encoder.encode("\r\n");
-const CLOSE_END = encoder.encode("connection: close\r\n\r\n");
+const ENDS = {
+  "": encoder.encode("\r\n"),
+  close: encoder.encode("connection: close\r\n\r\n"),
+  "keep-alive": encoder.encode("connection: keep-alive\r\n\r\n"),
+};
 let dateSecond = -1;
 let dateBytes = new Uint8Array();
 
@@ -58,19 +61,23 @@ export function headLines(status: number, fields: Iterable<[string, string]>): U
 }
 
 /**
- * The whole head from `lines` (see {@linkcode headLines}), with `Date` and,
- * if `close`, `Connection: close`; followed by `body`, if given, so that a
- * small answer goes out in one write.
+ * The whole head from `lines` (see {@linkcode headLines}), with `Date` and
+ * the `Connection` field given (none for `""`); followed by `body`, if given,
+ * so that a small answer goes out in one write.
  *
  * @example
  * ```ts
- * const bytes = finishHead(headLines(204, []), false);
- * new TextDecoder().decode(bytes).endsWith("\r\n\r\n"); // true
+ * const bytes = finishHead(headLines(204, []), "close");
+ * new TextDecoder().decode(bytes).endsWith("connection: close\r\n\r\n"); // true
  * ```
  */
-export function finishHead(lines: Uint8Array, close: boolean, body?: Uint8Array): Uint8Array {
+export function finishHead(
+  lines: Uint8Array,
+  connection: "" | "close" | "keep-alive",
+  body?: Uint8Array,
+): Uint8Array {
   const date = dateField();
-  const end = close ? CLOSE_END : END;
+  const end = ENDS[connection];
   const out = new Uint8Array(lines.length + date.length + end.length + (body?.length ?? 0));
   out.set(lines);
   out.set(date, lines.length);

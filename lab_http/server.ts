@@ -34,9 +34,21 @@ import { isValidHost, originForm } from "./target.ts";
 
 /** Python's `http.server` port. */
 export const DEFAULT_PORT = 8080;
-/** How long, and for how many bytes, a closing connection drops what the client still sends. */
-const LINGER_MS = 2000;
-const LINGER_BYTES = 1024 * 1024;
+/**
+ * How long, and for how many bytes, a closing connection drops what the client still sends: a
+ * client sending a body it was not asked for (a 5 MB POST) reads the answer only once it has sent
+ * it all.
+ */
+const LINGER_MS = 5000;
+const LINGER_BYTES = 64 * 1024 * 1024;
+/**
+ * Answers are written in blocks of this size, each one that moves counting as progress against
+ * the idle timeout: a slow but steady reader is not cut off (one 256 KiB chunk at 8 KiB/s would
+ * outlast 30 s).
+ */
+const WRITE_BLOCK = 64 * 1024;
+const CR = 13;
+const LF = 10;
 
 /** Options for {@linkcode serveHttp}. */
 export interface HttpServerOptions {
@@ -70,9 +82,6 @@ export class RootError extends Failure {
     this.root = root;
   }
 }
-
-// Latin-1: one character per byte, so what a refused client sent is logged byte for byte.
-const latin1 = new TextDecoder("latin1");
 
 /**
  * Starts the server. Throws {@linkcode RootError} if the folder cannot be
@@ -116,21 +125,29 @@ export function serveHttp(options: HttpServerOptions): Server {
     try {
       while (!closing) {
         // 1. Read until the buffer holds a whole request head (TCP may cut it anywhere).
-        let end = headEnd(buf, 0, have);
+        let end = -1;
+        let scanned = 0;
         // A head sent a byte at a time must still arrive within the timeout, as a whole.
         let started = 0;
-        while (end < 0) {
+        for (;;) {
+          // Empty lines before a request are skipped (RFC 9112 2.2).
+          if (have > 0 && (buf[0] === CR || buf[0] === LF)) {
+            have = dropEmptyLines(buf, have);
+            scanned = 0;
+          }
+          end = headEnd(buf, scanned, have);
+          if (end >= 0) break;
           if (have === buf.length) {
-            throw buf.indexOf(10) < 0
+            throw buf.indexOf(LF) < 0
               ? new HeadError(414, "URI Too Long", "request line too long")
               : new HeadError(431, "Request Header Fields Too Large", "head too long");
           }
+          scanned = have;
           const n = await wire.read(buf.subarray(have));
           if (n === null) return; // The client closed, between requests or inside a head.
-          end = headEnd(buf, have, have + n);
           have += n;
           if (started === 0) started = Date.now();
-          else if (end < 0 && Date.now() - started > timeoutMs) {
+          else if (Date.now() - started > timeoutMs) {
             throw new HeadError(408, "Request Timeout", "head too slow");
           }
         }
@@ -151,7 +168,7 @@ export function serveHttp(options: HttpServerOptions): Server {
       const line = firstLine(buf.subarray(0, have));
       const refusal = errorAnswer(error.status, error.reason, cors);
       await wire.write(
-        finishHead(headLines(error.status, refusal.response.headers), true, refusal.body),
+        finishHead(headLines(error.status, refusal.response.headers), "close", refusal.body),
       )
         .catch(() => {});
       log(`${from} - - [${logDate()}] "${escapeControl(line)}" ${error.status} ${refusal.length}`);
@@ -187,23 +204,25 @@ export function serveHttp(options: HttpServerOptions): Server {
       escapeControl(target)
     } ${head.version}"`;
     const lines = answer.head ?? headLines(status, response.headers);
+    // HTTP/1.1 keeps a connection unless told; HTTP/1.0 closes it unless told.
+    const connection = !keepAlive ? "close" : head.version === "HTTP/1.0" ? "keep-alive" : "";
     const { file } = answer;
     if (file) {
       // A large file, read and sent a chunk at a time; logged when it ends, complete or cut.
       transfer?.then((t) => log(`${line} ${status} ${sizeField(t, length)}`));
       try {
-        await wire.write(finishHead(lines, !keepAlive));
+        await wire.write(finishHead(lines, connection));
       } catch (error) {
         file.cancel();
         throw error;
       }
-      await file.send((chunk) => wire.write(chunk));
+      await file.send((chunk) => wire.write(chunk, WRITE_BLOCK));
     } else {
       const body = head.method === "HEAD" || status === 304 || !response.body
         ? undefined
         : answer.body ?? new Uint8Array(await response.arrayBuffer());
       log(`${line} ${status} ${length ?? "-"}`);
-      await wire.write(finishHead(lines, !keepAlive, body));
+      await wire.write(finishHead(lines, connection, body), WRITE_BLOCK);
     }
     return keepAlive;
   }
@@ -254,8 +273,16 @@ async function linger(conn: Deno.TcpConn, wire: Wire): Promise<void> {
 
 /** The first line of what a refused client sent, as far as it is fit to log. */
 function firstLine(bytes: Uint8Array): string {
-  const end = bytes.findIndex((b) => b === 13 || b === 10);
-  return latin1.decode(end < 0 ? bytes : bytes.subarray(0, end)).slice(0, 200);
+  const end = bytes.findIndex((b) => b === CR || b === LF);
+  return decodeHead(end < 0 ? bytes : bytes.subarray(0, end)).slice(0, 200);
+}
+
+/** Drops the CR and LF bytes at the start of `buf[0, have)`; how many bytes are left. */
+function dropEmptyLines(buf: Uint8Array, have: number): number {
+  let skip = 0;
+  while (skip < have && (buf[skip] === CR || buf[skip] === LF)) skip++;
+  buf.copyWithin(0, skip, have);
+  return have - skip;
 }
 
 /** The log's size field: the bytes sent, and for a cut transfer, of how many. */
