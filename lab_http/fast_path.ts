@@ -4,9 +4,10 @@
  * with one `lstat`: no open, no read, no header built.
  *
  * What it buys (1 KiB file, `wrk -t1 -c10`, server pinned to one core,
- * medians of 3 interleaved 5 s runs on a shared, loaded 2-core machine):
- * 10,480 requests/s and 38 us of server CPU per request with it; 4,240 and
- * 141 us without it (every request confined, opened, checked and read).
+ * medians of 3 interleaved 5 s runs on a shared, loaded 2-core machine, when
+ * the server still ran on `Deno.serve`, before issue 18): 10,480 requests/s
+ * and 38 us of server CPU per request with it; 4,240 and 141 us without it
+ * (every request confined, opened, checked and read).
  *
  * How it stays correct:
  * - It keeps only what the main path read through a handle it had opened and
@@ -76,7 +77,7 @@ interface Kept {
   version: Version;
   rep: Representation;
   body: Uint8Array<ArrayBuffer>;
-  /** The whole-file 200 response, for the log and the trace: never read. */
+  /** The whole-file 200 response: its status and fields, never its body. */
   whole: Response;
   /** Its status line and fields as bytes: what a plain GET writes before the body. */
   head: Uint8Array;

@@ -21,7 +21,18 @@ const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Visible ASCII, spaces and tabs, and the obs-text bytes 0x80-0xff (decoded as Latin-1).
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-/** A request the server refuses before reading it further; the connection then closes. */
+/**
+ * A request the server refuses before reading it further; the connection then closes.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseHead("GET / HTTP/2.0\r\n\r\n");
+ * } catch (error) {
+ *   if (error instanceof HeadError) console.log(error.status); // 505
+ * }
+ * ```
+ */
 export class HeadError extends Error {
   override name = "HeadError";
   /** The status to answer with. */
@@ -37,7 +48,14 @@ export class HeadError extends Error {
 
 const bad = (why: string) => new HeadError(400, "Bad Request", why);
 
-/** The header fields of a request, by lower-case name (the part of `Headers` the server uses). */
+/**
+ * The header fields of a request, by lower-case name (the part of `Headers` the server uses).
+ *
+ * @example
+ * ```ts
+ * parseHead("GET / HTTP/1.1\r\nHost: x\r\n\r\n").headers.get("Host"); // "x"
+ * ```
+ */
 export class Fields {
   readonly #map = new Map<string, string>();
 

@@ -1,13 +1,14 @@
 /**
  * The bytes of a response head as the static file server writes them: the
  * status line, the answer's fields, `Date`, and `Connection: close` when the
- * server closes after it.
+ * server closes after it (or `keep-alive` for an HTTP/1.0 client that asked
+ * to keep it).
  *
  * @module
  */
 
-/** The reason phrases of the statuses the server sends (RFC 9110 15). */
-export const STATUS_TEXT: Readonly<Record<number, string>> = {
+// The reason phrases of the statuses the server sends (RFC 9110 15).
+const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "OK",
   206: "Partial Content",
   301: "Moved Permanently",
@@ -67,7 +68,7 @@ export function headLines(status: number, fields: Iterable<[string, string]>): U
  *
  * @example
  * ```ts
- * const bytes = finishHead(headLines(204, []), "close");
+ * const bytes = finishHead(headLines(200, []), "close");
  * new TextDecoder().decode(bytes).endsWith("connection: close\r\n\r\n"); // true
  * ```
  */

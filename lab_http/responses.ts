@@ -108,8 +108,9 @@ export function fileHeaders(rep: Representation, cors: boolean): [string, string
 
 /**
  * The answer to a GET or HEAD of a file: 304, 416, 206 or 200. The body comes
- * from memory, or is streamed from `file`, which the answer then owns (it is
- * closed when the stream ends); when no body is streamed, the caller closes it.
+ * from memory, or is sent a chunk at a time from `file`, which the answer
+ * then owns (`answer.file.send` closes it, `cancel` closes it unsent); when
+ * the answer has no `file`, the caller closes it.
  *
  * @example
  * ```ts
@@ -166,7 +167,14 @@ export function fileAnswer(
   };
 }
 
-/** Whether a request's `Range` or validators could change the answer. */
+/**
+ * Whether a request's `Range` or validators could change the answer.
+ *
+ * @example
+ * ```ts
+ * conditional(new Headers({ range: "bytes=0-1" })); // true
+ * ```
+ */
 export function conditional(headers: Asked["headers"]): boolean {
   return headers.has("range") || headers.has("if-none-match") || headers.has("if-modified-since");
 }

@@ -3,9 +3,11 @@
  * sockets: it accepts each connection, reads each request head off it
  * (`request_head.ts` checks it), hands the request target to the
  * file-serving handler (`static_files.ts`), writes the answer, and logs one
- * line per request when its body has gone out. Connections stay open for
- * the next request (HTTP/1.1 keep-alive) until the client closes, asks to
- * close, or goes silent for `--timeout`.
+ * line per request, as Python's does when it sends the head (a large file's
+ * line waits for the end of its transfer, to say if it was cut). Connections
+ * stay open for the next request (HTTP/1.1 keep-alive) until the client
+ * closes, asks to close, sends a body, is refused, or goes silent for
+ * `--timeout`.
  *
  * Run: `deno run --allow-net --allow-read=lab_http/site lab_http/server.ts 8080 -d lab_http/site`
  *
@@ -115,11 +117,8 @@ export function serveHttp(options: HttpServerOptions): Server {
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const from = conn.remoteAddr.hostname;
-    // Reads of a whole buffer go straight into it, not through the wire's own.
-    using wire = new Wire(conn, {
-      timeoutMs,
-      bufferSize: MAX_HEAD_BYTES,
-    });
+    // bufferSize 1: every read goes straight into `buf`; the wire's own buffer is never made.
+    using wire = new Wire(conn, { timeoutMs, bufferSize: 1 });
     const buf = new Uint8Array(MAX_HEAD_BYTES);
     let have = 0;
     try {
@@ -156,7 +155,7 @@ export function serveHttp(options: HttpServerOptions): Server {
         // A body is never read: the connection closes after the answer instead.
         const keepAlive = head.keepAlive && !head.hasBody;
         if (!await respond(wire, from, head, keepAlive)) {
-          if (head.hasBody || have > end) await linger(conn, wire);
+          if (head.hasBody || have > end) await linger(conn, wire, buf);
           return;
         }
         // Pipelined requests already received stay for the next round.
@@ -164,15 +163,15 @@ export function serveHttp(options: HttpServerOptions): Server {
         have -= end;
       }
     } catch (error) {
-      if (!(error instanceof HeadError)) return; // Reset, timeout, or the server closing.
+      // Reset, timeout, a file that shrank while sent, or the server closing.
+      if (!(error instanceof HeadError)) return;
       const line = firstLine(buf.subarray(0, have));
       const refusal = errorAnswer(error.status, error.reason, cors);
-      await wire.write(
-        finishHead(headLines(error.status, refusal.response.headers), "close", refusal.body),
-      )
-        .catch(() => {});
+      const out = finishHead(headLines(error.status, refusal.response.headers), "close");
+      if (options.trace) traceResponse(out);
+      await wire.write(concat(out, refusal.body)).catch(() => {});
       log(`${from} - - [${logDate()}] "${escapeControl(line)}" ${error.status} ${refusal.length}`);
-      await linger(conn, wire);
+      await linger(conn, wire, buf);
     }
   }
 
@@ -199,7 +198,6 @@ export function serveHttp(options: HttpServerOptions): Server {
     }
     const { response, length, transfer } = answer;
     const { status } = response;
-    if (options.trace) traceResponse(response);
     const line = `${from} - - [${logDate()}] "${head.method} ${
       escapeControl(target)
     } ${head.version}"`;
@@ -210,19 +208,21 @@ export function serveHttp(options: HttpServerOptions): Server {
     if (file) {
       // A large file, read and sent a chunk at a time; logged when it ends, complete or cut.
       transfer?.then((t) => log(`${line} ${status} ${sizeField(t, length)}`));
+      const out = finishHead(lines, connection);
+      if (options.trace) traceResponse(out);
       try {
-        await wire.write(finishHead(lines, connection));
+        await wire.write(out);
       } catch (error) {
         file.cancel();
         throw error;
       }
       await file.send((chunk) => wire.write(chunk, WRITE_BLOCK));
     } else {
-      const body = head.method === "HEAD" || status === 304 || !response.body
-        ? undefined
-        : answer.body ?? new Uint8Array(await response.arrayBuffer());
+      const body = head.method === "HEAD" || status === 304 ? undefined : answer.body;
+      const out = finishHead(lines, connection, body);
+      if (options.trace) traceResponse(out);
       log(`${line} ${status} ${length ?? "-"}`);
-      await wire.write(finishHead(lines, connection, body), WRITE_BLOCK);
+      await wire.write(out, WRITE_BLOCK);
     }
     return keepAlive;
   }
@@ -254,11 +254,10 @@ export function serveHttp(options: HttpServerOptions): Server {
  * destroy the answer before the client has read it. So the server half-closes,
  * then reads and drops what still comes, for a while (nginx's lingering close).
  */
-async function linger(conn: Deno.TcpConn, wire: Wire): Promise<void> {
+async function linger(conn: Deno.TcpConn, wire: Wire, sink: Uint8Array): Promise<void> {
   const timer = setTimeout(() => wire.close(), LINGER_MS);
   try {
     await conn.closeWrite();
-    const sink = new Uint8Array(MAX_HEAD_BYTES);
     for (let dropped = 0; dropped < LINGER_BYTES;) {
       const n = await wire.read(sink);
       if (n === null) break;
@@ -295,9 +294,20 @@ function traceRequest(head: RequestHead): void {
   console.error(lines.map((l) => `<- ${escapeControl(l)}`).join("\n"));
 }
 
-function traceResponse(res: Response): void {
-  const lines = [`HTTP/1.1 ${res.status}`, ...[...res.headers].map(([k, v]) => `${k}: ${v}`)];
-  console.error(lines.map((l) => `-> ${l}`).join("\n"));
+/** The head as it goes out: `out` starts with it. */
+function traceResponse(out: Uint8Array): void {
+  const text = new TextDecoder().decode(out);
+  const lines = text.slice(0, text.indexOf("\r\n\r\n")).split("\r\n");
+  console.error(lines.map((l) => `-> ${escapeControl(l)}`).join("\n"));
+}
+
+/** `head` and then `body`, in one buffer (one write). */
+function concat(head: Uint8Array, body: Uint8Array | undefined): Uint8Array {
+  if (!body) return head;
+  const out = new Uint8Array(head.length + body.length);
+  out.set(head);
+  out.set(body, head.length);
+  return out;
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

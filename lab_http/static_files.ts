@@ -34,8 +34,8 @@ export interface StaticOptions {
 }
 
 /**
- * Answers a GET or HEAD for `target`, the request target as the client sent
- * it (path and query). May return a promise.
+ * Answers a GET or HEAD for `target`, the request target in origin form
+ * (path and query). May return a promise.
  */
 export type StaticHandler = (req: Asked, target: string) => Answer | Promise<Answer>;
 
@@ -46,8 +46,8 @@ export type StaticHandler = (req: Asked, target: string) => Answer | Promise<Ans
  * @example
  * ```ts
  * const handle = staticHandler({ root: "." });
- * const { response } = await handle(new Request("http://localhost/deno.json"), "/deno.json");
- * await response.body?.cancel();
+ * const answer = await handle({ method: "GET", headers: new Headers() }, "/deno.json");
+ * answer.file?.cancel(); // a large file is sent by the server, or closed unsent
  * ```
  */
 export function staticHandler(options: StaticOptions): StaticHandler {

@@ -563,7 +563,8 @@ Deno.test("server CLI --trace: each answer's head as it went out, the answers fr
   await server.waitFor(/"GET \/hello\.txt HTTP\/1\.1" 200 13$/);
   const { stderr } = await server.stop("SIGINT");
   assert.equal(stderr.match(/^<- GET \/hello\.txt HTTP\/1\.1$/gm)?.length, 3);
-  assert.equal(stderr.match(/^-> HTTP\/1\.1 200$/gm)?.length, 3);
+  assert.equal(stderr.match(/^-> HTTP\/1\.1 200 OK$/gm)?.length, 3);
+  assert.equal(stderr.match(/^-> date: /gm)?.length, 3);
   assert.equal(stderr.match(/^-> content-length: 13$/gm)?.length, 3);
 });
 
