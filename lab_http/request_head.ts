@@ -37,16 +37,13 @@ export class HeadError extends Error {
   override name = "HeadError";
   /** The status to answer with. */
   readonly status: number;
-  /** Its reason phrase. */
-  readonly reason: string;
-  constructor(status: number, reason: string, why: string) {
+  constructor(status: number, why: string) {
     super(why);
     this.status = status;
-    this.reason = reason;
   }
 }
 
-const bad = (why: string) => new HeadError(400, "Bad Request", why);
+const bad = (why: string) => new HeadError(400, why);
 
 /**
  * The header fields of a request, by lower-case name (the part of `Headers` the server uses).
@@ -238,7 +235,7 @@ export function parseHead(text: string): RequestHead {
   const m = REQUEST_LINE.exec(line);
   if (!m) throw bad("bad request line");
   const [, method, target, major, minor] = m;
-  if (major !== "1") throw new HeadError(505, "HTTP Version Not Supported", `HTTP/${major}`);
+  if (major !== "1") throw new HeadError(505, `HTTP/${major}`);
   const version = `HTTP/1.${minor}`;
   // Origin form, absolute form (RFC 9112 3.2.2: a server must take it), or OPTIONS's "*".
   if (
@@ -246,7 +243,7 @@ export function parseHead(text: string): RequestHead {
     !(target === "*" && method === "OPTIONS")
   ) throw bad("bad request target");
   if (lines.length - 3 > MAX_FIELDS) {
-    throw new HeadError(431, "Request Header Fields Too Large", "too many fields");
+    throw new HeadError(431, "too many fields");
   }
   const headers = new Fields();
   let host: string | null = null;

@@ -7,7 +7,7 @@
  * @module
  */
 
-// The reason phrases of the statuses the server sends (RFC 9110 15).
+// The reason phrases of the statuses the server sends (RFC 9110 15): the one place they are written.
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "OK",
   206: "Partial Content",
@@ -46,6 +46,18 @@ function dateField(): Uint8Array {
 }
 
 /**
+ * The reason phrase of `status`, as the status line and an error page say it.
+ *
+ * @example
+ * ```ts
+ * reasonPhrase(404); // "Not Found"
+ * ```
+ */
+export function reasonPhrase(status: number): string {
+  return STATUS_TEXT[status] ?? "Unknown";
+}
+
+/**
  * The status line and `fields` as bytes, without `Date` and the empty line
  * ({@linkcode finishHead} adds them): made once for an answer sent many times.
  *
@@ -56,7 +68,7 @@ function dateField(): Uint8Array {
  * ```
  */
 export function headLines(status: number, fields: Iterable<[string, string]>): Uint8Array {
-  let text = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? "Unknown"}\r\n`;
+  let text = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
   for (const [name, value] of fields) text += `${name}: ${value}\r\n`;
   return encoder.encode(text);
 }

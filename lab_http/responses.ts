@@ -8,6 +8,7 @@
  */
 
 import { contentType } from "./mime.ts";
+import { reasonPhrase } from "./response_head.ts";
 
 /** A response, with what the access log needs to know about it. */
 export interface Answer {
@@ -138,7 +139,7 @@ export function fileAnswer(
   if (range !== null && ifRangeHolds(req.headers.get("if-range"), rep)) {
     const r = parseRange(range, size);
     if (r === "unsatisfiable") {
-      return errorAnswer(416, "Range Not Satisfiable", cors, [
+      return errorAnswer(416, cors, [
         ...h.filter(([name]) => name !== "content-type"),
         ["content-range", `bytes */${size}`],
       ]);
@@ -318,15 +319,15 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
- * errorAnswer(404, "Not Found", false).response.status; // 404
+ * errorAnswer(404, false).response.status; // 404
  * ```
  */
 export function errorAnswer(
   status: number,
-  text: string,
   cors: boolean,
   extra: [string, string][] = [],
 ): Answer {
+  const text = reasonPhrase(status);
   const body = encoder.encode(
     `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${status} ${text}</title></head>` +
       `<body><h1>${status} ${text}</h1></body></html>\n`,

@@ -138,8 +138,8 @@ export function serveHttp(options: HttpServerOptions): Server {
           if (end >= 0) break;
           if (have === buf.length) {
             throw buf.indexOf(LF) < 0
-              ? new HeadError(414, "URI Too Long", "request line too long")
-              : new HeadError(431, "Request Header Fields Too Large", "head too long");
+              ? new HeadError(414, "request line too long")
+              : new HeadError(431, "head too long");
           }
           scanned = have;
           const n = await wire.read(buf.subarray(have));
@@ -147,7 +147,7 @@ export function serveHttp(options: HttpServerOptions): Server {
           have += n;
           if (started === 0) started = Date.now();
           else if (Date.now() - started > timeoutMs) {
-            throw new HeadError(408, "Request Timeout", "head too slow");
+            throw new HeadError(408, "head too slow");
           }
         }
         // 2. Check it, 3. answer it.
@@ -166,7 +166,7 @@ export function serveHttp(options: HttpServerOptions): Server {
       // Reset, timeout, a file that shrank while sent, or the server closing.
       if (!(error instanceof HeadError)) return;
       const line = firstLine(buf.subarray(0, have));
-      const refusal = errorAnswer(error.status, error.reason, cors);
+      const refusal = errorAnswer(error.status, cors);
       const out = finishHead(headLines(error.status, refusal.response.headers), "close");
       if (options.trace) traceResponse(out);
       await wire.write(concat(out, refusal.body)).catch(() => {});
@@ -189,12 +189,12 @@ export function serveHttp(options: HttpServerOptions): Server {
     let answer: Answer | Promise<Answer>;
     try {
       answer = head.host !== null && !isValidHost(head.host)
-        ? errorAnswer(400, "Bad Request", cors)
+        ? errorAnswer(400, cors)
         : handle(head, target);
       // Most answers come synchronously (from memory): no promise to wait for.
       if (answer instanceof Promise) answer = await answer;
     } catch {
-      answer = errorAnswer(500, "Internal Server Error", cors);
+      answer = errorAnswer(500, cors);
     }
     const { response, length, transfer } = answer;
     const { status } = response;

@@ -55,12 +55,12 @@ export function staticHandler(options: StaticOptions): StaticHandler {
   const cors = options.cors ?? false;
   const root = new Root(options.root, { dotfiles });
   const fast = new FastPath(root, cors);
-  const notFound = () => errorAnswer(404, "Not Found", cors);
+  const notFound = () => errorAnswer(404, cors);
 
   async function serve(req: Asked, pathname: string, search: string): Promise<Answer> {
     // 1. Confine the path: URL segments to a place inside the root.
     const segments = pathSegments(pathname, dotfiles);
-    if (segments === 400) return errorAnswer(400, "Bad Request", cors);
+    if (segments === 400) return errorAnswer(400, cors);
     if (segments === 404) return notFound();
     let place = root.resolve(segments);
     if (place?.info.isDirectory) {
@@ -98,7 +98,7 @@ export function staticHandler(options: StaticOptions): StaticHandler {
       const body = readWhole(file, opened.size);
       if (body === undefined) {
         // Truncated while being read: being written, most likely. Ask again in a moment.
-        return errorAnswer(503, "Service Unavailable", cors, [["retry-after", "1"]]);
+        return errorAnswer(503, cors, [["retry-after", "1"]]);
       }
       fast.remember(pathname, place, opened, body, readStarted);
       return fileAnswer(req, rep, body, cors);
@@ -117,7 +117,7 @@ export function staticHandler(options: StaticOptions): StaticHandler {
 
   return (req, target) => {
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return errorAnswer(405, "Method Not Allowed", cors, [["allow", "GET, HEAD"]]);
+      return errorAnswer(405, cors, [["allow", "GET, HEAD"]]);
     }
     const query = target.indexOf("?");
     const pathname = query < 0 ? target : target.slice(0, query);
