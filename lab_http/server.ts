@@ -167,9 +167,10 @@ export function serveHttp(options: HttpServerOptions): Server {
       if (!(error instanceof HeadError)) return;
       const line = firstLine(buf.subarray(0, have));
       const refusal = errorAnswer(error.status, cors);
-      const out = finishHead(headLines(error.status, refusal.response.headers), "close");
+      const lines = headLines(error.status, refusal.response.headers);
+      const out = finishHead(lines, "close", refusal.body);
       if (options.trace) traceResponse(out);
-      await wire.write(concat(out, refusal.body)).catch(() => {});
+      await wire.write(out).catch(() => {});
       log(`${from} - - [${logDate()}] "${escapeControl(line)}" ${error.status} ${refusal.length}`);
       await linger(conn, wire, buf);
     }
@@ -299,15 +300,6 @@ function traceResponse(out: Uint8Array): void {
   const text = new TextDecoder().decode(out);
   const lines = text.slice(0, text.indexOf("\r\n\r\n")).split("\r\n");
   console.error(lines.map((l) => `-> ${escapeControl(l)}`).join("\n"));
-}
-
-/** `head` and then `body`, in one buffer (one write). */
-function concat(head: Uint8Array, body: Uint8Array | undefined): Uint8Array {
-  if (!body) return head;
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
