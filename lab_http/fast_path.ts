@@ -191,7 +191,7 @@ export class FastPath {
     const rep = representation(real, info, readStarted);
     const fields = fileHeaders(rep, this.#cors);
     fields.push(["content-length", `${body.length}`]);
-    const whole = new Response(body, { headers: fields });
+    const whole = new Response(null, { headers: fields });
     const head = headLines(200, fields);
     this.#files.set(named, { real, version: versionOf(info), rep, body, whole, head });
     this.#bytes += body.length;

@@ -12,14 +12,15 @@ import { reasonPhrase } from "./response_head.ts";
 
 /** A response, with what the access log needs to know about it. */
 export interface Answer {
+  /** The status and the fields; its own body is always empty: the body is `body` or `file`. */
   response: Response;
   /** The body's length as announced in `Content-Length`. */
   length?: number;
-  /** A large file's body, sent by the server (`response` then has none). */
+  /** A large file's body, sent by the server a chunk at a time. */
   file?: FileBody;
   /** With `file`: settles when its sending ends, complete or cut. */
   transfer?: Promise<Transfer>;
-  /** The body when it is in memory: written as is, `response.body` left unread. */
+  /** The body when it is in memory, written as is. */
   body?: Uint8Array;
   /** The status line and fields as bytes, made once for an answer sent many times. */
   head?: Uint8Array;
@@ -157,7 +158,7 @@ export function fileAnswer(
   }
   if (body instanceof Uint8Array) {
     const part = status === 206 ? body.subarray(start, end + 1) : body;
-    return { response: new Response(part, { status, headers: h }), length, body: part };
+    return { response: new Response(null, { status, headers: h }), length, body: part };
   }
   const file = fileBody(body, start, length);
   return {
@@ -339,7 +340,7 @@ export function errorAnswer(
   ];
   if (cors) h.push(["access-control-allow-origin", "*"]);
   h.push(["content-length", `${body.length}`]);
-  return { response: new Response(body, { status, headers: h }), length: body.length, body };
+  return { response: new Response(null, { status, headers: h }), length: body.length, body };
 }
 
 /**
@@ -379,5 +380,5 @@ export function htmlAnswer(html: string, cors: boolean): Answer {
   ];
   if (cors) h.push(["access-control-allow-origin", "*"]);
   h.push(["content-length", `${body.length}`]);
-  return { response: new Response(body, { headers: h }), length: body.length, body };
+  return { response: new Response(null, { headers: h }), length: body.length, body };
 }
