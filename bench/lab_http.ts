@@ -68,14 +68,18 @@ export async function benchHttp(seconds: number): Promise<void> {
   // reads of the request's headers every static file server must make; that last one again under
   // -A, for what least privilege costs (Deno checks each lstat's path against the allow list).
   const lstatArgs = ["--lstat", join(root, "1k.bin")];
-  const floors: [string, string[], string[]][] = [
-    [FLOOR, leastPrivilege, []],
-    [FLOOR_LSTAT, leastPrivilege, lstatArgs],
-    [FLOOR_DUTIES, leastPrivilege, ["--duties", lstatArgs[1]]],
-    [FLOOR_HEADERS, leastPrivilege, ["--headers", lstatArgs[1]]],
-    [FLOOR_HEADERS_ALL, ["--allow-all"], ["--headers", lstatArgs[1]]],
+  // Then the same duties and reads on raw sockets (peers/deno_http_raw.ts), as our server does
+  // them: the request head read and checked by the program, the answer written in one write.
+  const serveFloor = "bench/peers/deno_http_floor.ts";
+  const floors: [string, string[], string, string[]][] = [
+    [FLOOR, leastPrivilege, serveFloor, []],
+    [FLOOR_LSTAT, leastPrivilege, serveFloor, lstatArgs],
+    [FLOOR_DUTIES, leastPrivilege, serveFloor, ["--duties", lstatArgs[1]]],
+    [FLOOR_HEADERS, leastPrivilege, serveFloor, ["--headers", lstatArgs[1]]],
+    [FLOOR_HEADERS_ALL, ["--allow-all"], serveFloor, ["--headers", lstatArgs[1]]],
+    [RAW_HEADERS, leastPrivilege, "bench/peers/deno_http_raw.ts", [lstatArgs[1]]],
   ];
-  for (const [name, permissions, extra] of floors) {
+  for (const [name, permissions, program, extra] of floors) {
     servers.push({
       name,
       smallOnly: true,
@@ -83,26 +87,12 @@ export async function benchHttp(seconds: number): Promise<void> {
         startOnFreePort(Deno.execPath(), (port) => [
           "run",
           ...permissions,
-          script("bench/peers/deno_http_floor.ts"),
+          script(program),
           `${port}`,
           ...extra,
         ]),
     });
   }
-  // The same duties and reads on raw sockets (peers/deno_http_raw.ts), as our server does them: the
-  // request head read and checked by the program, the answer written in one write.
-  servers.push({
-    name: RAW_HEADERS,
-    smallOnly: true,
-    start: () =>
-      startOnFreePort(Deno.execPath(), (port) => [
-        "run",
-        ...leastPrivilege,
-        script("bench/peers/deno_http_raw.ts"),
-        `${port}`,
-        lstatArgs[1],
-      ]),
-  });
   if (await hasPython()) {
     servers.push({
       name: "python3 -m http.server",
