@@ -4,6 +4,8 @@
  * @module
  */
 
+import { holdIdleClock } from "./io.ts";
+
 /** A running server, as every lab's `serveX()` returns it (like `Deno.HttpServer`). */
 export interface Server extends AsyncDisposable {
   /** The bound address, with the real port when 0 was asked. */
@@ -30,6 +32,8 @@ export async function* acceptWithRetry(
   listener: Deno.Listener<Deno.TcpConn>,
   log: (line: string) => void,
 ): AsyncGenerator<Deno.TcpConn> {
+  // Connections that come one at a time share one idle clock, not one each.
+  using _clock = holdIdleClock();
   let failures = 0;
   while (true) {
     let conn: Deno.TcpConn;

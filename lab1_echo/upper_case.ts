@@ -13,6 +13,7 @@
  */
 
 const encoder = new TextEncoder();
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * Upper-cases one connection's bytes, and keeps the first characters the
@@ -45,7 +46,9 @@ export class UpperCaser {
       while (ascii < chunk.length && chunk[ascii] < 0x80) ascii++;
       if (ascii === chunk.length) {
         if (this.seen.length <= this.#keep) {
-          this.seen += String.fromCharCode(...chunk.subarray(0, this.#keep + 1 - this.seen.length));
+          // `apply`, not a spread: spreading a typed array runs its iterator, 5 times slower.
+          const kept = chunk.subarray(0, this.#keep + 1 - this.seen.length);
+          this.seen += String.fromCharCode.apply(null, kept as unknown as number[]);
         }
         for (let i = 0; i < chunk.length; i++) {
           if (chunk[i] >= 0x61 && chunk[i] <= 0x7a) chunk[i] -= 0x20;
@@ -59,7 +62,7 @@ export class UpperCaser {
 
   /** At the end of the stream: what is left of a character cut short (U+FFFD), if anything. */
   end(): Uint8Array {
-    return this.#text(this.#decoder?.decode() ?? "");
+    return this.#decoder ? this.#text(this.#decoder.decode()) : NO_BYTES;
   }
 
   #text(text: string): Uint8Array {
