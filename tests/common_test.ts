@@ -4,6 +4,7 @@ import { option, parseCli, parsePort, serverPort, UsageError } from "../common/c
 import { describeError, Failure } from "../common/errors.ts";
 import {
   type ByteStream,
+  holdIdleClock,
   IdleTimeoutError,
   ProtocolError,
   UnexpectedEofError,
@@ -188,6 +189,26 @@ Deno.test("the idle timeout closes a silent connection with TimedOut", async () 
   assert.ok(performance.now() - started >= 90);
   // The client sees the close.
   assert.equal(await client.read(new Uint8Array(1)), null);
+});
+
+Deno.test("a held idle clock goes on timing wires after its last one closed, and stops when let go", async () => {
+  // The sanitizer fails this test if the clock is still running when it ends.
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  using hold = holdIdleClock();
+  for (const round of [1, 2]) {
+    using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+    using wire = new Wire(await listener.accept(), { timeoutMs: 100 });
+    // A clock that stopped for good would wait forever: after 2 s the client ends the line instead.
+    const guard = setTimeout(() => client.closeWrite(), 2000);
+    try {
+      await assert.rejects(wire.readLine(10), IdleTimeoutError, `round ${round}`);
+    } finally {
+      clearTimeout(guard);
+    }
+    assert.equal(await client.read(new Uint8Array(1)), null);
+  }
+  hold[Symbol.dispose]();
+  hold[Symbol.dispose](); // Letting go twice counts once.
 });
 
 Deno.test("the idle timeout's farewell goes out before the close, unless cleared once a reply began", async () => {
