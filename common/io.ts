@@ -247,7 +247,7 @@ export class Wire implements Disposable {
     try {
       this.#conn.close();
     } catch {
-      // Closed already, by its peer's reset.
+      // Closed already, by its peer's reset. (Not `closeAll`: server.ts imports this module.)
     }
   }
 
