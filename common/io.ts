@@ -247,7 +247,8 @@ export class Wire implements Disposable {
     try {
       this.#conn.close();
     } catch {
-      // Closed already, by its peer's reset. (Not `closeAll`: server.ts imports this module.)
+      // Closed already: a server's `close()` closes its connections itself. (Not `closeAll`:
+      // server.ts imports this module.)
     }
   }
 

@@ -60,7 +60,7 @@ export async function* acceptWithRetry(
 }
 
 /**
- * Closes every socket given, skipping any closed already (by its peer's reset or its own task).
+ * Closes every socket given, skipping any closed already (by the task that served it).
  * @example
  * ```ts
  * const listener = Deno.listen({ port: 0 });

@@ -13,6 +13,7 @@ import {
 import { escapeControl } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";
+import { countIntervals } from "./support/count_intervals.ts";
 
 const enc = new TextEncoder();
 
@@ -191,24 +192,33 @@ Deno.test("the idle timeout closes a silent connection with TimedOut", async () 
   assert.equal(await client.read(new Uint8Array(1)), null);
 });
 
-Deno.test("a held idle clock goes on timing wires after its last one closed, and stops when let go", async () => {
+Deno.test("a held idle clock is made once for wires one at a time, times each, and stops when let go", async () => {
   // The sanitizer fails this test if the clock is still running when it ends.
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  using hold = holdIdleClock();
-  for (const round of [1, 2]) {
-    using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    using wire = new Wire(await listener.accept(), { timeoutMs: 100 });
-    // A clock that stopped for good would wait forever: after 2 s the client ends the line instead.
-    const guard = setTimeout(() => client.closeWrite(), 2000);
-    try {
-      await assert.rejects(wire.readLine(10), IdleTimeoutError, `round ${round}`);
-    } finally {
-      clearTimeout(guard);
+  const made = await countIntervals(async () => {
+    const hold = holdIdleClock();
+    for (const round of [1, 2]) {
+      using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      using wire = new Wire(await listener.accept(), { timeoutMs: 100 });
+      // A clock that stopped for good would wait forever: after 2 s the client ends the line.
+      const guard = setTimeout(() => client.closeWrite(), 2000);
+      try {
+        await assert.rejects(wire.readLine(10), IdleTimeoutError, `round ${round}`);
+      } finally {
+        clearTimeout(guard);
+      }
+      assert.equal(await client.read(new Uint8Array(1)), null);
     }
-    assert.equal(await client.read(new Uint8Array(1)), null);
-  }
-  hold[Symbol.dispose]();
-  hold[Symbol.dispose](); // Letting go twice counts once.
+    hold[Symbol.dispose]();
+    hold[Symbol.dispose](); // Letting go twice counts once: the next hold still holds.
+    using _again = holdIdleClock();
+    for (let round = 3; round <= 4; round++) {
+      using _client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+      using _wire = new Wire(await listener.accept(), { timeoutMs: 100 });
+    }
+  });
+  // One clock for each hold, not one for each wire.
+  assert.equal(made, 2);
 });
 
 Deno.test("the idle timeout's farewell goes out before the close, unless cleared once a reply began", async () => {

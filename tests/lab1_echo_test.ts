@@ -3,6 +3,8 @@ import { join } from "node:path";
 import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
 import { inProcess } from "./support/in_process.ts";
+import { countIntervals } from "./support/count_intervals.ts";
+import { writeAll } from "../common/io.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { copyDir, ROOT, runScript, script, startScript } from "../harness/process.ts";
 
@@ -49,6 +51,28 @@ Deno.test("200 concurrent clients are all answered correctly", async () => {
   );
   replies.forEach((r, i) => assert.equal(r, `CLIENT ${i} Ä`));
 });
+
+Deno.test("clients that come one at a time share the server's one idle clock", async () => {
+  const made = await countIntervals(async () => {
+    await using s = startServer();
+    for (let i = 0; i < 3; i++) assert.equal(await plainEcho(s.port, `client ${i}`), `CLIENT ${i}`);
+  });
+  assert.equal(made, 1);
+});
+
+/** One exchange from a client with no `Wire`, so the server's wires alone use the idle clock. */
+async function plainEcho(port: number, sentence: string): Promise<string> {
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await writeAll(conn, new TextEncoder().encode(sentence));
+  await conn.closeWrite();
+  const decoder = new TextDecoder();
+  const chunk = new Uint8Array(1024);
+  let reply = "";
+  for (let n; (n = await conn.read(chunk)) !== null;) {
+    reply += decoder.decode(chunk.subarray(0, n), { stream: true });
+  }
+  return reply + decoder.decode();
+}
 
 Deno.test("a silent client does not block others and is closed after the idle timeout", async () => {
   await using s = startServer({ idleTimeoutMs: 300 });
