@@ -14,6 +14,7 @@ import { escapeControl } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";
 import { countIntervals } from "./support/count_intervals.ts";
+import { readAll } from "./support/read_all.ts";
 
 const enc = new TextEncoder();
 
@@ -236,16 +237,6 @@ Deno.test("the idle timeout's farewell goes out before the close, unless cleared
     assert.equal(seen, cleared ? "OK 5\n" : "OK 5\nERROR idle\n");
   }
 });
-
-/** Everything a connection receives until it closes. */
-async function readAll(conn: Deno.Conn): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(4096);
-  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
-  const out = new Uint8Array(chunks.reduce((sum, c) => sum + c.length, 0));
-  chunks.reduce((off, c) => (out.set(c, off), off + c.length), 0);
-  return out;
-}
 
 Deno.test("one run of block writes may outlast the idle timeout while bytes move; stalled, it is cut", async () => {
   const timeoutMs = 250;

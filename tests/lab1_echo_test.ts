@@ -4,6 +4,7 @@ import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
 import { inProcess } from "./support/in_process.ts";
 import { countIntervals } from "./support/count_intervals.ts";
+import { readAll } from "./support/read_all.ts";
 import { writeAll } from "../common/io.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
 import { copyDir, ROOT, runScript, script, startScript } from "../harness/process.ts";
@@ -65,13 +66,7 @@ async function plainEcho(port: number, sentence: string): Promise<string> {
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(conn, new TextEncoder().encode(sentence));
   await conn.closeWrite();
-  const decoder = new TextDecoder();
-  const chunk = new Uint8Array(1024);
-  let reply = "";
-  for (let n; (n = await conn.read(chunk)) !== null;) {
-    reply += decoder.decode(chunk.subarray(0, n), { stream: true });
-  }
-  return reply + decoder.decode();
+  return new TextDecoder().decode(await readAll(conn));
 }
 
 Deno.test("a silent client does not block others and is closed after the idle timeout", async () => {
@@ -113,10 +108,7 @@ Deno.test("a UTF-8 character split across writes is upper-cased whole", async ()
     await new Promise((r) => setTimeout(r, 20));
   }
   await conn.closeWrite();
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(100);
-  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
-  assert.equal(new TextDecoder().decode(new Uint8Array(chunks.flatMap((c) => [...c]))), "ASS€");
+  assert.equal(new TextDecoder().decode(await readAll(conn)), "ASS€");
 });
 
 Deno.test("handout-style peers: a client that never half-closes, a server that reads once", async () => {

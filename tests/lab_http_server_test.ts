@@ -8,6 +8,7 @@ import { RACY_MS } from "../lab_http/responses.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
 import { inProcess } from "./support/in_process.ts";
+import { readAll } from "./support/read_all.ts";
 
 const SERVER = script("lab_http/server.ts");
 const CLIENT = script("lab_http/client.ts");
@@ -37,15 +38,7 @@ async function raw(
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
   ];
   await conn.write(enc.encode(lines.join("\r\n") + "\r\n\r\n"));
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
-  const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
-  let off = 0;
-  for (const c of chunks) {
-    all.set(c, off);
-    off += c.length;
-  }
+  const all = await readAll(conn);
   const split = all.findIndex((_, i) =>
     all[i] === 13 && all[i + 1] === 10 && all[i + 2] === 13 && all[i + 3] === 10
   );
@@ -575,10 +568,7 @@ Deno.test("server CLI --trace: each answer's head as it went out, the answers fr
 async function rawHead(port: number, head: string): Promise<RawResponse> {
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(enc.encode(head + "\r\n\r\n"));
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  const buf = new Uint8Array(65536);
-  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
-  const all = new Uint8Array(await new Blob(chunks).arrayBuffer());
+  const all = await readAll(conn);
   const split = all.findIndex((_, i) =>
     all[i] === 13 && all[i + 1] === 10 && all[i + 2] === 13 && all[i + 3] === 10
   );
@@ -878,10 +868,7 @@ Deno.test("a file that shrinks while it is sent: the body stops at its new end, 
 async function exchange(port: number, text: string): Promise<string> {
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(new Uint8Array([...text].map((c) => c.charCodeAt(0))));
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
-  const buf = new Uint8Array(65536);
-  for (let n; (n = await conn.read(buf)) !== null;) chunks.push(buf.slice(0, n));
-  return new TextDecoder("latin1").decode(new Uint8Array(await new Blob(chunks).arrayBuffer()));
+  return new TextDecoder("latin1").decode(await readAll(conn));
 }
 
 /** The status of each response in `text`, in order (bodies skipped by Content-Length). */
@@ -1011,10 +998,7 @@ Deno.test("connections: keep-alive, pipelined requests answered in order, HTTP/1
   await conn.write(enc.encode("GET /hello.txt HT"));
   await new Promise((r) => setTimeout(r, 50));
   await conn.write(enc.encode("TP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
-  const buf = new Uint8Array(4096);
-  let text = "";
-  for (let n; (n = await conn.read(buf)) !== null;) text += dec.decode(buf.subarray(0, n));
-  assert.deepEqual(statuses(text), [200]);
+  assert.deepEqual(statuses(dec.decode(await readAll(conn))), [200]);
   assert.equal(s.log.filter((l) => / 200 13$/.test(l)).length, 9);
 });
 
@@ -1050,10 +1034,7 @@ Deno.test("smuggling: a request body is never read as the next request, and an a
     enc.encode(`POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: ${body.length}\r\n\r\n`),
   );
   for (let off = 0; off < body.length;) off += await conn.write(body.subarray(off));
-  const reply = new Uint8Array(4096);
-  let text = "";
-  for (let n; (n = await conn.read(reply)) !== null;) text += dec.decode(reply.subarray(0, n));
-  assert.deepEqual(statuses(text), [405]);
+  assert.deepEqual(statuses(dec.decode(await readAll(conn))), [405]);
 });
 
 Deno.test("limits: a head over 8 KiB gets 431, a request line over it 414; a silent or slow client is closed after the idle timeout while others are served", async () => {

@@ -13,6 +13,7 @@ import { download } from "../lab3_file/client.ts";
 import { serveFiles } from "../lab3_file/server.ts";
 import { hasPython, script } from "../harness/process.ts";
 import { inProcess } from "./support/in_process.ts";
+import { readAll } from "./support/read_all.ts";
 
 const python = await hasPython();
 
@@ -113,11 +114,7 @@ async function httpGet(port: number, path: string): Promise<string> {
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const encoder = new TextEncoder();
   await conn.write(encoder.encode(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-  const decoder = new TextDecoder();
-  const buf = new Uint8Array(4096);
-  let text = "";
-  for (let n; (n = await conn.read(buf)) !== null;) text += decoder.decode(buf.subarray(0, n));
-  return text;
+  return new TextDecoder().decode(await readAll(conn));
 }
 
 const stdoutServers = [
