@@ -113,6 +113,9 @@ async function measure(
 /** The Deno floor plus what every lab server must do (`peers/deno_*_duties.ts`). */
 const DUTIES = "Deno floor + duties";
 
+/** Node's row for a lab: its `net` or `dgram` server (`peers/node_echo.mjs`). */
+const nodeName = (mode: Mode) => `Node ${mode === "udp" ? "dgram" : "net"}`;
+
 /** The peers of one lab, those whose runtime this machine has. */
 async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
   const deno = Deno.execPath();
@@ -131,7 +134,7 @@ async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
   });
   if (await hasNode()) {
     peers.push({
-      name: `Node ${mode === "udp" ? "dgram" : "net"}`,
+      name: nodeName(mode),
       command: ["node", script("bench/peers/node_echo.mjs"), mode, "{P}"],
     });
   } else {
@@ -246,7 +249,7 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
       printTable(["server", "clients", "ops/s", "(range)", "x Deno floor", "errors"], table);
       const ours = peers[0].name;
       const has = (peer: string) => peers.some((p) => p.name === peer);
-      const node = `Node ${mode === "udp" ? "dgram" : "net"}`;
+      const node = nodeName(mode);
       for (const [, clients, think] of modeRows) {
         if (think) continue;
         console.log(
@@ -287,10 +290,10 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
             0.95,
           );
         }
-        if (has("Node dgram")) {
+        if (has(node)) {
           target(
             "UDP at 20 clients: at least Node's dgram",
-            ratio(ours, "Node dgram", 20),
+            ratio(ours, node, 20),
             1,
           );
         }
