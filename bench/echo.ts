@@ -8,7 +8,8 @@
  * and each ratio is the median of the ratios within a round.
  *
  * The peers: our lab server; the runtime's floor, a minimal Deno loop on the
- * same socket calls (`peers/deno_*_floor.ts`), and that floor with the log
+ * same socket calls (`peers/deno_*_floor.ts`), run twice in each round to
+ * show how far a ratio moves for no reason of its own, and that floor with the log
  * lines (and for lab1 the idle timeout) every lab server owes
  * (`peers/deno_*_duties.ts`); Node's `net`/`dgram` (`peers/node_echo.mjs`);
  * the handout's Python loop; and a C epoll server (`peers/cecho.c`), the
@@ -110,6 +111,12 @@ async function measure(
   }
 }
 
+/**
+ * The Deno floor a second time in each round: its ratio to the floor is what a ratio moves on this
+ * host for no reason of the server's own, the bench's resolution.
+ */
+const FLOOR_AGAIN = "Deno floor, again";
+
 /** The Deno floor plus what every lab server must do (`peers/deno_*_duties.ts`). */
 const DUTIES = "Deno floor + duties";
 
@@ -121,12 +128,11 @@ async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
   const deno = Deno.execPath();
   const net = mode === "udp" ? ["--unstable-net", "--allow-net"] : ["--allow-net"];
   const ours = mode === "udp" ? "lab_udp/server.ts" : "lab1_echo/server.ts";
+  const floor = [deno, "run", ...net, script(`bench/peers/deno_${mode}_floor.ts`), "{P}"];
   const peers: Peer[] = [
     { name: ours, command: [deno, "run", ...net, script(ours), "-a", "127.0.0.1", "{P}"] },
-    {
-      name: "Deno floor",
-      command: [deno, "run", ...net, script(`bench/peers/deno_${mode}_floor.ts`), "{P}"],
-    },
+    { name: "Deno floor", command: floor },
+    { name: FLOOR_AGAIN, command: floor },
   ];
   peers.push({
     name: DUTIES,
@@ -224,11 +230,13 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
         median((results.get(key(peer, clients, think)) ?? []).map((r) => r.ops));
       // The median of each round's ratio, not the ratio of the medians: this host's speed drifts by
       // a fifth from minute to minute, and peers measured in the same round drift together.
-      const ratio = (peer: string, base: string, clients: number, think = 0) => {
+      const roundRatios = (peer: string, base: string, clients: number, think = 0) => {
         const a = results.get(key(peer, clients, think)) ?? [];
         const b = results.get(key(base, clients, think)) ?? [];
-        return median(a.map((run, i) => run.ops / b[i]?.ops));
+        return a.map((run, i) => run.ops / b[i]?.ops);
       };
+      const ratio = (peer: string, base: string, clients: number, think = 0) =>
+        median(roundRatios(peer, base, clients, think));
       const errors = (peer: string, clients: number, think = 0) =>
         (results.get(key(peer, clients, think)) ?? []).reduce((sum, r) => sum + r.errors, 0);
       const table: (string | number)[][] = [];
@@ -252,6 +260,12 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
       const node = nodeName(mode);
       for (const [, clients, think] of modeRows) {
         if (think) continue;
+        const again = roundRatios(FLOOR_AGAIN, "Deno floor", clients);
+        console.log(
+          `at ${clients} client(s): the Deno floor against itself, run twice in each round: ${
+            again.map((r) => `${fixed(r, 2)}x`).join(", ")
+          } (a ratio moves this much for no reason of the server's own)`,
+        );
         console.log(
           `at ${clients} client(s): the floor with a lab server's duties (${
             mode === "tcp"
