@@ -21,7 +21,7 @@
 import { join } from "node:path";
 import { hasPython, script } from "../harness/process.ts";
 import { freePort } from "../harness/free_port.ts";
-import { fixed, median, printTable, range } from "./load.ts";
+import { fiveNumbers, fixed, median, printTable, range } from "./load.ts";
 import { has, pinned } from "./tools.ts";
 
 type Mode = "tcp" | "udp";
@@ -37,8 +37,6 @@ interface Run {
   ops: number;
   errors: number;
 }
-
-const ROUNDS = 3;
 
 /** Compiles the load generator and the C server into `dir`; `undefined` without a C compiler. */
 async function buildTools(dir: string): Promise<{ loadgen: string; cecho: string } | undefined> {
@@ -181,7 +179,11 @@ function target(label: string, ratio: number, goal: number, note = ""): void {
 }
 
 /** Runs the lab 1 and UDP benchmarks and prints their tables and targets. */
-export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise<void> {
+export async function benchEcho(
+  seconds: number,
+  only?: "lab1" | "udp",
+  rounds = 3,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bench_echo_" });
   try {
     const tools = await buildTools(dir);
@@ -205,12 +207,12 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
       console.log(
         `\n## ${lab}: ${unit}; C load generator${
           taskset ? ", server on core 0, load on core 1" : ""
-        }, median of ${ROUNDS} interleaved ${seconds} s runs; a ratio is the median of the rounds' ratios\n`,
+        }, median of ${rounds} interleaved ${seconds} s runs; a ratio is the median of the rounds' ratios\n`,
       );
       const peers = await peersFor(mode, tools.cecho);
       const results = new Map<string, Run[]>();
       const key = (peer: string, clients: number, think: number) => `${peer}@${clients}+${think}`;
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = 0; round < rounds; round++) {
         for (const [, clients, think] of modeRows) {
           // With think time only the handout is of interest: it serves one client at a time.
           const these = think
@@ -260,11 +262,12 @@ export async function benchEcho(seconds: number, only?: "lab1" | "udp"): Promise
       const node = nodeName(mode);
       for (const [, clients, think] of modeRows) {
         if (think) continue;
-        const again = roundRatios(FLOOR_AGAIN, "Deno floor", clients);
+        const [low, q1, mid, q3, high] = fiveNumbers(
+          roundRatios(FLOOR_AGAIN, "Deno floor", clients),
+        )
+          .map((r) => `${fixed(r, 2)}x`);
         console.log(
-          `at ${clients} client(s): the Deno floor against itself, run twice in each round: ${
-            again.map((r) => `${fixed(r, 2)}x`).join(", ")
-          } (a ratio moves this much for no reason of the server's own)`,
+          `at ${clients} client(s): the Deno floor against itself, run twice in each round: ${mid}; half the rounds ${q1}-${q3}, all ${low}-${high} (how far a ratio moves for no reason of the server's own)`,
         );
         console.log(
           `at ${clients} client(s): the floor with a lab server's duties (${

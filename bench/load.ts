@@ -15,6 +15,12 @@ export function median(values: number[]): number {
   return quantile(values.sort((a, b) => a - b), 0.5);
 }
 
+/** The lowest, lower quartile, median, upper quartile and highest of values (sorts them in place). */
+export function fiveNumbers(values: number[]): number[] {
+  const sorted = values.sort((a, b) => a - b);
+  return [0, 0.25, 0.5, 0.75, 1].map((q) => quantile(sorted, q));
+}
+
 /** Prints rows as an aligned table. */
 export function printTable(header: string[], rows: (string | number)[][]): void {
   const cells = [header, ...rows.map((r) => r.map(String))];
