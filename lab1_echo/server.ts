@@ -17,6 +17,7 @@ import { IdleTimeoutError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
 import { stderrTracer } from "../common/trace.ts";
+import { ChunkPool } from "./chunk_pool.ts";
 import { UpperCaser } from "./upper_case.ts";
 
 /** The handout's port. */
@@ -28,6 +29,8 @@ const LOGGED_CHARS = 200;
  * into it. A zero-filled 64 KiB chunk per connection cost a tenth of the rate.
  */
 const CHUNK_BYTES = 16 * 1024;
+// Each connection reads into a chunk that an earlier one gave back (chunk_pool.ts).
+const chunks = new ChunkPool(CHUNK_BYTES);
 
 /** Options for {@linkcode serveEcho}. */
 export interface EchoServerOptions {
@@ -64,7 +67,7 @@ export function serveEcho(options: EchoServerOptions): Server {
       timeoutMs: options.idleTimeoutMs ?? 30_000,
       trace: options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined,
     });
-    const chunk = new Uint8Array(CHUNK_BYTES);
+    const chunk = chunks.take();
     const upper = new UpperCaser(LOGGED_CHARS);
     try {
       // The sentence: every read upper-cased and sent back as it comes.
@@ -79,6 +82,8 @@ export function serveEcho(options: EchoServerOptions): Server {
       const why = error instanceof IdleTimeoutError ? "idle timeout, closed" : describeError(error);
       if (!closing) log(`${formatAddr(conn.remoteAddr, "python")}: ${why}`);
     } finally {
+      // No read or write is pending: the next connection may use the chunk.
+      chunks.give(chunk);
       const seen = upper.seen;
       const shown = seen.length > LOGGED_CHARS ? `${seen.slice(0, LOGGED_CHARS)}...` : seen;
       log(`Data from connected user: ${JSON.stringify(shown).slice(1, -1)}`);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
+import { ChunkPool } from "../lab1_echo/chunk_pool.ts";
 import { inProcess } from "./support/in_process.ts";
 import { countIntervals } from "./support/count_intervals.ts";
 import { readAll } from "./support/read_all.ts";
@@ -59,6 +60,31 @@ Deno.test("clients that come one at a time share the server's one idle clock", a
     for (let i = 0; i < 3; i++) assert.equal(await plainEcho(s.port, `client ${i}`), `CLIENT ${i}`);
   });
   assert.equal(made, 1);
+});
+
+Deno.test("a reused read chunk shows no earlier client's bytes", async () => {
+  await using s = startServer();
+  // A long sentence fills the chunk; the next clients reuse it (one at a time, so they must).
+  const long = "x".repeat(12_000);
+  assert.equal(await plainEcho(s.port, long), long.toUpperCase());
+  assert.equal(await plainEcho(s.port, "hi"), "HI");
+  // A client gone in the middle of its sentence (unread echo: a reset) gives its chunk back too.
+  const reset = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  await writeAll(reset, new TextEncoder().encode("secret ".repeat(1000)));
+  reset.close();
+  assert.equal(await plainEcho(s.port, "ok"), "OK");
+  assert.equal(await plainEcho(s.port, ""), "");
+});
+
+Deno.test("ChunkPool gives back what it was given, up to its bound", () => {
+  const pool = new ChunkPool(8, 1);
+  const [a, b] = [pool.take(), pool.take()];
+  assert.notEqual(a, b);
+  assert.equal(a.length, 8);
+  pool.give(a);
+  pool.give(b); // past the bound: dropped
+  assert.equal(pool.take(), a);
+  assert.notEqual(pool.take(), b);
 });
 
 /** One exchange from a client with no `Wire`, so the server's wires alone use the idle clock. */
