@@ -5,7 +5,7 @@
  * A new 16 KiB `Uint8Array` per connection is zero-filled memory outside V8's
  * heap, and enough of them make V8 collect garbage: 3.8 us each in a loop on
  * this machine. Taken from a pool instead, the server ran 1.12x as many
- * connections/s at 50 clients (0.85x the CPU time per connection) and 1.07x
+ * connections/s at 50 clients (0.85x the user CPU time per connection) and 1.07x
  * at 1 client (paired, 10 rounds of 3 s, 2026-11-26).
  *
  * @module
