@@ -9,8 +9,8 @@
  *
  * The peers: our lab server; the runtime's floor, a minimal Deno loop on the
  * same socket calls (`peers/deno_*_floor.ts`), run twice in each round to
- * show how far a ratio moves for no reason of its own, and that floor with the log
- * lines (and for lab1 the idle timeout) every lab server owes
+ * show how far a ratio moves for no reason of its own; that floor with the
+ * log lines (and for lab1 the idle timeout) every lab server owes
  * (`peers/deno_*_duties.ts`); Node's `net`/`dgram` (`peers/node_echo.mjs`);
  * the handout's Python loop; and a C epoll server (`peers/cecho.c`), the
  * machine's floor.
@@ -135,11 +135,11 @@ async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
     { name: ours, command: [deno, "run", ...net, script(ours), "-a", "127.0.0.1", "{P}"] },
     { name: "Deno floor", command: floor },
     { name: FLOOR_AGAIN, command: floor },
+    {
+      name: DUTIES,
+      command: [deno, "run", ...net, script(`bench/peers/deno_${mode}_duties.ts`), "{P}"],
+    },
   ];
-  peers.push({
-    name: DUTIES,
-    command: [deno, "run", ...net, script(`bench/peers/deno_${mode}_duties.ts`), "{P}"],
-  });
   if (await hasNode()) {
     peers.push({
       name: nodeName(mode),

@@ -7,8 +7,11 @@ import { log } from "./batched_log.ts";
 
 // By port: the sender's host, and the two lines about it.
 const senders = new Map<number, [string, string, string]>();
-const port = Number(Deno.args[0]);
-const s = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+const s = Deno.listenDatagram({
+  transport: "udp",
+  hostname: "127.0.0.1",
+  port: Number(Deno.args[0]),
+});
 const buf = new Uint8Array(65536);
 while (true) {
   const [d, a] = await s.receive(buf);
