@@ -67,3 +67,16 @@ export function escapeControl(text: string): string {
     return hex.length > 2 ? `\\u${hex.padStart(4, "0")}` : `\\x${hex.padStart(2, "0")}`;
   });
 }
+
+/**
+ * Peer text quoted for a log line or a message: JSON's quotes and escapes (which cover U+0000-U+001F,
+ * `"` and `\\`), then {@linkcode escapeControl} for DEL, the C1 controls and the bidirectional
+ * controls, which JSON leaves as they are. Every lab prints a peer's text through this.
+ * @example
+ * ```ts
+ * quote("a\u009b2J\u202e"); // "\"a\\x9b2J\\u202e\""
+ * ```
+ */
+export function quote(text: string): string {
+  return escapeControl(JSON.stringify(text));
+}
