@@ -41,6 +41,24 @@ export interface UdpServerOptions {
 }
 
 /**
+ * Why a reply to a datagram from `port` could start a loop that never ends, or `undefined` if it
+ * cannot. A sender's address can be forged: one from the server's own port (its own address, or
+ * another student's server on 12000) would be answered by an answer, back and forth for ever;
+ * so would one from a system service's port (below 1024), such as echo on port 7.
+ *
+ * @example
+ * ```ts
+ * loopRisk(12000, 12000); // "from the server's own port"
+ * loopRisk(54321, 12000); // undefined
+ * ```
+ */
+export function loopRisk(port: number, ownPort: number): string | undefined {
+  if (port === ownPort) return "from the server's own port";
+  if (port < 1024) return "from a system port (below 1024)";
+  return undefined;
+}
+
+/**
  * Starts the UDP upper-case echo server.
  *
  * @example
@@ -62,6 +80,7 @@ export function serveUdp(options: UdpServerOptions): Server {
   // allows them) shows up as too big instead of being cut short.
   const buffer = new Uint8Array(MAX_DATAGRAM + 1);
   const logLines = new LogLines();
+  const ownPort = (socket.addr as Deno.NetAddr).port;
   let closing = false;
 
   async function receiveLoop(): Promise<void> {
@@ -75,6 +94,11 @@ export function serveUdp(options: UdpServerOptions): Server {
         if (closing || error instanceof Deno.errors.BadResource) return;
         // An ICMP error for an earlier reply, for example: not fatal for a UDP server.
         log(`receive failed: ${describeError(error)}`);
+        continue;
+      }
+      const risk = loopRisk(from.port, ownPort);
+      if (risk) {
+        log(`Ignored datagram from ${formatAddr(from, "python")}: ${risk}`);
         continue;
       }
       const { peer, received, sent } = logLines.of(from);

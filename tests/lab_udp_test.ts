@@ -6,6 +6,7 @@ import { runScript, script, startScript } from "../harness/process.ts";
 import { within } from "../lab_udp/datagram.ts";
 import { LogLines } from "../lab_udp/log_lines.ts";
 import { formatAddr } from "../common/addr.ts";
+import { canForge, sendForged } from "./support/forge_udp.ts";
 
 const CLIENT = script("lab_udp/client.ts");
 const SERVER = script("lab_udp/server.ts");
@@ -546,4 +547,101 @@ Deno.test("the log lines cached per sender name that sender, port and all, also 
       });
     }
   }
+});
+
+const forge = await canForge();
+const isRoot = Deno.uid() === 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The name of a test that needs a raw socket, saying so when it is skipped. */
+function forgeTest(name: string, fn: () => Promise<void>) {
+  Deno.test({
+    name: forge ? name : `${name} (skipped: python3 and a raw socket, as root, are needed)`,
+    ignore: !forge,
+    fn,
+  });
+}
+
+forgeTest(
+  "a datagram forged from the server's own address and port is ignored, not answered for ever",
+  async () => {
+    await using s = startServer();
+    const self = { hostname: "127.0.0.1", port: s.port };
+    await sendForged(self, self, enc.encode("loop"));
+    // Answered, it would come back as a request: each turn two more log lines, for ever.
+    const { reply } = await udpEcho({ hostname: "127.0.0.1", port: s.port, sentence: "next" });
+    assert.equal(reply, "NEXT");
+    await sleep(300);
+    const ignored = `Ignored datagram from ('127.0.0.1', ${s.port}): from the server's own port`;
+    assert.equal(s.log.length, 3, s.log.slice(0, 10).join("\n"));
+    assert.equal(s.log.filter((l) => l === ignored).length, 1, s.log.slice(0, 10).join("\n"));
+    assert.equal(s.log.filter((l) => /^(Received request from|Sent reply to) /.test(l)).length, 2);
+  },
+);
+
+forgeTest(
+  "two servers on one port, or one on 0.0.0.0: a datagram forged from the port on another address is ignored",
+  async () => {
+    // Two students' servers on the same port of two addresses would ping-pong.
+    await using a = startServer();
+    await using b = inProcess((log) => serveUdp({ hostname: "127.0.0.2", port: a.port, log }));
+    await sendForged({ hostname: "127.0.0.2", port: a.port }, {
+      hostname: "127.0.0.1",
+      port: a.port,
+    }, enc.encode("ping-pong"));
+    // One on 0.0.0.0 would answer itself: 127.0.0.2 is one of its addresses.
+    await using any = inProcess((log) => serveUdp({ hostname: "0.0.0.0", port: 0, log }));
+    await sendForged({ hostname: "127.0.0.2", port: any.port }, {
+      hostname: "127.0.0.1",
+      port: any.port,
+    }, enc.encode("loop"));
+    await sleep(300);
+    assert.deepEqual(a.log, [
+      `Ignored datagram from ('127.0.0.2', ${a.port}): from the server's own port`,
+    ], a.log.slice(0, 10).join("\n"));
+    assert.deepEqual(b.log, [], b.log.slice(0, 10).join("\n"));
+    assert.deepEqual(any.log, [
+      `Ignored datagram from ('127.0.0.2', ${any.port}): from the server's own port`,
+    ], any.log.slice(0, 10).join("\n"));
+    const { reply } = await udpEcho({
+      hostname: "127.0.0.1",
+      port: any.port,
+      sentence: "still here",
+    });
+    assert.equal(reply, "STILL HERE");
+  },
+);
+
+Deno.test({
+  name: `a datagram from a port below 1024 gets no reply (an echo service would answer back)${
+    isRoot ? "" : " (skipped: binding a port below 1024 needs root)"
+  }`,
+  ignore: !isRoot,
+  async fn() {
+    await using s = startServer();
+    let socket: Deno.DatagramConn | undefined;
+    for (let port = 999; !socket; port--) {
+      try {
+        socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port });
+      } catch (error) {
+        if (!(error instanceof Deno.errors.AddrInUse) || port < 990) throw error;
+      }
+    }
+    const port = (socket.addr as Deno.NetAddr).port;
+    const pending = socket.receive().catch(() => undefined);
+    try {
+      await socket.send(enc.encode("echo me"), {
+        transport: "udp",
+        hostname: "127.0.0.1",
+        port: s.port,
+      });
+      assert.equal(await within(pending, 500), undefined, "the server answered port " + port);
+    } finally {
+      socket.close();
+      await pending;
+    }
+    assert.deepEqual(s.log, [
+      `Ignored datagram from ('127.0.0.1', ${port}): from a system port (below 1024)`,
+    ]);
+  },
 });
