@@ -1,8 +1,11 @@
 /**
  * The wire trace behind `--trace`: one stderr line per socket read or write, so a student sees one
- * send arrive as several reads. And {@linkcode escapeControl}, for peer text that is printed.
+ * send arrive as several reads. And {@linkcode quote} and {@linkcode escapeControl}, for peer text
+ * that is printed.
  * @module
  */
+
+import { traceLine } from "./log.ts";
 
 /** Prints one transfer: `->` sent, `<-` received; `undefined` means tracing is off. */
 export type Tracer = (direction: "->" | "<-", bytes: Uint8Array) => void;
@@ -11,10 +14,11 @@ const SHOWN_CHARS = 60;
 const SHOWN_BYTES = 16;
 
 /**
- * A tracer writing to stderr, each line prefixed with `label` (a server traces many peers).
+ * A client's tracer: each line written to stderr at once, so it keeps its place among the client's
+ * other messages there. A stderr nobody reads holds the client; a closed one throws.
  * @example
  * ```ts
- * stderrTracer("127.0.0.1:5000")("<-", new Uint8Array([1, 2, 3]));
+ * stderrTracer("127.0.0.1:12000")("->", new Uint8Array([1, 2, 3]));
  * ```
  */
 export function stderrTracer(label?: string): Tracer {
@@ -24,6 +28,20 @@ export function stderrTracer(label?: string): Tracer {
     const line = encoder.encode(`${prefix}${formatTrace(direction, bytes)}\n`);
     for (let off = 0; off < line.length;) off += Deno.stderr.writeSync(line.subarray(off));
   };
+}
+
+/**
+ * A server's tracer, each line prefixed with `label` (a server traces many peers). The lines go
+ * to stderr through `traceLine` (log.ts), as the log goes to stdout: a stderr nobody reads or a
+ * closed one can neither hold the server nor end it.
+ * @example
+ * ```ts
+ * serverTracer("127.0.0.1:5000")("<-", new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export function serverTracer(label: string): Tracer {
+  const prefix = `[${label}] `;
+  return (direction, bytes) => traceLine(prefix + formatTrace(direction, bytes));
 }
 
 // One transfer as a trace line: printable UTF-8 quoted, anything else as hex.

@@ -16,7 +16,7 @@ import { describeError, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { serverTracer } from "../common/trace.ts";
 import { ChunkPool } from "./chunk_pool.ts";
 import { UpperCaser } from "./upper_case.ts";
 
@@ -65,7 +65,7 @@ export function serveEcho(options: EchoServerOptions): Server {
     log(`Connected by: ${formatAddr(conn.remoteAddr, "python")}`);
     using wire = new Wire(conn, {
       timeoutMs: options.idleTimeoutMs ?? 30_000,
-      trace: options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined,
+      trace: options.trace ? serverTracer(formatAddr(conn.remoteAddr)) : undefined,
     });
     const chunk = chunks.take();
     const upper = new UpperCaser(LOGGED_CHARS);

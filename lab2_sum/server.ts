@@ -21,7 +21,7 @@ import { describeError, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { serverTracer } from "../common/trace.ts";
 import {
   inRange,
   MAX_LINE,
@@ -91,7 +91,7 @@ export function serveSum(options: SumServerOptions): SumServer {
     log(`Connected by: ${peer}`);
     using wire = new Wire(conn, {
       timeoutMs: options.idleTimeoutMs ?? 30_000,
-      trace: options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined,
+      trace: options.trace ? serverTracer(formatAddr(conn.remoteAddr)) : undefined,
       farewell: IDLE_FAREWELL,
     });
     const refuse = async (reason: string) => {

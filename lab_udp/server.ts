@@ -16,7 +16,7 @@ import { option, parseCli, parseNumber, serverPort } from "../common/cli.ts";
 import { describeError, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
 import { onInterrupt, type Server } from "../common/server.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { serverTracer } from "../common/trace.ts";
 import { MAX_DATAGRAM } from "./datagram.ts";
 import { LogLines } from "./log_lines.ts";
 import { upperCaseInPlace } from "./upper_case.ts";
@@ -102,7 +102,7 @@ export function serveUdp(options: UdpServerOptions): Server {
         continue;
       }
       const { peer, received, sent } = logLines.of(from);
-      const trace = options.trace ? stderrTracer(formatAddr(from)) : undefined;
+      const trace = options.trace ? serverTracer(formatAddr(from)) : undefined;
       trace?.("<-", request);
       log(received);
       if (request.length > MAX_DATAGRAM) {

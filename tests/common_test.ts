@@ -181,6 +181,24 @@ await new Promise((r) => setTimeout(r, 100));
   assert.equal(lines.at(-2), `line ${10_000 - 1}`);
 });
 
+Deno.test("trace lines go to stderr as log lines go to stdout: bounded, dropped lines counted, flushed at exit", async () => {
+  const r = await runCommonChild(
+    "flushLog, logLine, traceLine",
+    "log.ts",
+    `for (let i = 0; i < 10_000 + 7; i++) traceLine("line " + i);
+logLine("on stdout");
+await flushLog();
+`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "on stdout\n");
+  const lines = r.stderr.split("\n");
+  assert.equal(lines.pop(), "");
+  assert.equal(lines.length, 10_000 + 1);
+  assert.equal(lines.at(-2), `line ${10_000 - 1}`);
+  assert.equal(lines.at(-1), "... 7 trace lines dropped (stderr was not reading)");
+});
+
 Deno.test("the idle timeout closes a silent connection with TimedOut", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });

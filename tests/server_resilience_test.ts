@@ -9,6 +9,7 @@ import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
 import { exchangeSum } from "../lab2_sum/client.ts";
 import { serveSum } from "../lab2_sum/server.ts";
+import { udpEcho } from "../lab_udp/client.ts";
 import { download } from "../lab3_file/client.ts";
 import { serveFiles } from "../lab3_file/server.ts";
 import { hasPython, script } from "../harness/process.ts";
@@ -219,3 +220,125 @@ Deno.test("a stdout nobody reads: lines are dropped and counted; the server answ
     assert.equal(status.code, 0);
   }
 });
+
+/** Reads `reader` until its text matches `pattern` or 10 s pass; the text read. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  pattern: RegExp,
+  text = "",
+): Promise<string> {
+  const decoder = new TextDecoder();
+  // Bounded: a line that never comes fails the assertion after, it does not hang.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const gaveUp = new Promise<"gave up">((r) => (timer = setTimeout(r, 10_000, "gave up")));
+  while (!pattern.test(text)) {
+    const next = await Promise.race([reader.read(), gaveUp]);
+    if (next === "gave up" || next.done) break;
+    text += decoder.decode(next.value, { stream: true });
+  }
+  clearTimeout(timer);
+  return text;
+}
+
+/** A request's text, about 60 characters, that its trace line shows whole: `#n#` then padding. */
+const traced = (n: number) => `#${n}# ${"x".repeat(54 - `${n}`.length)}`;
+
+// Each server with --trace, and one request by a client that fails in a few seconds, not 10.
+const traceServers = [
+  {
+    lab: "lab1_echo",
+    flags: ["--allow-net"],
+    file: "lab1_echo/server.ts",
+    args: ["-a", "127.0.0.1", "-p", "0", "--trace"],
+    ask: async (port: number, n: number) =>
+      assert.equal(
+        await echoOnce({ hostname: "127.0.0.1", port, sentence: traced(n), timeoutMs: 3000 }),
+        traced(n).toUpperCase(),
+      ),
+  },
+  {
+    lab: "lab2_sum",
+    flags: ["--allow-net"],
+    file: "lab2_sum/server.ts",
+    args: ["-a", "127.0.0.1", "-p", "0", "--number", "17", "--trace"],
+    ask: async (port: number, n: number) =>
+      assert.deepEqual(
+        await exchangeSum({
+          hostname: "127.0.0.1",
+          port,
+          name: traced(n),
+          number: 1,
+          timeoutMs: 3000,
+        }),
+        { name: "Server of Deno Socket Labs", number: 17 },
+      ),
+  },
+  {
+    lab: "lab_udp",
+    flags: ["--unstable-net", "--allow-net"],
+    file: "lab_udp/server.ts",
+    args: ["-a", "127.0.0.1", "-p", "0", "--trace"],
+    ask: async (port: number, n: number) =>
+      assert.equal(
+        (await udpEcho({ hostname: "127.0.0.1", port, sentence: traced(n), timeoutMs: 3000 }))
+          .reply,
+        traced(n).toUpperCase(),
+      ),
+  },
+];
+
+/** Runs `test` on a server started with its stdout piped, killed at the end if the test failed. */
+async function withServer(
+  flags: string[],
+  file: string,
+  args: string[],
+  test: (server: Awaited<ReturnType<typeof startWithPipedStdout>>) => Promise<void>,
+): Promise<void> {
+  const server = await startWithPipedStdout(flags, file, args);
+  let exited = false;
+  const status = server.child.status.finally(() => (exited = true));
+  try {
+    await test(server);
+  } finally {
+    if (!exited) server.child.kill("SIGKILL");
+    await status;
+  }
+}
+
+for (const { lab, flags, file, args, ask } of traceServers) {
+  Deno.test(`${lab}: --trace with a stderr nobody reads: the server answers on, the trace is held, then written`, async () => {
+    await withServer(flags, file, args, async ({ child, stdout, port }) => {
+      // Its log is read: only stderr is stuck.
+      const drained = (async () => {
+        while (!(await stdout.read()).done);
+      })();
+      // About 200 bytes of trace each: 2,000 fill a 64 KiB pipe six times over. A blocking
+      // trace write used to freeze the server after about 300.
+      const requests = 2000;
+      for (let n = 0; n < requests; n += 20) {
+        await Promise.all(Array.from({ length: 20 }, (_, i) => ask(port, n + i)));
+      }
+      // Reading stderr now: the held lines come out, up to the last request's.
+      const stderr = child.stderr.getReader();
+      const last = new RegExp(`#${requests - 1}#`);
+      assert.match(await readUntil(stderr, last), last);
+      child.kill("SIGTERM");
+      const [status] = await Promise.all([child.status, stderr.cancel(), drained]);
+      assert.equal(status.code, 0);
+    });
+  });
+
+  Deno.test(`${lab}: --trace with a closed stderr: the trace stops with a log line, the server answers on`, async () => {
+    await withServer(flags, file, args, async ({ child, stdout, port, firstLines }) => {
+      await child.stderr.cancel();
+      // The first trace write meets the closed pipe; the UDP server used to exit there.
+      for (let n = 0; n < 3; n++) await ask(port, n);
+      const closed = /^trace: standard error closed; no more trace lines$/m;
+      assert.match(await readUntil(stdout, closed, firstLines), closed);
+      for (let n = 3; n < 6; n++) await ask(port, n);
+      child.kill("SIGINT");
+      const [status] = await Promise.all([child.status, stdout.cancel()]);
+      assert.equal(status.code, 0);
+    });
+  });
+}
