@@ -56,7 +56,7 @@ function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
   // deno-lint-ignore no-control-regex
   if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text)) {
     const more = text.length > SHOWN_CHARS || bytes.length > SHOWN_CHARS * 4;
-    return `${head}  ${JSON.stringify(text.slice(0, SHOWN_CHARS))}${more ? " ..." : ""}`;
+    return `${head}  ${quote(text.slice(0, SHOWN_CHARS))}${more ? " ..." : ""}`;
   }
   const hex = Array.from(bytes.subarray(0, SHOWN_BYTES), (b) => b.toString(16).padStart(2, "0"));
   return `${head}  (binary) ${hex.join(" ")}${bytes.length > SHOWN_BYTES ? " ..." : ""}`;

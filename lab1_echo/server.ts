@@ -16,7 +16,7 @@ import { describeError, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { serverTracer } from "../common/trace.ts";
+import { quote, serverTracer } from "../common/trace.ts";
 import { ChunkPool } from "./chunk_pool.ts";
 import { UpperCaser } from "./upper_case.ts";
 
@@ -86,7 +86,7 @@ export function serveEcho(options: EchoServerOptions): Server {
       chunks.give(chunk);
       const seen = upper.seen;
       const shown = seen.length > LOGGED_CHARS ? `${seen.slice(0, LOGGED_CHARS)}...` : seen;
-      log(`Data from connected user: ${JSON.stringify(shown).slice(1, -1)}`);
+      log(`Data from connected user: ${quote(shown).slice(1, -1)}`);
     }
   }
 

@@ -21,7 +21,7 @@ import { describeError, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { serverTracer } from "../common/trace.ts";
+import { escapeControl, quote, serverTracer } from "../common/trace.ts";
 import {
   inRange,
   MAX_LINE,
@@ -109,7 +109,7 @@ export function serveSum(options: SumServerOptions): SumServer {
       if (problem) return await refuse(problem);
       const clientNumber = parseInteger(numberLine);
       if (clientNumber === undefined) {
-        return await refuse(`not an integer: ${JSON.stringify(numberLine.slice(0, 40))}`);
+        return await refuse(`not an integer: ${quote(numberLine.slice(0, 40))}`);
       }
       if (!inRange(clientNumber)) {
         shutdown = true;
@@ -119,7 +119,7 @@ export function serveSum(options: SumServerOptions): SumServer {
         log("Shutting down");
         return close();
       }
-      log(`Client's name: ${clientName}`);
+      log(`Client's name: ${escapeControl(clientName)}`);
       log(`Server's name: ${name}`);
       log(sumLine(clientNumber, number));
       await wire.writeText(`${name}\n${number}\n`);

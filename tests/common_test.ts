@@ -335,6 +335,27 @@ stderrTracer()("<-", new Uint8Array([0x41]));
   assert.deepEqual(lines.slice(3), [""]);
 });
 
+Deno.test("a server's trace goes through traceLine; either trace escapes DEL, C1 and bidirectional controls", async () => {
+  const r = await runCommonChild(
+    "serverTracer, stderrTracer",
+    "trace.ts",
+    `import { flushLog } from ${JSON.stringify(new URL("../common/log.ts", import.meta.url).href)};
+const text = new TextEncoder().encode("ok \\u202egnp.exe");
+stderrTracer()("<-", text);
+serverTracer("127.0.0.1:5000")("<-", text);
+serverTracer("127.0.0.1:5000")("->", new TextEncoder().encode("a\\u009b2J\\u007f"));
+await flushLog();
+`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stderr,
+    '<- 13 bytes  "ok \\u202egnp.exe"\n' +
+      '[127.0.0.1:5000] <- 13 bytes  "ok \\u202egnp.exe"\n' +
+      "[127.0.0.1:5000] -> 6 bytes  (binary) 61 c2 9b 32 4a 7f\n",
+  );
+});
+
 Deno.test("addresses as host:port, IPv6 in brackets, or as the handout's Python prints them", () => {
   assert.equal(formatAddr({ hostname: "::1", port: 80 }), "[::1]:80");
   assert.equal(formatAddr({ hostname: "example.org", port: 80 }), "example.org:80");

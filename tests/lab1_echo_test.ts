@@ -137,6 +137,21 @@ Deno.test("a UTF-8 character split across writes is upper-cased whole", async ()
   assert.equal(new TextDecoder().decode(await readAll(conn)), "ASS€");
 });
 
+Deno.test("the log escapes DEL, C1 and bidirectional controls in a sentence, also split across reads", async () => {
+  await using s = startServer();
+  using conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  // DEL in the ASCII start; U+009B (a CSI) cut between its two bytes, U+202E between its second
+  // and third: the server reads each part apart.
+  const bytes = new TextEncoder().encode("a\x7fb\u009b2J\u202egnp.exe");
+  for (const part of [bytes.subarray(0, 4), bytes.subarray(4, 8), bytes.subarray(8)]) {
+    await conn.write(part);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await conn.closeWrite();
+  await readAll(conn);
+  assert.equal(s.log.at(-1), "Data from connected user: a\\x7fb\\x9b2J\\u202egnp.exe");
+});
+
 Deno.test("handout-style peers: a client that never half-closes, a server that reads once", async () => {
   // The handout's client: send, recv once, close, without shutdown(SHUT_WR).
   await using s = startServer();

@@ -126,6 +126,22 @@ Deno.test("each bad input gets its ERROR and the server serves the next client",
   assert.equal(s.server.shutdownRequested(), false);
 });
 
+Deno.test("the log escapes DEL, C1 and bidirectional controls in what a client sent", async () => {
+  await using s = startServer();
+  const number = "4\u009b2J\u007f\u202e";
+  const escaped = '"4\\x9b2J\\x7f\\u202e"';
+  assert.equal(await raw(s.port, `Ann\n${number}\n`), `ERROR not an integer: ${escaped}\n`);
+  assert.equal(
+    await raw(s.port, "A\u009b2J\u007f\u202eB\n5\n"),
+    "ERROR the name contains control characters\n",
+  );
+  assert.deepEqual(s.log.filter((l) => l.includes("ERROR")).map((l) => l.replace(/^.*?: /, "")), [
+    `ERROR not an integer: ${escaped}`,
+    "ERROR the name contains control characters",
+  ]);
+  assert.doesNotMatch(s.log.join("\n"), /[\x7f-\x9f\u202e]/);
+});
+
 Deno.test("out of range stops the server: exit 0, client exit 1, port free at once", async () => {
   const server = await startScript(["--allow-net"], SERVER, [
     "-a",
