@@ -1,7 +1,8 @@
 /**
  * Path confinement: which file a URL path may name, and whether the file the
- * server opened is still that one. Everything "nothing outside the served
- * folder" rests on is in this module.
+ * server opened (or the folder it listed) is that one. Everything "nothing
+ * outside the served folder" rests on is in this module and in
+ * `common/steady_path.ts`.
  *
  * A URL path is cut into segments, each decoded on its own (so `%2f` cannot
  * make a new one); `.`, `..`, a `/`, `\` or NUL inside a segment and (without
@@ -12,18 +13,16 @@
  * That check is on names, and so is Deno's `--allow-read`. Between the check
  * and the open, anyone who can write in the folder can swap the file, or a
  * folder on its way, for a symlink to a secret. So the handler opens first,
- * then asks {@linkcode Root.holds} whether what it opened (the handle's
- * `stat`) is the file the path names now (`lstat`), reached through plain
- * folders only. What stays open to a race is said in the README's security
- * section.
+ * then asks {@linkcode Root.check} whether what it opened (the handle's
+ * `stat`) is the file the path names, through folders that did not move
+ * while it looked (`steadyLook`): no swap of the file or of any folder on
+ * the way can pass.
  *
  * @module
  */
 
 import { join, sep } from "node:path";
-
-/** How many times {@linkcode Root.holds} looks at a file below a folder and at its folders. */
-const CHECK_ROUNDS = 8;
+import { foldersTo, sameFile, steadyLook } from "../common/steady_path.ts";
 
 /** Why a URL path is refused before any file is looked at: 400 bad encoding, 404 the rest. */
 export type Refusal = 400 | 404;
@@ -63,19 +62,6 @@ export interface Place {
   real: string;
   /** What `lstat` said of `real` when it was resolved. */
   info: Deno.FileInfo;
-}
-
-/**
- * Whether two `stat` results are of one file: same device, inode and type.
- *
- * @example
- * ```ts
- * sameFile(Deno.statSync("."), Deno.lstatSync(Deno.realPathSync("."))); // true
- * ```
- */
-export function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.isFile === b.isFile &&
-    a.isDirectory === b.isDirectory && a.isSymlink === b.isSymlink;
 }
 
 /** The served folder, and the checks that keep every answer inside it. */
@@ -118,6 +104,19 @@ export class Root {
   }
 
   /**
+   * Whether a name inside a folder is hidden: it starts with a dot, and the
+   * root does not serve dotfiles.
+   *
+   * @example
+   * ```ts
+   * new Root(".").hides(".env"); // true
+   * ```
+   */
+  hides(name: string): boolean {
+    return !this.#dotfiles && name.startsWith(".");
+  }
+
+  /**
    * Where `segments` lead, symlinks followed; `undefined` when that is
    * outside the root, hidden or missing.
    *
@@ -136,14 +135,16 @@ export class Root {
       return undefined; // Missing, a dangling symlink, or not readable.
     }
     if (!this.contains(real)) return undefined;
-    const info = this.lstat(real);
+    const info = lstat(real);
     return info && { named, real, info };
   }
 
   /**
-   * Whether `opened`, the `stat` of what was opened from `place.real` (or of
-   * a folder just listed), is the file the place was resolved to and still
-   * the one its path names, reached from the root through plain folders.
+   * Whether `opened`, the `stat` of a handle opened from `place.real`, is
+   * the regular file that path names, reached from the root through folders
+   * that did not move while the server looked: `"same"`; `"moved"` if it is
+   * not (a swap, or a removal: answer 404); `"busy"` if a folder on the way
+   * kept changing too fast to tell (answer 503).
    *
    * @example
    * ```ts
@@ -151,54 +152,44 @@ export class Root {
    * const place = root.resolve(["deno.json"]);
    * if (place) {
    *   using file = await Deno.open(place.real);
-   *   root.holds(place, file.statSync()); // true, unless it was swapped meanwhile
+   *   await root.check(place, file.statSync()); // "same", unless it was swapped meanwhile
    * }
    * ```
    */
-  holds(place: Place, opened: Deno.FileInfo): boolean {
-    if (!sameFile(opened, place.info)) return false;
-    const now = this.lstat(place.real, CHECK_ROUNDS);
-    return now !== undefined && sameFile(now, opened);
+  async check(place: Place, opened: Deno.FileInfo): Promise<"same" | "moved" | "busy"> {
+    const folders = foldersTo(this.path, place.real);
+    if (folders === undefined || !opened.isFile) return "moved";
+    const seen = await steadyLook(folders, () => lstat(place.real));
+    if (typeof seen === "string") return seen;
+    return seen.value !== undefined && sameFile(seen.value, opened) ? "same" : "moved";
   }
 
   /**
-   * `lstat` of `real` (a resolved path inside the root) if every folder
-   * between the root and it is a plain folder, not a symlink, before and
-   * after; else `undefined`. With `rounds` above 1, the file and the folders
-   * are looked at again that many times and must not change.
-   *
-   * A folder swapped for a symlink and back between two of these system
-   * calls is not seen: Deno resolves every path by name and has no `openat`
-   * to pin a folder. Each round is one more swap the attacker must time
-   * exactly (the README gives the measured odds).
+   * Runs `read` (which reads the folder `place.real` by name) while every
+   * folder from the root down to that one stays put, so that what it read
+   * is that folder and no other: its result, `"moved"` or `"busy"` as for
+   * {@linkcode Root.check}.
    *
    * @example
    * ```ts
    * const root = new Root(".");
-   * root.lstat(root.path + "/deno.json")?.isFile;
+   * const place = root.resolve([])!;
+   * await root.readFolder(place, () => [...Deno.readDirSync(place.real)].length);
    * ```
    */
-  lstat(real: string, rounds = 1): Deno.FileInfo | undefined {
-    try {
-      if (!this.#plainFolders(real)) return undefined;
-      const info = Deno.lstatSync(real);
-      if (!this.#plainFolders(real)) return undefined;
-      // A file right in the root has no folder to swap: one look is exact.
-      if (real.lastIndexOf(sep) < this.#prefix.length) return info;
-      for (let round = 1; round < rounds; round++) {
-        if (!sameFile(Deno.lstatSync(real), info) || !this.#plainFolders(real)) return undefined;
-      }
-      return info;
-    } catch {
-      return undefined; // Removed or renamed meanwhile.
-    }
+  async readFolder<T>(place: Place, read: () => T | Promise<T>): Promise<T | "moved" | "busy"> {
+    const folders = foldersTo(this.path, join(place.real, "x"));
+    if (folders === undefined) return "moved";
+    const seen = await steadyLook(folders, read);
+    return typeof seen === "string" ? seen : seen.value;
   }
+}
 
-  /** Whether every folder between the root and `real` is a folder, not a symlink, right now. */
-  #plainFolders(real: string): boolean {
-    for (let i = real.indexOf(sep, this.#prefix.length); i > 0; i = real.indexOf(sep, i + 1)) {
-      if (!Deno.lstatSync(real.slice(0, i)).isDirectory) return false;
-    }
-    return true;
+/** `lstat`, or `undefined` for a path that is gone or refused. */
+function lstat(path: string): Deno.FileInfo | undefined {
+  try {
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined;
   }
 }

@@ -11,9 +11,11 @@
  *
  * How it stays correct:
  * - It keeps only what the main path read through a handle it had opened and
- *   checked (`static_files.ts`: confine the path, open, check, read), after
- *   {@linkcode KEEP_ROUNDS} more looks at the path (`Root.lstat`): a copy
- *   serves many requests, so it must be far harder to plant than one answer.
+ *   checked (`static_files.ts`: confine the path, open, check, read); that
+ *   check (`Root.check`) no swap can pass, so no copy of a file outside the
+ *   root is ever kept. (Until issue 28 the check was repeated looks, which a
+ *   swapper in lock-step dodged; a kept copy of the secret then leaked on
+ *   every request that found the swap in place.)
  * - Each request `lstat`s the path (resolving a URL through a symlink again
  *   first) and uses the copy only if it finds the very version that was
  *   read: same device, inode, size, mtime and ctime. A file swapped for a
@@ -31,7 +33,7 @@
  * @module
  */
 
-import type { Place, Root } from "./confine.ts";
+import type { Place } from "./confine.ts";
 import { headLines } from "./response_head.ts";
 import {
   type Answer,
@@ -46,8 +48,6 @@ import {
 
 /** Files up to this size are read whole and may be kept; larger ones are streamed. */
 export const SMALL_FILE = 128 * 1024;
-/** How many times a file's path is looked at before its copy is kept (see `Root.lstat`). */
-export const KEEP_ROUNDS = 24;
 /** At most this many files kept. */
 export const MAX_FILES = 4096;
 /** At most this many bytes of bodies kept. */
@@ -105,22 +105,18 @@ export class FastPath {
   /** Named path -> the version kept. */
   readonly #files = new Map<string, Kept>();
   #bytes = 0;
-  readonly #root: Root;
   readonly #cors: boolean;
 
   /**
-   * An empty cache for files under `root`; `cors` adds
-   * `Access-Control-Allow-Origin: *` to its answers.
+   * An empty cache; `cors` adds the CORS fields to its answers.
    *
    * @example
    * ```ts
-   * import { Root } from "./confine.ts";
-   * const fast = new FastPath(new Root("."), false);
+   * const fast = new FastPath(false);
    * fast.answer(new Request("http://x/a.txt"), "/a.txt"); // undefined: nothing kept yet
    * ```
    */
-  constructor(root: Root, cors: boolean) {
-    this.#root = root;
+  constructor(cors: boolean) {
     this.#cors = cors;
   }
 
@@ -130,8 +126,7 @@ export class FastPath {
    *
    * @example
    * ```ts
-   * import { Root } from "./confine.ts";
-   * const fast = new FastPath(new Root("."), false);
+   * const fast = new FastPath(false);
    * fast.answer(new Request("http://x/a.txt"), "/a.txt") ?? "take the main path";
    * ```
    */
@@ -167,7 +162,7 @@ export class FastPath {
    * import { Root } from "./confine.ts";
    * const root = new Root(".");
    * const place = root.resolve(["deno.json"])!;
-   * const fast = new FastPath(root, false);
+   * const fast = new FastPath(false);
    * fast.remember("/deno.json", place, place.info, Deno.readFileSync(place.real), Date.now());
    * ```
    */
@@ -180,10 +175,6 @@ export class FastPath {
   ): void {
     if (readStarted - lastChange(info) < RACY_MS || body.length !== info.size) return;
     if (body.length > SMALL_FILE) return;
-    // A copy is trusted for many requests: look at its path many more times
-    // first (a folder swapped for a symlink must dodge every look).
-    const now = this.#root.lstat(place.real, KEEP_ROUNDS);
-    if (!now || !sameVersion(now, versionOf(info))) return;
     const { named, real } = place;
     if (this.#paths.size >= MAX_FILES) this.#paths.delete(this.#paths.keys().next().value!);
     this.#paths.set(pathname, named);

@@ -13,6 +13,13 @@
 export const MAX_HEAD_BYTES = 8 * 1024;
 /** The most header fields taken, as Python's `http.server`. */
 export const MAX_FIELDS = 100;
+/**
+ * The largest body a request may announce. The server reads no body: it
+ * answers and closes, dropping what still comes for a while (a lingering
+ * close, so the client reads the answer instead of a reset); a larger one
+ * gets 413 at once, as nginx answers a `Content-Length` of 999999999999999.
+ */
+export const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 const LF = 10;
 const CR = 13;
@@ -135,7 +142,8 @@ export interface RequestHead {
   /**
    * The `Host` field, or `null`. RFC 9112 asks for a 400 when an HTTP/1.1
    * request has none; Python's server and Deno's take it, and so does this
-   * one: a student's client written on a socket often sends none.
+   * one: a student's client written on a socket often sends none. An empty
+   * one names no host an `http` URL can have, and gets 400 (as nginx).
    */
   host: string | null;
   /** Whether the client wants the connection kept open after the answer. */
@@ -242,13 +250,18 @@ export function parseHead(text: string): RequestHead {
     !target.startsWith("/") && !/^https?:\/\//i.test(target) &&
     !(target === "*" && method === "OPTIONS")
   ) throw bad("bad request target");
+  // RFC 9110 4.2.4: an http(s) URL carries no userinfo ("user@host"), which a
+  // client could use to make a URL look as if it named another host.
+  if (!target.startsWith("/") && /^[^/?#]*@/.test(target.slice(target.indexOf("//") + 2))) {
+    throw bad("userinfo in the request target");
+  }
   if (lines.length - 3 > MAX_FIELDS) {
     throw new HeadError(431, "too many fields");
   }
   const headers = new Fields();
   let host: string | null = null;
   let length: string | null = null;
-  let chunked = false;
+  let codings: string | null = null;
   for (let i = 1; i < lines.length - 2; i++) {
     const field = lines[i];
     const colon = field.indexOf(":");
@@ -264,11 +277,22 @@ export function parseHead(text: string): RequestHead {
       if (length !== null || !/^\d{1,15}$/.test(value)) throw bad("bad Content-Length");
       length = value;
     } else if (name === "transfer-encoding") {
-      chunked = true;
+      codings = codings === null ? value : `${codings}, ${value}`;
     }
     headers.append(name, value);
   }
+  const chunked = codings !== null;
+  if (codings !== null) {
+    // RFC 9112 6.3: a body whose last coding is not chunked has no length a
+    // server can find: 400, and close. A coding it does not know: 501.
+    const list = codings.toLowerCase().split(",").map((t) => t.trim()).filter(Boolean);
+    if (list.at(-1) !== "chunked") throw bad("Transfer-Encoding does not end in chunked");
+    if (list.some((t) => t !== "chunked")) throw new HeadError(501, "unknown transfer coding");
+  }
   if (length !== null && chunked) throw bad("Content-Length and Transfer-Encoding");
+  if (length !== null && Number(length) > MAX_BODY_BYTES) {
+    throw new HeadError(413, "body too large");
+  }
   // HTTP/1.2 and later minor versions are read as 1.1 (RFC 9110 2.5).
   let keepAlive = minor !== "0";
   const connection = headers.get("connection");

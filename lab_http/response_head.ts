@@ -10,6 +10,7 @@
 // The reason phrases of the statuses the server sends (RFC 9110 15): the one place they are written.
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: "OK",
+  204: "No Content",
   206: "Partial Content",
   301: "Moved Permanently",
   304: "Not Modified",
@@ -17,10 +18,12 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   404: "Not Found",
   405: "Method Not Allowed",
   408: "Request Timeout",
+  413: "Content Too Large",
   414: "URI Too Long",
   416: "Range Not Satisfiable",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
+  501: "Not Implemented",
   503: "Service Unavailable",
   505: "HTTP Version Not Supported",
 };

@@ -90,6 +90,20 @@ export function representation(name: string, info: Deno.FileInfo, now: number): 
 }
 
 /**
+ * What `--cors` adds to every answer: any origin may read it, send the
+ * fields a file request uses (`Range`, the validators; Deno's file server
+ * allows these names too), and read the range and validator fields back.
+ */
+const CORS_FIELDS: readonly [string, string][] = [
+  ["access-control-allow-origin", "*"],
+  [
+    "access-control-allow-headers",
+    "Origin, X-Requested-With, Content-Type, Accept, Range, If-None-Match, If-Modified-Since, If-Range",
+  ],
+  ["access-control-expose-headers", "Content-Range, Accept-Ranges, ETag, Last-Modified"],
+];
+
+/**
  * The headers every 200 response for the file carries, as a plain list (cheaper
  * on the hot path than a `Headers` object built field by field).
  *
@@ -104,7 +118,7 @@ export function fileHeaders(rep: Representation, cors: boolean): [string, string
   if (rep.lastModified) h.push(["last-modified", rep.lastModified]);
   if (rep.etag) h.push(["etag", rep.etag]);
   h.push(["accept-ranges", "bytes"], ["x-content-type-options", "nosniff"]);
-  if (cors) h.push(["access-control-allow-origin", "*"]);
+  if (cors) h.push(...CORS_FIELDS);
   return h;
 }
 
@@ -128,10 +142,13 @@ export function fileAnswer(
   body: Uint8Array<ArrayBuffer> | Deno.FsFile,
   cors: boolean,
 ): Answer {
-  const h = fileHeaders(rep, cors);
   if (notModified(req.headers, rep)) {
+    // The validators only (RFC 9110 15.4.5): the client has the rest.
+    const h: [string, string][] = [["etag", rep.etag!], ["last-modified", rep.lastModified!]];
+    if (cors) h.push(...CORS_FIELDS);
     return { response: new Response(null, { status: 304, headers: h }) };
   }
+  const h = fileHeaders(rep, cors);
   const { size } = rep;
   let start = 0;
   let end = size - 1;
@@ -338,7 +355,7 @@ export function errorAnswer(
     ["content-type", "text/html; charset=utf-8"],
     ["x-content-type-options", "nosniff"],
   ];
-  if (cors) h.push(["access-control-allow-origin", "*"]);
+  if (cors) h.push(...CORS_FIELDS);
   h.push(["content-length", `${body.length}`]);
   return { response: new Response(null, { status, headers: h }), length: body.length, body };
 }
@@ -359,7 +376,7 @@ export function redirectAnswer(pathname: string, search: string, cors: boolean):
     ["x-content-type-options", "nosniff"],
     ["content-length", "0"],
   ];
-  if (cors) h.push(["access-control-allow-origin", "*"]);
+  if (cors) h.push(...CORS_FIELDS);
   return { response: new Response(null, { status: 301, headers: h }), length: 0 };
 }
 
@@ -378,7 +395,26 @@ export function htmlAnswer(html: string, cors: boolean): Answer {
     ["cache-control", "no-cache"],
     ["x-content-type-options", "nosniff"],
   ];
-  if (cors) h.push(["access-control-allow-origin", "*"]);
+  if (cors) h.push(...CORS_FIELDS);
   h.push(["content-length", `${body.length}`]);
   return { response: new Response(null, { headers: h }), length: body.length, body };
+}
+
+/**
+ * The answer to a CORS preflight (`OPTIONS` with `--cors`): 204, the methods
+ * the server takes, and the fields a request may send, for a day.
+ *
+ * @example
+ * ```ts
+ * preflightAnswer().response.status; // 204
+ * ```
+ */
+export function preflightAnswer(): Answer {
+  const h: [string, string][] = [
+    ["allow", "GET, HEAD, OPTIONS"],
+    ["access-control-allow-methods", "GET, HEAD, OPTIONS"],
+    ["access-control-max-age", "86400"],
+    ...CORS_FIELDS,
+  ];
+  return { response: new Response(null, { status: 204, headers: h }) };
 }

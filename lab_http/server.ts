@@ -15,7 +15,14 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import { option, parseCli, parseTimeoutMs, serverPort, UsageError } from "../common/cli.ts";
+import {
+  option,
+  parseCli,
+  parseNumber,
+  parseTimeoutMs,
+  serverPort,
+  UsageError,
+} from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
@@ -25,6 +32,7 @@ import {
   decodeHead,
   headEnd,
   HeadError,
+  MAX_BODY_BYTES,
   MAX_HEAD_BYTES,
   parseHead,
   type RequestHead,
@@ -42,7 +50,16 @@ export const DEFAULT_PORT = 8080;
  * it all.
  */
 const LINGER_MS = 5000;
-const LINGER_BYTES = 64 * 1024 * 1024;
+const LINGER_BYTES = MAX_BODY_BYTES;
+/**
+ * Connections served at once by default. Each holds up to a 256 KiB read
+ * chunk of a large file while its client reads: 2,000 slow readers of a 3 MB
+ * file held 345 MB with no cap. Past the cap a new connection gets a 503 and
+ * is closed (nginx's `worker_connections` is 512 by default, too).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+/** Connections past the cap being sent their 503 at once; more are closed untold. */
+const MAX_REFUSING = 64;
 /**
  * Answers are written in blocks of this size, each one that moves counting as progress against
  * the idle timeout: a slow but steady reader is not cut off (one 256 KiB chunk at 8 KiB/s would
@@ -70,6 +87,8 @@ export interface HttpServerOptions {
   idleTimeoutMs?: number;
   /** Print request and response heads to stderr. */
   trace?: boolean;
+  /** Connections served at once; past it, a 503 (default {@linkcode DEFAULT_MAX_CONNECTIONS}). */
+  maxConnections?: number;
   /** Where access-log lines go (default: stdout). */
   log?: (line: string) => void;
 }
@@ -111,6 +130,7 @@ export function serveHttp(options: HttpServerOptions): Server {
   }
   const cors = options.cors ?? false;
   const timeoutMs = options.idleTimeoutMs ?? 30_000;
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
   // Each open connection and the task serving it, so close() can end them all.
   const open = new Map<Deno.TcpConn, Promise<void>>();
@@ -188,10 +208,11 @@ export function serveHttp(options: HttpServerOptions): Server {
     const target = originForm(head.target);
     if (options.trace) traceRequest(head);
     let answer: Answer | Promise<Answer>;
+    // A request the server refuses to read as meant ends its connection, as nginx's do.
+    const badHost = head.host !== null && !isValidHost(head.host);
+    if (badHost) keepAlive = false;
     try {
-      answer = head.host !== null && !isValidHost(head.host)
-        ? errorAnswer(400, cors)
-        : handle(head, target);
+      answer = badHost ? errorAnswer(400, cors) : handle(head, target);
       // Most answers come synchronously (from memory): no promise to wait for.
       if (answer instanceof Promise) answer = await answer;
     } catch {
@@ -222,18 +243,64 @@ export function serveHttp(options: HttpServerOptions): Server {
       const body = head.method === "HEAD" || status === 304 ? undefined : answer.body;
       const out = finishHead(lines, connection, body);
       if (options.trace) traceResponse(out);
-      log(`${line} ${status} ${length ?? "-"}`);
-      await wire.write(out, WRITE_BLOCK);
+      if (out.length <= WRITE_BLOCK) {
+        log(`${line} ${status} ${length ?? "-"}`);
+        await wire.write(out);
+      } else {
+        // A large page (a listing): logged once it is out, complete or cut.
+        const bodyStart = out.length - (body?.length ?? 0);
+        let at = 0;
+        try {
+          for (; at < out.length; at += WRITE_BLOCK) {
+            await wire.write(out.subarray(at, at + WRITE_BLOCK));
+          }
+        } catch (error) {
+          const cut = { sent: Math.max(0, at - bodyStart), complete: false };
+          log(`${line} ${status} ${sizeField(cut, length)}`);
+          throw error;
+        }
+        log(`${line} ${status} ${length ?? "-"}`);
+      }
     }
     return keepAlive;
   }
 
+  // Connections past the cap, being told so: closed with the server too, but not counted.
+  let refusing = 0;
+
   async function acceptLoop(): Promise<void> {
     for await (const conn of acceptWithRetry(listener, log)) {
       // Not awaited: the next client is accepted while this one is served.
-      open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+      if (open.size - refusing >= maxConnections) {
+        // A flood past the cap is not told, only closed: the telling must stay bounded too.
+        if (refusing >= MAX_REFUSING) {
+          conn.close();
+          continue;
+        }
+        refusing++;
+        open.set(conn, refuseBusy(conn).finally(() => (refusing--, open.delete(conn))));
+      } else {
+        open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+      }
     }
     await Promise.all(open.values());
+  }
+
+  /** A connection past the cap: a 503 written at once, unread, then a lingering close. */
+  async function refuseBusy(conn: Deno.TcpConn): Promise<void> {
+    using wire = new Wire(conn, { timeoutMs, bufferSize: 1 });
+    const answer = errorAnswer(503, cors, [["retry-after", "1"]]);
+    const out = finishHead(headLines(503, answer.response.headers), "close", answer.body);
+    log(
+      `${conn.remoteAddr.hostname} - - [${logDate()}] "-" 503 ${answer.length} ` +
+        `(${maxConnections} connections open)`,
+    );
+    try {
+      await wire.write(out);
+      await linger(conn, wire, new Uint8Array(4096));
+    } catch {
+      // Gone already.
+    }
   }
 
   let closing = false;
@@ -350,13 +417,22 @@ if (import.meta.main) {
           default: ".",
           help: "folder to serve",
         },
-        cors: { type: "boolean", help: "add Access-Control-Allow-Origin: *" },
+        cors: {
+          type: "boolean",
+          help: "let pages of any origin read the files (CORS fields; OPTIONS preflights)",
+        },
         dotfiles: { type: "boolean", help: "serve and list names starting with '.'" },
         "no-listing": {
           type: "boolean",
           help: "404 for folders without index.html instead of a listing",
         },
         timeout: option.timeout("30", "close a connection idle this many seconds"),
+        "max-connections": {
+          type: "string",
+          arg: "N",
+          default: `${DEFAULT_MAX_CONNECTIONS}`,
+          help: "connections served at once; more get 503 Service Unavailable",
+        },
         trace: { ...option.trace, help: "print each request and response head to stderr" },
       },
       maxPositionals: 1,
@@ -374,6 +450,12 @@ if (import.meta.main) {
       dotfiles: values.dotfiles,
       listing: !values["no-listing"],
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
+      maxConnections: parseNumber(
+        values["max-connections"],
+        "--max-connections",
+        { min: 1, max: 1_000_000 },
+        usage,
+      ),
       trace: values.trace,
     });
     logLine(`Serving ${values.directory} at http://${formatAddr(server.addr)}/`);

@@ -17,6 +17,7 @@ import {
   errorAnswer,
   fileAnswer,
   htmlAnswer,
+  preflightAnswer,
   redirectAnswer,
   representation,
 } from "./responses.ts";
@@ -54,8 +55,10 @@ export function staticHandler(options: StaticOptions): StaticHandler {
   const dotfiles = options.dotfiles ?? false;
   const cors = options.cors ?? false;
   const root = new Root(options.root, { dotfiles });
-  const fast = new FastPath(root, cors);
+  const fast = new FastPath(cors);
   const notFound = () => errorAnswer(404, cors);
+  // A folder on the way kept changing: nothing could be checked.
+  const busy = () => errorAnswer(503, cors, [["retry-after", "2"]]);
 
   async function serve(req: Asked, pathname: string, search: string): Promise<Answer> {
     // 1. Confine the path: URL segments to a place inside the root.
@@ -70,6 +73,9 @@ export function staticHandler(options: StaticOptions): StaticHandler {
         return options.listing === false ? notFound() : listFolder(place, segments);
       }
       place = index;
+    } else if (pathname.endsWith("/")) {
+      // A file has no "folder" form: served, its relative links would resolve wrongly.
+      return notFound();
     }
     // FIFOs, sockets and devices are never opened (opening a FIFO waits for a writer).
     if (!place?.info.isFile) return notFound();
@@ -80,13 +86,15 @@ export function staticHandler(options: StaticOptions): StaticHandler {
     try {
       file = await Deno.open(place.real, { read: true });
     } catch {
-      return notFound(); // Removed meanwhile, or not readable.
+      return notFound(); // Removed meanwhile, not readable, or a link out refused by Deno.
     }
     let streamed = false;
     try {
-      // 3. Check what was opened: the file the path was confined to, still there.
+      // 3. Check what was opened: the file the path names, through folders that stayed put.
       const opened = file.statSync();
-      if (!root.holds(place, opened)) return notFound();
+      const check = await root.check(place, opened);
+      if (check === "busy") return busy();
+      if (check === "moved") return notFound();
 
       // 4. Build the response: a small file read whole, a large one streamed.
       const rep = representation(place.real, opened, Date.now());
@@ -102,22 +110,26 @@ export function staticHandler(options: StaticOptions): StaticHandler {
       }
       fast.remember(pathname, place, opened, body, readStarted);
       return fileAnswer(req, rep, body, cors);
+    } catch {
+      return notFound(); // The handle refused by Deno's permission layer (a swap), or unreadable.
     } finally {
       if (!streamed) file.close();
     }
   }
 
-  function listFolder(place: Place, segments: string[]): Answer {
-    const entries = folderEntries(root, place.real);
-    // The folder listed must be the one confined to, reached the same way.
-    if (!root.holds(place, place.info)) return notFound();
+  async function listFolder(place: Place, segments: string[]): Promise<Answer> {
+    // The folder listed must be the one confined to: no folder on the way moved meanwhile.
+    const listing = await root.readFolder(place, () => folderEntries(root, place.real));
+    if (listing === "busy") return busy();
+    if (listing === "moved") return notFound();
     const urlPath = "/" + segments.map((s) => s + "/").join("");
-    return htmlAnswer(renderListing(urlPath, entries), cors);
+    return htmlAnswer(await renderListing(urlPath, listing), cors);
   }
 
   return (req, target) => {
+    if (req.method === "OPTIONS" && cors) return preflightAnswer();
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return errorAnswer(405, cors, [["allow", "GET, HEAD"]]);
+      return errorAnswer(405, cors, [["allow", cors ? "GET, HEAD, OPTIONS" : "GET, HEAD"]]);
     }
     const query = target.indexOf("?");
     const pathname = query < 0 ? target : target.slice(0, query);

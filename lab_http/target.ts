@@ -20,7 +20,7 @@ let lastValid = "";
 
 /**
  * Whether a `Host` header value is a valid `host[:port]`. An empty value is
- * valid (the request then names no host).
+ * not: it names no host, which an `http` URL always has (nginx: 400).
  *
  * @example
  * ```ts
@@ -33,6 +33,7 @@ let lastValid = "";
 export function isValidHost(host: string): boolean {
   // Every request of a connection, and most of a server's, carry the same Host.
   if (host === lastValid) return true;
+  if (host === "") return false;
   let port: string | undefined;
   const literal = host.match(IP_LITERAL);
   if (literal) {
@@ -52,16 +53,20 @@ export function isValidHost(host: string): boolean {
 /**
  * The path and query of a request target: the origin form (`/a.txt?x=1`) as
  * it is, the absolute form (`http://host/a.txt?x=1`, what a proxy receives)
- * without its scheme and authority.
+ * without its scheme and authority; a fragment (`#...`, which a client must
+ * not send, but some do) dropped, as nginx and Python's server drop it.
  *
  * @example
  * ```ts
  * originForm("/a.txt?x=1"); // "/a.txt?x=1"
  * originForm("http://example.org/a.txt?x=1"); // "/a.txt?x=1"
  * originForm("http://example.org"); // "/"
+ * originForm("/a.txt#top"); // "/a.txt"
  * ```
  */
 export function originForm(target: string): string {
+  const fragment = target.indexOf("#");
+  if (fragment >= 0) target = target.slice(0, fragment);
   if (target.startsWith("/")) return target;
   // The authority ends at the first "/", "?" or "#".
   for (let i = target.indexOf("//") + 2; i < target.length; i++) {
