@@ -9,6 +9,7 @@ import { splitTarget } from "../lab3_file/protocol.ts";
 import { serveFiles } from "../lab3_file/server.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
+import { readAll } from "./support/read_all.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
 
 const CLIENT = script("lab3_file/client.ts");
@@ -832,7 +833,7 @@ Deno.test("a large file replaced after the server opened it: the hash sent is th
   try {
     await busy.write(new TextEncoder().encode(`huge.bin\n${2 ** 37}\n`));
     assert.equal(await readLineFrom(busy), `OK ${2 ** 37}`);
-    // big.bin is opened and sent; its hash waits behind the huge one.
+    // big.bin is opened and sent; the worker hashes it before the huge one (fewer bytes left).
     let allSent!: () => void;
     const sent = new Promise<void>((resolve) => (allSent = resolve));
     const local = join(s.out, "big.bin");
@@ -845,8 +846,8 @@ Deno.test("a large file replaced after the server opened it: the hash sent is th
       onProgress: (done, total) => done === total && allSent(),
     });
     await sent;
-    // Replaced under its name, as an editor saves; then the huge file's client leaves,
-    // and the worker finds another file under the name.
+    // Replaced under its name, as an editor saves, then the huge file's client leaves: the
+    // hash is still that of the file the worker opened and checked, the one the server sent.
     await Deno.writeFile(join(s.root, "big.bin.new"), randomBytes(big.length));
     await Deno.rename(join(s.root, "big.bin.new"), join(s.root, "big.bin"));
     busy.close();
@@ -907,6 +908,80 @@ Deno.test("FileHasher: requests for one file version share a job, cancelled when
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("FileHasher: a small file's hash does not wait for a huge one's: shortest remaining first", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const huge = join(dir, "huge.bin");
+    {
+      using f = await Deno.open(huge, { write: true, create: true });
+      await f.truncate(2 ** 40);
+    }
+    const data = randomBytes(3 * 1024 * 1024);
+    const small = join(dir, "small.bin");
+    await Deno.writeFile(small, data);
+    using hasher = new FileHasher();
+    // Given first: hours of hashing for a worker that runs each job to its end.
+    const holder = new AbortController();
+    const held = hasher.hash(huge, await Deno.stat(huge), undefined, holder.signal);
+    // Only so that such a worker makes this test fail instead of hang.
+    const unblock = setTimeout(() => holder.abort(), 30_000);
+    try {
+      const hex = await hasher.hash(
+        small,
+        await Deno.stat(small),
+        undefined,
+        new AbortController().signal,
+      );
+      assert.equal(hex, sha256(data));
+      // The huge file's hash is still being made: the small one did not wait for it.
+      assert.deepEqual(hasher.stats, { pending: 1, cancelled: 0 });
+    } finally {
+      clearTimeout(unblock);
+      holder.abort();
+    }
+    await assert.rejects(held);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("clients that ask for a huge file's hash and then read nothing do not hold up another download's hash", async () => {
+  // Ends the silent clients within the test; the download never idles anywhere near as long.
+  await using s = await setup({ idleTimeoutMs: 6000 });
+  // 128 GiB, sparse: its hash takes minutes.
+  const size = 2 ** 37;
+  {
+    using f = await Deno.open(join(s.root, "big"), { write: true, create: true });
+    await f.truncate(size);
+  }
+  const data = randomBytes(20 * 1000 * 1000);
+  await Deno.writeFile(join(s.root, "20mb.bin"), data);
+  // Four clients ask for its end (nothing to send but the hash), then send nothing more.
+  const silent = await Promise.all(
+    [0, 1, 2, 3].map(() => Deno.connect({ hostname: "127.0.0.1", port: s.port })),
+  );
+  try {
+    const heads = await Promise.all(silent.map(async (conn) => {
+      await conn.write(new TextEncoder().encode(`big\n${size}\n`));
+      return await readLineFrom(conn);
+    }));
+    // The server hashes a file for a request before it answers `OK`.
+    assert.deepEqual(heads, Array(4).fill(`OK ${size}`));
+    const rests = silent.map(async (conn) => new TextDecoder().decode(await readAll(conn)));
+    const local = join(s.out, "20mb.bin");
+    const r = await download({ hostname: "127.0.0.1", port: s.port, remote: "20mb.bin", local });
+    assert.equal(r.sha256, sha256(data));
+    assert.deepEqual(await Deno.readFile(local), data);
+    // Done while the huge file's hashes were still being made: none of those transfers had ended.
+    assert.deepEqual(s.log.filter((l) => l.includes('"big"')), []);
+    // In the end the idle timeout cuts them, with nothing sent after `OK`.
+    assert.deepEqual(await Promise.all(rests), ["", "", "", ""]);
+    await waitForLog(s.log, /"big" 0 of 0 bytes in .*: cut: idle timeout$/, 4);
+  } finally {
+    for (const conn of silent) conn.close();
   }
 });
 
