@@ -129,11 +129,9 @@ export function serveFiles(options: FileServerOptions): Server {
       // Confine the name to the root, open the file, then check that what
       // was opened is what the name was confined to.
       const path = await confine(root, name);
-      using file = await Deno.open(path, { read: true }).catch(() => {
-        throw new Refusal("cannot open file");
-      });
-      const info = await file.stat();
-      await checkOpened(root, path, info);
+      const opened = await openConfined(root, path);
+      using file = opened.file;
+      const { info } = opened;
       size = info.size;
       if (offset > size) throw new Refusal(`offset ${offset} is beyond the end (${size} bytes)`);
 
@@ -225,6 +223,34 @@ function realFolder(dir: string): string {
   }
   if (!info.isDirectory) throw new Failure(`root ${dir} is not a folder`);
   return root;
+}
+
+/**
+ * Opens the file `path` names and checks that what was opened is that file
+ * (`checkOpened`). Anything that fails here is a {@linkcode Refusal}, so the
+ * client gets `ERROR`: a folder swapped for a symlink to outside the root
+ * can make the open land there, and Deno then refuses the handle's `stat()`
+ * (`NotCapable`) when the server may read its root only.
+ */
+async function openConfined(
+  root: string,
+  path: string,
+): Promise<{ file: Deno.FsFile; info: Deno.FileInfo }> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch {
+    throw new Refusal("cannot open file");
+  }
+  try {
+    const info = await file.stat();
+    await checkOpened(root, path, info);
+    return { file, info };
+  } catch (error) {
+    file.close();
+    if (error instanceof Refusal) throw error;
+    throw new Refusal("the file changed while it was opened; try again");
+  }
 }
 
 /** The offset line: the bytes the client already has. */

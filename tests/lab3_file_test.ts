@@ -743,6 +743,69 @@ for (const [variant, name] of [["file", "a.txt"], ["folder", "d/a.txt"]] as cons
   });
 }
 
+Deno.test("a folder swapped for a symlink to outside while the file is opened gets ERROR, not a silent close (--allow-read=ROOT)", async () => {
+  const base = await Deno.makeTempDir({ prefix: "lab3_" });
+  const root = join(base, "root");
+  await Deno.mkdir(join(root, ".folder"), { recursive: true });
+  await Deno.mkdir(join(base, "outside"));
+  await Deno.writeTextFile(join(root, ".folder", "a.txt"), "public\n");
+  await Deno.writeTextFile(join(base, "outside", "a.txt"), `SECRET ${crypto.randomUUID()}\n`);
+  await Deno.symlink("../outside", join(root, "d"));
+  // `d` is the folder, then the link, as fast as renames go. A server that may read its root
+  // only gets a handle that Deno then refuses (NotCapable) when the open lands outside it.
+  const swapper = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `
+      const [root, seconds] = Deno.args;
+      const end = Date.now() + Number(seconds) * 1000;
+      console.log("swapping");
+      while (Date.now() < end) {
+        Deno.renameSync(root + "/d", root + "/.link");
+        Deno.renameSync(root + "/.folder", root + "/d");
+        Deno.renameSync(root + "/d", root + "/.folder");
+        Deno.renameSync(root + "/.link", root + "/d");
+      }`,
+      root,
+      "15",
+    ],
+    stdout: "piped",
+  }).spawn();
+  const stdout = swapper.stdout.getReader();
+  try {
+    await using server = await startScript(["--allow-net", `--allow-read=${root}`], SERVER, [
+      "0",
+      "--root",
+      root,
+      "-a",
+      "127.0.0.1",
+    ], READY);
+    const port = Number(server.match[1]);
+    assert.match(new TextDecoder().decode((await stdout.read()).value), /^swapping/);
+    const counts = { served: 0, refused: 0, silent: 0, other: [] as string[] };
+    // Enough answers for the code before the fix to close silently on a few dozen of them.
+    const until = performance.now() + 8000;
+    await Promise.all([0, 1].map(async () => {
+      while (performance.now() < until && counts.refused + counts.silent < 400) {
+        const reply = await rawRequest(port, "d/a.txt\n0\n");
+        if (/^OK 7\npublic\n[0-9a-f]{64}\n$/.test(reply)) counts.served++;
+        else if (/^ERROR [^\n]+\n$/.test(reply)) counts.refused++;
+        else if (reply === "") counts.silent++;
+        else counts.other.push(reply);
+      }
+    }));
+    const { stdout: log } = await server.stop("SIGINT");
+    assert.equal(counts.silent, 0, JSON.stringify(counts));
+    assert.deepEqual(counts.other, [], "replies that are neither the file nor ERROR");
+    assert.ok(counts.refused > 20, JSON.stringify(counts));
+    assert.deepEqual(log.split("\n").filter((l) => /"d\/a\.txt" .*: (failed|cut): /.test(l)), []);
+  } finally {
+    swapper.kill();
+    await Promise.all([swapper.status, stdout.cancel()]);
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
 /** Reads from `conn` until a newline has come; returns what came before it. */
 async function readLineFrom(conn: Deno.Conn): Promise<string> {
   const bytes: number[] = [];
