@@ -12,7 +12,7 @@ import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, UnexpectedEofError, Wire } from "../common/io.ts";
-import { escapeControl, stderrTracer } from "../common/trace.ts";
+import { escapeControl, quote, stderrTracer } from "../common/trace.ts";
 import { sameFile } from "./confine.ts";
 import { formatBytes, Progress } from "./progress.ts";
 import { HASH_HEX_LENGTH, MAX_NAME_BYTES, parseOkLine, splitTarget } from "./protocol.ts";
@@ -96,7 +96,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   }
   const size = parseOkLine(status);
   if (size === undefined) {
-    throw new Failure(`unexpected reply from the server: ${JSON.stringify(status.slice(0, 80))}`);
+    throw new Failure(`unexpected reply from the server: ${quote(status.slice(0, 80))}`);
   }
   if (size < offset) throw new Failure(`${part} is larger than the file on the server; delete it`);
 

@@ -18,7 +18,7 @@ import { describeError, Failure, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { stderrTracer } from "../common/trace.ts";
+import { quote, stderrTracer } from "../common/trace.ts";
 import { checkOpened, confine, Refusal } from "./confine.ts";
 import { FileChangedError, FileHasher, hashOpenFile } from "./file_hasher.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
@@ -114,7 +114,7 @@ export function serveFiles(options: FileServerOptions): Server {
       const rate = seconds > 0 ? sent / seconds / 1e6 : 0;
       const of = outcome === "ok" || dataStart < 0 ? "" : ` of ${size - offset}`;
       log(
-        `${peer} ${JSON.stringify(name)} ${sent}${of} bytes in ${seconds.toFixed(2)} s (${
+        `${peer} ${quote(name)} ${sent}${of} bytes in ${seconds.toFixed(2)} s (${
           rate.toFixed(1)
         } MB/s): ${outcome}`,
       );
@@ -257,7 +257,7 @@ async function openConfined(
 function parseOffset(line: string | null): number {
   if (line === null) throw new Refusal("no offset line");
   if (!/^\d{1,16}$/.test(line) || !Number.isSafeInteger(Number(line))) {
-    throw new Refusal(`bad offset ${JSON.stringify(line.slice(0, 20))}`);
+    throw new Refusal(`bad offset ${quote(line.slice(0, 20))}`);
   }
   return Number(line);
 }

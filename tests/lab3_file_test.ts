@@ -1106,6 +1106,51 @@ Deno.test("the client prints a server's ERROR reason with control characters esc
   }
 });
 
+Deno.test("the client prints an unexpected reply with DEL, C1 and bidi controls escaped", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const serving = (async () => {
+    using conn = await listener.accept();
+    await conn.read(new Uint8Array(1000));
+    await conn.write(new TextEncoder().encode("OK\u009b2J\u007f\u202e5\n"));
+  })();
+  const dir = await Deno.makeTempDir();
+  try {
+    const r = await runScript(
+      [
+        `--allow-net=127.0.0.1:${listener.addr.port}`,
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+      ],
+      CLIENT,
+      [`127.0.0.1:${listener.addr.port}:f`, "x"],
+      { cwd: dir },
+    );
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'error: unexpected reply from the server: "OK\\x9b2J\\x7f\\u202e5"\n');
+  } finally {
+    listener.close();
+    await serving;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the server's log and refusals print a client's text with DEL, C1 and bidi controls escaped", async () => {
+  await using s = await setup();
+  // A name: refused for its DEL, and logged.
+  const name = "a\u009b2J\u007f\u202eb.txt";
+  assert.equal(await rawRequest(s.port, `${name}\n0\n`), "ERROR control characters in file name\n");
+  const [named] = await waitForLog(s.log, /: refused: control characters in file name$/);
+  assert.match(named, /^\('127\.0\.0\.1', \d+\) "a\\x9b2J\\x7f\\u202eb\.txt" 0 bytes in /);
+  // An offset: quoted in the refusal, to the client and in the log.
+  assert.equal(
+    await rawRequest(s.port, "notes.txt\n\u009b\u007f\u202e\n"),
+    'ERROR bad offset "\\x9b\\x7f\\u202e"\n',
+  );
+  const [offset] = await waitForLog(s.log, /: refused: bad offset /);
+  assert.match(offset, /"notes\.txt" 0 bytes in .*: refused: bad offset "\\x9b\\x7f\\u202e"$/);
+  for (const line of s.log) assert.doesNotMatch(line, /[\u007f-\u009f\u202e]/);
+});
+
 Deno.test("a transfer whose client went away is logged as cut, with the bytes that went out", async () => {
   await using s = await setup();
   // The client reads 100 kB of a file far larger than the socket buffers, and leaves:
