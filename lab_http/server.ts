@@ -25,7 +25,7 @@ import {
 } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { Wire } from "../common/io.ts";
-import { logLine } from "../common/log.ts";
+import { logLine, traceLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
 import { escapeControl } from "../common/trace.ts";
 import {
@@ -357,16 +357,18 @@ function sizeField(transfer: Transfer, length: number | undefined): string {
   return transfer.complete ? `${transfer.sent}` : `${transfer.sent} of ${length} (cut short)`;
 }
 
+// Through traceLine, never console.error: a stderr nobody reads, or a closed one, must neither
+// hold nor kill the server.
 function traceRequest(head: RequestHead): void {
   const lines = [head.line, ...[...head.headers].map(([k, v]) => `${k}: ${v}`)];
-  console.error(lines.map((l) => `<- ${escapeControl(l)}`).join("\n"));
+  traceLine(lines.map((l) => `<- ${escapeControl(l)}`).join("\n"));
 }
 
 /** The head as it goes out: `out` starts with it. */
 function traceResponse(out: Uint8Array): void {
   const text = new TextDecoder().decode(out);
   const lines = text.slice(0, text.indexOf("\r\n\r\n")).split("\r\n");
-  console.error(lines.map((l) => `-> ${escapeControl(l)}`).join("\n"));
+  traceLine(lines.map((l) => `-> ${escapeControl(l)}`).join("\n"));
 }
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

@@ -274,6 +274,30 @@ const traceServers = [
       ),
   },
   {
+    lab: "lab_http",
+    flags: ["--allow-net", `--allow-read=${script("lab_http/site")}`],
+    file: "lab_http/server.ts",
+    args: ["-a", "127.0.0.1", "-p", "0", "-d", script("lab_http/site"), "--trace"],
+    ask: async (port: number, n: number) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      // A server that stopped answering fails this in 3 s, as the other labs' clients do.
+      const timer = setTimeout(() => conn.close(), 3000);
+      try {
+        const head = `GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-N: ${traced(n)}\r\n` +
+          "Connection: close\r\n\r\n";
+        await conn.write(new TextEncoder().encode(head));
+        assert.match(new TextDecoder().decode(await readAll(conn)), /^HTTP\/1\.1 200 OK\r\n/);
+      } finally {
+        clearTimeout(timer);
+        try {
+          conn.close();
+        } catch {
+          // Closed by the timer.
+        }
+      }
+    },
+  },
+  {
     lab: "lab_udp",
     flags: ["--unstable-net", "--allow-net"],
     file: "lab_udp/server.ts",
