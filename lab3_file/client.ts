@@ -13,7 +13,7 @@ import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../comm
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, UnexpectedEofError, Wire } from "../common/io.ts";
 import { escapeControl, quote, stderrTracer } from "../common/trace.ts";
-import { sameFile } from "./confine.ts";
+import { sameFile } from "../common/steady_path.ts";
 import { formatBytes, Progress } from "./progress.ts";
 import { HASH_HEX_LENGTH, MAX_NAME_BYTES, parseOkLine, splitTarget } from "./protocol.ts";
 

@@ -16,7 +16,7 @@
  * program can set back (`touch -d` and `cp -p` set the modification time
  * only). Two writes within one grain of those times can still leave every
  * field equal (Deno gives the change time in whole seconds), so a file
- * whose times are that recent (`racyFor` in `confine.ts`: two seconds for
+ * whose times are that recent (`racyFor` in `common/steady_path.ts`: two seconds for
  * a time on a whole second, else 50 ms) gets no key at all: it is hashed
  * afresh, and shares no hash, until it has been left alone that long (the
  * "racily clean" rule git uses for its index). Any later write then stamps
@@ -27,7 +27,7 @@
  * @module
  */
 
-import { racyFor } from "./confine.ts";
+import { racyFor } from "../common/steady_path.ts";
 
 /** Entries kept; the least recently used goes first. */
 const MAX_ENTRIES = 1024;

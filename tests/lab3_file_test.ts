@@ -3,12 +3,13 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { download } from "../lab3_file/client.ts";
 import { FileChangedError, FileHasher } from "../lab3_file/file_hasher.ts";
-import { COARSE_RACY_MS, RACY_MS } from "../lab3_file/confine.ts";
+import { COARSE_RACY_MS, RACY_MS } from "../common/steady_path.ts";
 import { fileKey } from "../lab3_file/hash_cache.ts";
 import { splitTarget } from "../lab3_file/protocol.ts";
 import { serveFiles } from "../lab3_file/server.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
+import { canExchange, exchangeArgs } from "./support/exchange.ts";
 import { readAll } from "./support/read_all.ts";
 import { runScript, script, startScript } from "../harness/process.ts";
 
@@ -1046,6 +1047,53 @@ Deno.test("clients that ask for a huge file's hash and then read nothing do not 
   } finally {
     for (const conn of silent) conn.close();
   }
+});
+
+Deno.test({
+  name: "a folder on the path exchanged with a symlink out (renameat2 RENAME_EXCHANGE), with " +
+    "--allow-read=ROOT: every answer is the file or ERROR, never the outside file or a silent " +
+    `close${canExchange ? "" : " (skipped: needs Linux's renameat2)"}`,
+  ignore: !canExchange,
+  async fn() {
+    const base = await Deno.makeTempDir({ prefix: "lab3_exchange_" });
+    const root = join(base, "root");
+    try {
+      await Deno.mkdir(join(root, "d"), { recursive: true });
+      await Deno.mkdir(join(base, "outside"));
+      await Deno.writeTextFile(join(root, "d", "a.txt"), "public\n");
+      await Deno.writeTextFile(join(base, "outside", "a.txt"), "SECRET!\n");
+      await Deno.symlink(join(base, "outside"), join(root, ".s"));
+      await using server = await startScript(["--allow-net", `--allow-read=${root}`], SERVER, [
+        "0",
+        "--root",
+        root,
+        "-a",
+        "127.0.0.1",
+      ], READY);
+      const port = Number(server.match[1]);
+      // At every instant `d` is the folder or the link: no moment without either.
+      const swapper = new Deno.Command(Deno.execPath(), {
+        args: exchangeArgs(join(root, "d"), join(root, ".s"), 4000),
+        stdout: "piped",
+      }).output();
+      let running = true;
+      swapper.finally(() => (running = false));
+      const counts = { served: 0, refused: 0, other: [] as string[] };
+      await Promise.all([0, 1].map(async () => {
+        while (running) {
+          const reply = await rawRequest(port, "d/a.txt\n0\n");
+          if (/^OK 7\npublic\n[0-9a-f]{64}\n$/.test(reply)) counts.served++;
+          else if (/^ERROR [^\n]+\n$/.test(reply)) counts.refused++;
+          else counts.other.push(JSON.stringify(reply)); // The secret, or a silent close ("").
+        }
+      }));
+      assert.ok(Number(new TextDecoder().decode((await swapper).stdout)) > 1000, "hardly swapped");
+      assert.deepEqual(counts.other, [], JSON.stringify(counts));
+      assert.ok(counts.refused > 0, JSON.stringify(counts));
+    } finally {
+      await Deno.remove(base, { recursive: true });
+    }
+  },
 });
 
 Deno.test("the client never writes through a planted .part symlink", async () => {
