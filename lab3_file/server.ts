@@ -18,7 +18,7 @@ import { describeError, Failure, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { quote, stderrTracer } from "../common/trace.ts";
+import { quote, serverTracer } from "../common/trace.ts";
 import { checkOpened, confine, Refusal } from "./confine.ts";
 import { FileChangedError, FileHasher, hashOpenFile } from "./file_hasher.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
@@ -91,7 +91,7 @@ export function serveFiles(options: FileServerOptions): Server {
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const peer = formatAddr(conn.remoteAddr, "python");
-    const trace = options.trace ? stderrTracer(formatAddr(conn.remoteAddr)) : undefined;
+    const trace = options.trace ? serverTracer(formatAddr(conn.remoteAddr)) : undefined;
     let written = 0; // Every byte the socket took, counted by the wire's trace hook.
     using wire = new Wire(conn, {
       timeoutMs: options.idleTimeoutMs ?? 30_000,

@@ -106,7 +106,9 @@ async function startWithPipedStdout(flags: string[], file: string, args: string[
     if (done) throw new Error(`no ready line: ${text}`);
     text += decoder.decode(value, { stream: true });
   }
-  const port = Number(text.match(/(\d+)\)?\/?\n/)?.[1]);
+  // "('127.0.0.1', PORT)" as the handout prints it, or a URL's ":PORT/".
+  const m = text.match(/, (\d+)\)|:(\d+)\//);
+  const port = Number(m?.[1] ?? m?.[2]);
   return { child, stdout, port, firstLines: text };
 }
 
@@ -272,6 +274,29 @@ const traceServers = [
         }),
         { name: "Server of Deno Socket Labs", number: 17 },
       ),
+  },
+  {
+    lab: "lab3_file",
+    flags: ["--allow-net", `--allow-read=${script("lab3_file/files")}`],
+    file: "lab3_file/server.ts",
+    args: ["-a", "127.0.0.1", "-p", "0", "--root", script("lab3_file/files"), "--trace"],
+    ask: async (port: number, n: number) => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      // A server that stopped answering fails this in 3 s, as the other labs' clients do.
+      const timer = setTimeout(() => conn.close(), 3000);
+      try {
+        // A name that is no file: the ERROR line carries it, so its trace line shows it.
+        await conn.write(new TextEncoder().encode(`${traced(n)}\n0\n`));
+        assert.match(new TextDecoder().decode(await readAll(conn)), /^ERROR /);
+      } finally {
+        clearTimeout(timer);
+        try {
+          conn.close();
+        } catch {
+          // Closed by the timer.
+        }
+      }
+    },
   },
   {
     lab: "lab_http",
