@@ -52,6 +52,10 @@ export async function confine(root: string, name: string): Promise<string> {
     throw new Refusal("absolute paths are not served");
   }
   if (name.split(/[\\/]/).includes("..")) throw new Refusal("'..' is not allowed in file names");
+  // Deeper than any file checkOpened passes: refused before anything is resolved.
+  if (name.split(/[\\/]/).length > MAX_DEPTH + 1) {
+    throw new Refusal(`more than ${MAX_DEPTH} folders in the name`);
+  }
   let real: string;
   let info: Deno.FileInfo;
   try {

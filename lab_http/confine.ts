@@ -22,7 +22,7 @@
  */
 
 import { join, sep } from "node:path";
-import { foldersTo, sameFile, steadyLook } from "../common/steady_path.ts";
+import { foldersTo, MAX_DEPTH, sameFile, steadyLook } from "../common/steady_path.ts";
 
 /** Why a URL path is refused before any file is looked at: 400 bad encoding, 404 the rest. */
 export type Refusal = 400 | 404;
@@ -51,7 +51,9 @@ export function pathSegments(pathname: string, dotfiles: boolean): string[] | Re
     if (!dotfiles && segment.startsWith(".")) return 404;
     segments.push(segment);
   }
-  return segments;
+  // Deeper than any place that is checked (MAX_DEPTH folders, then a name): refused before a
+  // single path is resolved, which would cost the server's thread the depth again and again.
+  return segments.length > MAX_DEPTH + 1 ? 404 : segments;
 }
 
 /** Where a URL path led: a file or folder inside the root. */

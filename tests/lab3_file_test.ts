@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { download } from "../lab3_file/client.ts";
 import { FileChangedError, FileHasher } from "../lab3_file/file_hasher.ts";
-import { COARSE_RACY_MS, RACY_MS } from "../common/steady_path.ts";
+import { COARSE_RACY_MS, MAX_DEPTH, RACY_MS } from "../common/steady_path.ts";
 import { fileKey } from "../lab3_file/hash_cache.ts";
 import { splitTarget } from "../lab3_file/protocol.ts";
 import { serveFiles } from "../lab3_file/server.ts";
@@ -1094,6 +1094,22 @@ Deno.test({
       await Deno.remove(base, { recursive: true });
     }
   },
+});
+
+Deno.test("a name deeper than MAX_DEPTH folders is refused before anything is resolved; one within it is sent", async () => {
+  await using s = await setup();
+  const deep = (levels: number) => "d/".repeat(levels);
+  Deno.mkdirSync(join(s.root, deep(MAX_DEPTH + 1)), { recursive: true });
+  Deno.writeTextFileSync(join(s.root, deep(MAX_DEPTH), "f.txt"), "deep\n");
+  Deno.writeTextFileSync(join(s.root, deep(MAX_DEPTH + 1), "f.txt"), "deeper\n");
+  await sleep(COARSE_RACY_MS + 100); // The folders' change times must be older than their grain.
+  assert.match(await rawRequest(s.port, `${deep(MAX_DEPTH)}f.txt\n0\n`), /^OK 5\ndeep\n/);
+  for (const levels of [MAX_DEPTH + 1, 1900]) {
+    assert.equal(
+      await rawRequest(s.port, `${deep(levels)}f.txt\n0\n`),
+      `ERROR more than ${MAX_DEPTH} folders in the name\n`,
+    );
+  }
 });
 
 Deno.test("the client never writes through a planted .part symlink", async () => {

@@ -1376,7 +1376,7 @@ Deno.test("a listing cut short is logged as cut, with the bytes that went out", 
   );
 });
 
-Deno.test("a path deeper than MAX_DEPTH folders is refused after one resolution (1,900 levels: 404), one within it served", async () => {
+Deno.test("a path deeper than MAX_DEPTH folders is refused before anything is resolved (1,900 levels: 404), one within it served", async () => {
   await using s = await startServer();
   const deep = (levels: number) => "/d".repeat(levels);
   Deno.mkdirSync(join(s.root, deep(1900)), { recursive: true });
