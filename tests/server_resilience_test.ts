@@ -336,7 +336,7 @@ const traceServers = [
   },
 ];
 
-/** Runs `test` on a server started with its stdout piped, killed at the end if the test failed. */
+/** Runs `test` on a server started with its stdout piped, killed if the test failed or took a minute. */
 async function withServer(
   flags: string[],
   file: string,
@@ -346,9 +346,12 @@ async function withServer(
   const server = await startWithPipedStdout(flags, file, args);
   let exited = false;
   const status = server.child.status.finally(() => (exited = true));
+  // A server that is stuck for good fails the test instead of hanging it (each takes a second).
+  const watchdog = setTimeout(() => server.child.kill("SIGKILL"), 60_000);
   try {
     await test(server);
   } finally {
+    clearTimeout(watchdog);
     if (!exited) server.child.kill("SIGKILL");
     await status;
   }
