@@ -4,33 +4,10 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
-interface OptionSpec {
-  type: "string" | "boolean";
-  short?: string;
-  /** The value's name in the usage, as in `--port PORT`. */
-  arg?: string;
-  help: string;
-  default?: string | boolean;
-}
-
-interface CommandSpec<O extends Record<string, OptionSpec>> {
-  name: string;
-  /** The positional arguments in the usage line. */
-  synopsis?: string;
-  summary: string;
-  options: O;
-  epilog?: string;
-  /** How many positional arguments are allowed (default 0). */
-  maxPositionals?: number;
-}
-
-type Values<O extends Record<string, OptionSpec>> = {
-  [K in keyof O]: O[K]["type"] extends "boolean" ? boolean
-    : O[K]["default"] extends string ? string
-    : string | undefined;
-};
+/** One option: `parseArgs`'s fields, the value's name in the usage (`--port PORT`), its help. */
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>[string] & { arg?: string; help: string };
 
 /** Bad command-line arguments; `usage` is printed after the error line. */
 export class UsageError extends Error {
@@ -65,7 +42,7 @@ export const option = {
     ({ type: "string", arg: "SECONDS", default: defaultSeconds, help }) as const,
 };
 
-const HELP: OptionSpec = { type: "boolean", short: "h", help: "show this help and exit" };
+const HELP = { type: "boolean", short: "h", help: "show this help and exit" } as const;
 
 /**
  * Parses `args` (default `Deno.args`): `-h/--help`, which every script takes, prints the usage and
@@ -77,69 +54,55 @@ const HELP: OptionSpec = { type: "boolean", short: "h", help: "show this help an
  * ```
  */
 export function parseCli<const O extends Record<string, OptionSpec>>(
-  spec: CommandSpec<O>,
+  spec: {
+    name: string;
+    /** The positional arguments in the usage line; at most `maxPositionals` (default 0). */
+    synopsis?: string;
+    maxPositionals?: number;
+    summary: string;
+    options: O;
+    epilog?: string;
+  },
   args: string[] = Deno.args,
-): { values: Values<O>; positionals: string[]; usage: string } {
-  const options: Record<string, OptionSpec> = { ...spec.options, help: HELP };
-  const usage = formatUsage({ ...spec, options });
-  let parsed;
-  try {
-    // parseArgs takes the table as it is: it fills in the defaults and ignores `arg` and `help`.
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new UsageError(parseErrorLine(error, options), usage);
-  }
-  if (parsed.values.help) {
-    console.log(usage);
-    Deno.exit(0);
-  }
-  const max = spec.maxPositionals ?? 0;
-  if (parsed.positionals.length > max) {
-    throw new UsageError(`unexpected argument '${parsed.positionals[max]}'`, usage);
-  }
-  const values: Record<string, unknown> = { ...parsed.values };
-  for (const [long, o] of Object.entries(spec.options)) {
-    if (o.type === "boolean") values[long] ??= false;
-  }
-  return { values: values as Values<O>, positionals: parsed.positionals, usage };
-}
-
-function formatUsage(spec: CommandSpec<Record<string, OptionSpec>>): string {
-  const rows = Object.entries(spec.options).map(([long, o]) => [
+) {
+  const options = { ...spec.options, help: HELP };
+  const rows = Object.entries(options as Record<string, OptionSpec>).map(([long, o]) => [
     `${o.short ? `-${o.short}, ` : "    "}--${long}${o.arg ? ` ${o.arg}` : ""}`,
-    o.type === "string" && o.default !== undefined ? `${o.help} (default: ${o.default})` : o.help,
+    typeof o.default === "string" ? `${o.help} (default: ${o.default})` : o.help,
   ]);
   const width = Math.max(...rows.map(([flag]) => flag.length));
-  const synopsis = spec.synopsis ? ` ${spec.synopsis}` : "";
-  return [
-    `usage: deno run ... ${spec.name} [options]${synopsis}`,
-    "",
-    spec.summary,
-    "",
-    "options:",
+  const usage = [
+    `usage: deno run ... ${spec.name} [options]${spec.synopsis ? ` ${spec.synopsis}` : ""}`,
+    `\n${spec.summary}\n\noptions:`,
     ...rows.map(([flag, help]) => `  ${flag.padEnd(width)}  ${help}`),
     ...(spec.epilog ? ["", spec.epilog] : []),
   ].join("\n");
+  try {
+    const parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
+    if ((parsed.values as { help?: boolean }).help) {
+      console.log(usage);
+      Deno.exit(0);
+    }
+    const extra = parsed.positionals[spec.maxPositionals ?? 0];
+    if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`, usage);
+    return { values: parsed.values, positionals: parsed.positionals, usage };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(problem(error as Error & { code?: string }, options), usage);
+  }
 }
 
-/** One short line for a `parseArgs` error, told apart by its `code`. */
-function parseErrorLine(error: unknown, options: Record<string, OptionSpec>): string {
-  const message = error instanceof Error ? error.message : String(error);
-  // The option as the user wrote it; Node's message names it, in quotes.
-  const written = message.match(/'(?:-\w, )?(--?[\w-]+)/)?.[1] ?? "";
-  const long = Object.entries(options).find(([name, o]) =>
-    written === `--${name}` || written === `-${o.short}`
-  )?.[0];
-  switch ((error as { code?: string }).code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option '${written}'`;
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
-      return long && options[long].type === "boolean"
-        ? `option '--${long}' takes no value`
-        : `option '--${long}' needs a value (write --${long}=VALUE for one starting with '-')`;
-    default:
-      return message.split("\n")[0];
-  }
+/** `parseArgs`'s error in one short line, told apart by its `code`, naming the option. */
+function problem(error: Error & { code?: string }, options: Record<string, OptionSpec>): string {
+  const written = error.message.match(/'(?:-\w, )?(--?[\w-]+)/)?.[1] ?? "";
+  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option '${written}'`;
+  if (error.code !== "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return error.message.split("\n")[0];
+  const long = Object.keys(options).find((name) =>
+    written === `--${name}` || written === `-${options[name].short}`
+  );
+  return /does not take/.test(error.message)
+    ? `option '--${long}' takes no value`
+    : `option '--${long}' needs a value (write --${long}=VALUE for one starting with '-')`;
 }
 
 /**
@@ -194,8 +157,10 @@ export function parseNumber(
   const value = pattern.test(text.trim()) ? Number(text) : NaN;
   if (value >= limits.min && value <= limits.max) return value;
   const kind = limits.fraction ? "a number" : "an integer";
-  const expected = `expected ${kind} from ${limits.min} to ${limits.max}`;
-  throw new UsageError(`invalid ${what} '${text}': ${expected}`, usage);
+  throw new UsageError(
+    `invalid ${what} '${text}': expected ${kind} from ${limits.min} to ${limits.max}`,
+    usage,
+  );
 }
 
 /**
@@ -206,6 +171,7 @@ export function parseNumber(
  * ```
  */
 export function parseTimeoutMs(text: string, usage = ""): number {
-  const limits = { min: 0.001, max: 86400, fraction: true };
-  return Math.round(parseNumber(text, "timeout", limits, usage) * 1000);
+  return Math.round(
+    parseNumber(text, "timeout", { min: 0.001, max: 86400, fraction: true }, usage) * 1000,
+  );
 }

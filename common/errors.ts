@@ -58,6 +58,25 @@ export function describeError(error: unknown): string {
 }
 
 /**
+ * Starts a server with `start`; if `port` is taken, a {@linkcode Failure} that says what to do.
+ * @example
+ * ```ts
+ * const listener = listening(12000, () => Deno.listen({ port: 12000 }));
+ * ```
+ */
+export function listening<T>(port: number, start: () => T): T {
+  try {
+    return start();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    throw new Failure(
+      `port ${port} is already in use (another server, or an earlier run still holding it): ` +
+        "stop it, or pick another port with -p PORT (-p 0 takes any free one)",
+    );
+  }
+}
+
+/**
  * Runs a script's main and exits with its code. An error is printed as one line, then the exit
  * code is `exitCodeFor`'s, else {@linkcode EXIT_FAILURE}; a `UsageError` prints the usage too and
  * exits {@linkcode EXIT_USAGE}.

@@ -14,75 +14,65 @@ const MAX_PENDING = 10_000;
 // How long the exit waits for a stream nobody reads.
 const EXIT_FLUSH_MS = 1000;
 
-const encoder = new TextEncoder();
-
-/** One stream's pending lines and the loop that writes them. */
-class LineWriter {
-  #pending: string[] = [];
-  #dropped = 0;
-  #lastWrite = -Infinity;
-  #closed = false;
-  /** The write loop while lines are pending. */
-  writing: Promise<void> | undefined;
-
-  constructor(
-    readonly stream: { write(p: Uint8Array): Promise<number> },
-    // The words of the lines about the stream: "log", "stdout", "standard output".
-    readonly words: { lines: string; short: string; long: string },
-    // Where the line saying the stream closed goes: the other stream.
-    readonly tell: (line: string) => void,
-  ) {}
-
-  add(line: string): void {
-    if (this.#closed) return;
-    if (this.#pending.length < MAX_PENDING) this.#pending.push(line);
-    else this.#dropped++;
-    this.writing ??= this.#writeLoop();
-  }
-
-  async #writeLoop(): Promise<void> {
-    try {
-      while (this.#pending.length > 0 || this.#dropped > 0) {
-        // The lines of this turn go together, at most one write per FLUSH_MS.
-        const wait = Math.max(
-          0,
-          this.#lastWrite + FLUSH_MS - performance.now(),
-        );
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        if (this.#dropped > 0) {
-          const { lines, short } = this.words;
-          this.#pending.push(
-            `... ${this.#dropped} ${lines} lines dropped (${short} was not reading)`,
-          );
-        }
-        const bytes = encoder.encode(this.#pending.join("\n") + "\n");
-        this.#pending = [];
-        this.#dropped = 0;
-        this.#lastWrite = performance.now();
-        await writeAll(this.stream, bytes);
-      }
-    } catch (error) {
-      // A closed stream, most often (`server | head -1`): its lines stop, the server goes on.
-      this.#closed = true;
-      this.#pending = [];
-      const { lines, long } = this.words;
-      const why = error instanceof Deno.errors.BrokenPipe ? `${long} closed` : `${error}`;
-      this.tell(`${lines}: ${why}; no more ${lines} lines`);
-    }
-    this.writing = undefined;
-  }
+/** One stream's lines not written yet, and the loop writing them. */
+interface Lines {
+  stream: typeof Deno.stdout;
+  /** "log" or "trace"; the stream's short and long names. */
+  kind: string;
+  names: [string, string];
+  pending: string[];
+  dropped: number;
+  writing?: Promise<void>;
+  closed: boolean;
 }
 
-const stdout = new LineWriter(
-  Deno.stdout,
-  { lines: "log", short: "stdout", long: "standard output" },
-  traceLine,
-);
-const stderr = new LineWriter(
-  Deno.stderr,
-  { lines: "trace", short: "stderr", long: "standard error" },
-  logLine,
-);
+const out: Lines = {
+  stream: Deno.stdout,
+  kind: "log",
+  names: ["stdout", "standard output"],
+  pending: [],
+  dropped: 0,
+  closed: false,
+};
+const err: Lines = {
+  ...out,
+  stream: Deno.stderr,
+  kind: "trace",
+  names: ["stderr", "standard error"],
+};
+err.pending = [];
+
+function add(lines: Lines, line: string): void {
+  if (lines.closed) return;
+  if (lines.pending.length < MAX_PENDING) lines.pending.push(line);
+  else lines.dropped++;
+  lines.writing ??= writeLoop(lines);
+}
+
+async function writeLoop(lines: Lines): Promise<void> {
+  try {
+    while (lines.pending.length > 0 || lines.dropped > 0) {
+      // The lines of this turn, and of the next FLUSH_MS, go out together.
+      await new Promise((resolve) => setTimeout(resolve, FLUSH_MS));
+      if (lines.dropped > 0) {
+        lines.pending.push(
+          `... ${lines.dropped} ${lines.kind} lines dropped (${lines.names[0]} was not reading)`,
+        );
+      }
+      const text = lines.pending.join("\n") + "\n";
+      lines.pending = [];
+      lines.dropped = 0;
+      await writeAll(lines.stream, new TextEncoder().encode(text));
+    }
+  } catch (error) {
+    // Closed, most often (`server | head -1`): its lines stop, the server goes on.
+    lines.closed = true;
+    lines.pending = [];
+    const why = error instanceof Deno.errors.BrokenPipe ? `${lines.names[1]} closed` : `${error}`;
+    add(lines === out ? err : out, `${lines.kind}: ${why}; no more ${lines.kind} lines`);
+  }
+  lines.writing = undefined;
+}
 
 /**
  * Logs one line to stdout, soon and in order.
@@ -92,7 +82,7 @@ const stderr = new LineWriter(
  * ```
  */
 export function logLine(line: string): void {
-  stdout.add(line);
+  add(out, line);
 }
 
 /**
@@ -104,7 +94,7 @@ export function logLine(line: string): void {
  * ```
  */
 export function traceLine(line: string): void {
-  stderr.add(line);
+  add(err, line);
 }
 
 /**
@@ -116,14 +106,12 @@ export function traceLine(line: string): void {
  * ```
  */
 export async function flushLog(): Promise<void> {
-  let limit: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"expired">((resolve) => {
-    limit = setTimeout(resolve, EXIT_FLUSH_MS, "expired");
-  });
+  const deadline = performance.now() + EXIT_FLUSH_MS;
   // Until neither writes: a closed stream's last line starts the other one's loop again.
-  while (stdout.writing || stderr.writing) {
-    const both = Promise.all([stdout.writing, stderr.writing]);
-    if (await Promise.race([both, expired]) === "expired") break;
+  while ((out.writing || err.writing) && performance.now() < deadline) {
+    await Promise.race([
+      Promise.all([out.writing, err.writing]),
+      new Promise((resolve) => setTimeout(resolve, 50)),
+    ]);
   }
-  clearTimeout(limit);
 }

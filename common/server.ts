@@ -4,10 +4,8 @@
  * @module
  */
 
-import { holdIdleClock } from "./io.ts";
-
-/** A running server, as every lab's `serveX()` returns it (like `Deno.HttpServer`). */
-export interface Server extends AsyncDisposable {
+/** A running server, as every lab's `serveX()` returns it: a test stops it with `close()`. */
+export interface Server {
   /** The bound address, with the real port when 0 was asked. */
   readonly addr: Deno.NetAddr;
   /** Resolves when the server and every connection it served are closed. */
@@ -19,80 +17,75 @@ export interface Server extends AsyncDisposable {
 const ACCEPT_RETRY_MS = 100;
 
 /**
- * Yields connections until `listener` is closed. A client that reset before its accept is skipped;
- * another failure (out of descriptors) is logged once and retried every 100 ms.
+ * Waits for the next connection: a client that reset before its accept is skipped; another
+ * failure (out of descriptors) is logged once and retried every 100 ms. `null` once `listener` is
+ * closed: the server is stopping.
  * @example
  * ```ts
- * using listener = Deno.listen({ port: 0 });
+ * const listener = Deno.listen({ port: 0 });
  * setTimeout(() => listener.close(), 10);
- * for await (const conn of acceptWithRetry(listener, console.log)) conn.close();
+ * for (let conn; (conn = await acceptWithRetry(listener, console.log)) !== null;) conn.close();
  * ```
  */
-export async function* acceptWithRetry(
+export async function acceptWithRetry(
   listener: Deno.Listener<Deno.TcpConn>,
   log: (line: string) => void,
-): AsyncGenerator<Deno.TcpConn> {
-  // Connections that come one at a time share one idle clock, not one each.
-  using _clock = holdIdleClock();
-  let failures = 0;
-  while (true) {
-    let conn: Deno.TcpConn;
+): Promise<Deno.TcpConn | null> {
+  for (let failures = 0;;) {
     try {
-      conn = await listener.accept();
+      const conn = await listener.accept();
+      if (failures > 0) log(`accept works again after ${failures} failed tries`);
+      return conn;
     } catch (error) {
       if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-        return; // The listener was closed: the server is stopping.
+        return null;
       }
-      if (
-        error instanceof Deno.errors.NotConnected || error instanceof Deno.errors.ConnectionReset ||
-        error instanceof Deno.errors.ConnectionAborted
-      ) continue;
+      const lost = error instanceof Deno.errors.NotConnected ||
+        error instanceof Deno.errors.ConnectionReset ||
+        error instanceof Deno.errors.ConnectionAborted;
+      if (lost) continue;
       if (failures++ === 0) {
         log(`accept failed: ${(error as Error).message}; retrying every ${ACCEPT_RETRY_MS} ms`);
       }
       await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
-      continue;
     }
-    if (failures > 0) log(`accept works again after ${failures} failed tries`);
-    failures = 0;
-    yield conn;
   }
 }
 
 /**
- * Closes every socket given, skipping any closed already (by the task that served it).
+ * Closes each connection of `open` (each mapped to when it last moved) that has been idle for
+ * `timeoutMs`, and forgets it: a server runs this every quarter of its timeout, one clock for all
+ * its connections.
  * @example
  * ```ts
- * const listener = Deno.listen({ port: 0 });
- * closeAll([listener]);
- * closeAll([listener]); // no error
+ * const open = new Map<Deno.TcpConn, number>();
+ * const sweep = setInterval(() => closeIdle(open, 30_000), 7_500);
+ * clearInterval(sweep);
  * ```
  */
-export function closeAll(sockets: Iterable<{ close(): void }>): void {
-  for (const socket of sockets) {
-    try {
-      socket.close();
-    } catch {
-      // Closed already.
-    }
+export function closeIdle(open: Map<Deno.Conn, number>, timeoutMs: number): void {
+  const limit = performance.now() - timeoutMs;
+  for (const [conn, lastMoved] of open) {
+    if (lastMoved > limit) continue;
+    open.delete(conn);
+    conn.close();
   }
 }
 
 /**
  * Calls `stop` with the signal's name on Ctrl+C (SIGINT), and on SIGTERM where the OS has one
- * (not Windows), until disposed.
+ * (not Windows); the function returned stops listening.
  * @example
  * ```ts
- * using _ = onInterrupt(() => console.log("stopping"));
+ * const stopListening = onInterrupt(() => console.log("stopping"));
+ * stopListening();
  * ```
  */
-export function onInterrupt(stop: (signal: "SIGINT" | "SIGTERM") => void): Disposable {
+export function onInterrupt(stop: (signal: "SIGINT" | "SIGTERM") => void): () => void {
   const names = Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
   const handlers = names.map((name) => [name, () => stop(name)] as const);
   for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
-  return {
-    [Symbol.dispose]() {
-      for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
-    },
+  return () => {
+    for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
   };
 }

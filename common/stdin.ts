@@ -3,14 +3,15 @@
  * @module
  */
 
-import { Wire, writeAll } from "./io.ts";
+import { writeAll } from "./io.ts";
 
-// Stdin belongs to the process: our view of it never closes it, never writes.
-let stdin: Wire | undefined;
+// Text typed (or piped) ahead of the question that takes it: a pipe brings every line at once.
+let typedAhead = "";
+const decoder = new TextDecoder();
 
 /**
  * Prints `question`, reads one line from stdin and returns it without its ending (`null` at the
- * end of input); bytes after that line wait for the next question.
+ * end of input); what follows that line waits for the next question.
  * @example
  * ```ts
  * const sentence = await ask("Input lowercase sentence: ");
@@ -18,11 +19,17 @@ let stdin: Wire | undefined;
  */
 export async function ask(question: string): Promise<string | null> {
   await writeAll(Deno.stdout, new TextEncoder().encode(question));
-  stdin ??= new Wire({
-    read: (p) => Deno.stdin.read(p),
-    write: () => Promise.resolve(0),
-    close() {},
-  });
-  const line = await stdin.readLineBytes(1024 * 1024, true);
-  return line === null ? null : new TextDecoder().decode(line);
+  const chunk = new Uint8Array(64 * 1024);
+  for (let more = !typedAhead.includes("\n"); more;) {
+    const n = await Deno.stdin.read(chunk);
+    if (n === null) break;
+    const text = decoder.decode(chunk.subarray(0, n), { stream: true });
+    typedAhead += text;
+    more = !text.includes("\n");
+  }
+  if (typedAhead === "") return null;
+  const end = typedAhead.includes("\n") ? typedAhead.indexOf("\n") : typedAhead.length;
+  const line = typedAhead.slice(0, end).replace(/\r$/, "");
+  typedAhead = typedAhead.slice(end + 1);
+  return line;
 }

@@ -44,6 +44,34 @@ export function serverTracer(label: string): Tracer {
   return (direction, bytes) => traceLine(prefix + formatTrace(direction, bytes));
 }
 
+/**
+ * The socket's `read` and `write`, each transfer shown by `tracer` as it happens: what a script
+ * reads and writes through when `--trace` is on.
+ * @example
+ * ```ts
+ * using conn = await Deno.connect({ port: 12000 });
+ * const socket = traced(conn, stderrTracer());
+ * await socket.write(new TextEncoder().encode("hi"));
+ * ```
+ */
+export function traced(conn: Pick<Deno.Conn, "read" | "write">, tracer: Tracer): Pick<
+  Deno.Conn,
+  "read" | "write"
+> {
+  return {
+    async read(p) {
+      const n = await conn.read(p);
+      if (n !== null) tracer("<-", p.subarray(0, n));
+      return n;
+    },
+    async write(p) {
+      const n = await conn.write(p);
+      tracer("->", p.subarray(0, n));
+      return n;
+    },
+  };
+}
+
 // One transfer as a trace line: printable UTF-8 quoted, anything else as hex.
 function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
   const head = `${direction} ${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;

@@ -247,7 +247,7 @@ async function main(
     server?: string;
     client?: string;
     port?: string;
-    json: boolean;
+    json?: boolean;
     gradescope?: string;
     junit?: string;
     weights?: string;

@@ -2,7 +2,7 @@
  * Lab 1 client: sends a sentence, prints the server's upper-case reply
  * (the handout's TCPClient.py, done properly).
  *
- * Run: `deno run --allow-net=127.0.0.1:12000 lab1_echo/client.ts [SENTENCE...]`
+ * Run: `deno run --allow-net=127.0.0.1 lab1_echo/client.ts [SENTENCE...]`
  *
  * @module
  */
@@ -10,9 +10,9 @@
 import { option, parseCli, parsePort, parseTimeoutMs } from "../common/cli.ts";
 import { formatAddr } from "../common/addr.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { Wire } from "../common/io.ts";
+import { withTimeout, writeAll } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
-import { escapeControl, stderrTracer } from "../common/trace.ts";
+import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
 
 /** Options for {@linkcode echoOnce}. */
 export interface EchoClientOptions {
@@ -23,9 +23,6 @@ export interface EchoClientOptions {
   timeoutMs?: number;
   trace?: boolean;
 }
-
-/** The most reply we accept: the sentence upper-cased can grow (ß -> SS), not explode. */
-const replyLimit = (sent: number) => sent * 3 + 1024;
 
 /**
  * Sends `sentence`, half-closes, and returns the whole reply.
@@ -46,22 +43,43 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
       `could not connect to ${formatAddr({ hostname, port })}: ${describeError(error)}`,
     );
   }
-  using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
-  const data = new TextEncoder().encode(options.sentence);
-  await wire.write(data);
-  // Half-close: "that was all", so the server knows the sentence is complete.
-  await conn.closeWrite();
-  // The reply is everything until the server closes, however many reads it takes.
-  const limit = replyLimit(data.length);
+  const socket = options.trace ? traced(conn, stderrTracer()) : conn;
   const decoder = new TextDecoder();
-  const chunk = new Uint8Array(16 * 1024);
   let reply = "";
-  for (let n, received = 0; (n = await wire.read(chunk)) !== null;) {
-    received += n;
-    if (received > limit) throw new Failure(`the reply is longer than ${limit} bytes`);
-    reply += decoder.decode(chunk.subarray(0, n), { stream: true });
+  let received = 0;
+  try {
+    const data = new TextEncoder().encode(options.sentence);
+    let sendError;
+    try {
+      await writeAll(socket, data);
+      // Half-close: "that was all", so the server knows the sentence is complete.
+      await conn.closeWrite();
+    } catch (error) {
+      sendError = error; // The server stopped reading; what it replied is still to be read.
+    }
+    // The reply is everything until the server closes, however many reads it takes; upper case
+    // can make it longer (ß becomes SS), not explode.
+    const limit = data.length * 3 + 1024;
+    const buffer = new Uint8Array(16 * 1024);
+    for (let n; (n = await withTimeout(timeoutMs, socket.read(buffer))) !== null;) {
+      received += n;
+      if (received > limit) throw new Failure(`the reply is longer than ${limit} bytes`);
+      reply += decoder.decode(buffer.subarray(0, n), { stream: true });
+    }
+    reply += decoder.decode();
+    if (sendError === undefined) return reply;
+    throw new Failure(
+      `the server closed the connection before it read the whole sentence ` +
+        `(${describeError(sendError)}); it replied ${received} bytes: ${quote(reply.slice(0, 60))}`,
+    );
+  } catch (error) {
+    if (error instanceof Failure || received === 0) throw error;
+    throw new Failure(
+      `${describeError(error)} after ${received} bytes of the reply: ${quote(reply.slice(0, 60))}`,
+    );
+  } finally {
+    conn.close();
   }
-  return reply + decoder.decode();
 }
 
 if (import.meta.main) {
@@ -78,7 +96,7 @@ if (import.meta.main) {
         trace: option.trace,
       },
       maxPositionals: Infinity,
-      epilog: "example: deno run --allow-net=127.0.0.1:12000 lab1_echo/client.ts hello world",
+      epilog: "example: deno run --allow-net=127.0.0.1 lab1_echo/client.ts hello world",
     });
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);

@@ -12,25 +12,16 @@
 
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parseTimeoutMs, serverPort } from "../common/cli.ts";
-import { describeError, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, Wire } from "../common/io.ts";
+import { describeError, listening, runMain } from "../common/errors.ts";
+import { writeAll } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { quote, serverTracer } from "../common/trace.ts";
-import { ChunkPool } from "./chunk_pool.ts";
-import { UpperCaser } from "./upper_case.ts";
+import { acceptWithRetry, closeIdle, onInterrupt } from "../common/server.ts";
+import { quote, serverTracer, traced } from "../common/trace.ts";
 
 /** The handout's port. */
 export const DEFAULT_PORT = 12000;
 /** How much of a sentence the log shows, so a huge one cannot flood it. */
 const LOGGED_CHARS = 200;
-/**
- * The read chunk: the size of the wire's own buffer, so reads go straight
- * into it. A zero-filled 64 KiB chunk per connection cost a tenth of the rate.
- */
-const CHUNK_BYTES = 16 * 1024;
-// Each connection reads into a chunk that an earlier one gave back (chunk_pool.ts).
-const chunks = new ChunkPool(CHUNK_BYTES);
 
 /** Options for {@linkcode serveEcho}. */
 export interface EchoServerOptions {
@@ -46,65 +37,85 @@ export interface EchoServerOptions {
   log?: (line: string) => void;
 }
 
+/** A running server: its address, a promise that settles once it stopped, and how to stop it. */
+export interface EchoServer {
+  addr: Deno.NetAddr;
+  finished: Promise<void>;
+  close(): void;
+}
+
 /**
  * Starts the upper-case echo server.
  *
  * @example
  * ```ts
- * await using server = serveEcho({ port: 0 });
+ * const server = serveEcho({ port: 0 });
  * console.log(server.addr.port);
+ * server.close();
+ * await server.finished;
  * ```
  */
-export function serveEcho(options: EchoServerOptions): Server {
+export function serveEcho(options: EchoServerOptions): EchoServer {
   const log = options.log ?? logLine;
+  const timeoutMs = options.idleTimeoutMs ?? 30_000;
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
-  // Each open connection and the task serving it, so close() can end them all.
-  const open = new Map<Deno.TcpConn, Promise<void>>();
+  // Each open connection and when it last moved: one clock closes the idle ones, close() all.
+  const open = new Map<Deno.TcpConn, number>();
+  const idleSweep = setInterval(() => closeIdle(open, timeoutMs), timeoutMs / 4);
+  let closing = false;
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
-    log(`Connected by: ${formatAddr(conn.remoteAddr, "python")}`);
-    using wire = new Wire(conn, {
-      timeoutMs: options.idleTimeoutMs ?? 30_000,
-      trace: options.trace ? serverTracer(formatAddr(conn.remoteAddr)) : undefined,
-    });
-    const chunk = chunks.take();
-    const upper = new UpperCaser(LOGGED_CHARS);
+    const peer = formatAddr(conn.remoteAddr, "python");
+    log(`Connected by: ${peer}`);
+    const socket = options.trace ? traced(conn, serverTracer(formatAddr(conn.remoteAddr))) : conn;
+    const buffer = new Uint8Array(16 * 1024);
+    // A character cut between two reads is decoded whole on the next one.
+    const decoder = new TextDecoder();
+    const encoder = new TextEncoder();
+    let sentence = "";
     try {
-      // The sentence: every read upper-cased and sent back as it comes.
-      for (let n; (n = await wire.read(chunk)) !== null;) {
-        const reply = upper.push(chunk.subarray(0, n));
-        if (reply.length > 0) await wire.write(reply);
+      // Read until the client half-closes; each piece goes back upper-cased as it comes.
+      for (let n; (n = await socket.read(buffer)) !== null;) {
+        open.set(conn, performance.now());
+        const text = decoder.decode(buffer.subarray(0, n), { stream: true });
+        if (sentence.length <= LOGGED_CHARS) sentence += text;
+        await writeAll(socket, encoder.encode(text.toUpperCase()));
       }
-      // End of stream: the client half-closed, its sentence is complete.
-      const rest = upper.end();
-      if (rest.length > 0) await wire.write(rest);
+      await writeAll(socket, encoder.encode(decoder.decode().toUpperCase()));
     } catch (error) {
-      const why = error instanceof IdleTimeoutError ? "idle timeout, closed" : describeError(error);
-      if (!closing) log(`${formatAddr(conn.remoteAddr, "python")}: ${why}`);
+      const why = open.has(conn) ? describeError(error) : "idle timeout, closed";
+      if (!closing) log(`${peer}: ${why}`);
     } finally {
-      // No read or write is pending: the next connection may use the chunk.
-      chunks.give(chunk);
-      const seen = upper.seen;
-      const shown = seen.length > LOGGED_CHARS ? `${seen.slice(0, LOGGED_CHARS)}...` : seen;
+      // Closed here, unless the idle clock or close() closed it already.
+      if (open.delete(conn)) conn.close();
+      const shown = sentence.length > LOGGED_CHARS
+        ? `${sentence.slice(0, LOGGED_CHARS)}...`
+        : sentence;
       log(`Data from connected user: ${quote(shown).slice(1, -1)}`);
     }
   }
 
   async function acceptLoop(): Promise<void> {
-    for await (const conn of acceptWithRetry(listener, log)) {
+    const serving = new Set<Promise<void>>();
+    for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
+      open.set(conn, performance.now());
       // Not awaited: the next client is accepted while this one is served.
-      open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+      const task = serveOne(conn).finally(() => serving.delete(task));
+      serving.add(task);
     }
-    await Promise.all(open.values());
+    clearInterval(idleSweep);
+    await Promise.all(serving);
   }
 
-  let closing = false;
-  const close = () => {
+  function close(): void {
+    if (closing) return;
     closing = true;
-    closeAll([listener, ...open.keys()]);
-  };
-  const finished = acceptLoop();
-  return { addr: listener.addr, finished, close, [Symbol.asyncDispose]: () => (close(), finished) };
+    listener.close();
+    for (const conn of open.keys()) conn.close();
+    open.clear();
+  }
+
+  return { addr: listener.addr, finished: acceptLoop(), close };
 }
 
 if (import.meta.main) {
@@ -122,14 +133,16 @@ if (import.meta.main) {
       maxPositionals: 1,
       epilog: "example: deno run --allow-net lab1_echo/server.ts 12000",
     });
-    await using server = serveEcho({
-      hostname: values.address,
-      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
-      idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
-      trace: values.trace,
-    });
+    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    const server = listening(port, () =>
+      serveEcho({
+        hostname: values.address,
+        port,
+        idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
+        trace: values.trace,
+      }));
     logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
-    using _ = onInterrupt(() => {
+    onInterrupt(() => {
       logLine("Shutting down");
       server.close();
     });

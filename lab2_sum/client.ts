@@ -10,7 +10,7 @@
 import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { formatAddr } from "../common/addr.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { Wire } from "../common/io.ts";
+import { Wire } from "../common/wire.ts";
 import { ask } from "../common/stdin.ts";
 import { escapeControl, stderrTracer } from "../common/trace.ts";
 import {

@@ -18,7 +18,7 @@ import {
   UsageError,
 } from "../common/cli.ts";
 import { describeError, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
+import { IdleTimeoutError, ProtocolError, Wire } from "../common/wire.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
 import { escapeControl, quote, serverTracer } from "../common/trace.ts";

@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, UnexpectedEofError, Wire } from "../common/io.ts";
+import { IdleTimeoutError, UnexpectedEofError, Wire } from "../common/wire.ts";
 import { escapeControl, quote, stderrTracer } from "../common/trace.ts";
 import { sameFile } from "../common/steady_path.ts";
 import { formatBytes, Progress } from "./progress.ts";

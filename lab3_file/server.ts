@@ -15,9 +15,10 @@ import { createHash } from "node:crypto";
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parseNumber, parseTimeoutMs, serverPort } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, ProtocolError, Wire } from "../common/io.ts";
+import { IdleTimeoutError, ProtocolError, Wire } from "../common/wire.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
+import { onInterrupt, type Server } from "../common/server.ts";
+import { acceptEach, closeAll } from "../common/wire.ts";
 import { quote, serverTracer } from "../common/trace.ts";
 import { checkOpened, confine, Refusal } from "./confine.ts";
 import { FileChangedError, FileHasher, hashOpenFile } from "./file_hasher.ts";
@@ -79,7 +80,7 @@ export interface FileServerOptions {
  * console.log(server.addr.port);
  * ```
  */
-export function serveFiles(options: FileServerOptions): Server {
+export function serveFiles(options: FileServerOptions): Server & AsyncDisposable {
   const log = options.log ?? logLine;
   const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
   const root = realFolder(options.root ?? ".");
@@ -193,7 +194,7 @@ export function serveFiles(options: FileServerOptions): Server {
   }
 
   async function acceptLoop(): Promise<void> {
-    for await (const conn of acceptWithRetry(listener, log)) {
+    for await (const conn of acceptEach(listener, log)) {
       // Not awaited: the next client is accepted while this one is served.
       open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
     }
@@ -378,7 +379,7 @@ if (import.meta.main) {
       trace: values.trace,
     });
     logLine(`Server waiting on ${formatAddr(server.addr, "python")}, serving ${values.root}`);
-    using _ = onInterrupt(() => {
+    onInterrupt(() => {
       logLine("Shutting down");
       server.close();
     });

@@ -18,7 +18,7 @@ import { basename, dirname, join } from "node:path";
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parseNumber, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, Wire, writeAll } from "../common/io.ts";
+import { IdleTimeoutError, Wire, writeAll } from "../common/wire.ts";
 import { ask } from "../common/stdin.ts";
 import { onInterrupt } from "../common/server.ts";
 import { escapeControl, stderrTracer } from "../common/trace.ts";
@@ -452,12 +452,12 @@ const encoder = new TextEncoder();
 /** The command line's options, parsed. */
 interface CliOptions {
   output?: string;
-  include: boolean;
-  head: boolean;
-  verbose: boolean;
-  location: boolean;
-  fail: boolean;
-  trace: boolean;
+  include?: boolean;
+  head?: boolean;
+  verbose?: boolean;
+  location?: boolean;
+  fail?: boolean;
+  trace?: boolean;
   timeoutMs: number;
   maxTimeMs?: number;
   caCerts?: string[];
@@ -470,9 +470,9 @@ interface CliOptions {
  */
 async function runOnce(url: URL, options: CliOptions): Promise<void> {
   const interrupt = new AbortController();
-  using signals = onInterrupt((signal) => {
+  const stopListening = onInterrupt((signal) => {
     // Heard once: a second Ctrl+C meets Deno's default again and ends the process outright.
-    signals[Symbol.dispose]();
+    stopListening();
     interrupt.abort(new InterruptedError(signal));
   });
   const file = options.output ? await fileSink(options.output) : undefined;
@@ -493,7 +493,7 @@ async function runOnce(url: URL, options: CliOptions): Promise<void> {
           await out(encoder.encode(`${h.lines.map(escapeControl).join("\r\n")}\r\n\r\n`));
         }
       },
-      skipBody: (h) => options.fail && h.status >= 400,
+      skipBody: (h) => options.fail === true && h.status >= 400,
       // The body is the user's data: written as it came, byte for byte, like curl.
       sink: out,
     });
@@ -502,6 +502,8 @@ async function runOnce(url: URL, options: CliOptions): Promise<void> {
   } catch (error) {
     await file?.discard();
     throw error;
+  } finally {
+    stopListening();
   }
 }
 

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { LineTooLongError, UnexpectedEofError, type Wire } from "../common/io.ts";
+import { LineTooLongError, UnexpectedEofError, type Wire } from "../common/wire.ts";
 import { escapeControl } from "../common/trace.ts";
 
 /** The parsed status line and header section. */
@@ -113,7 +113,7 @@ export function headerValues(head: ResponseHead, name: string): string[] {
  *
  * @example
  * ```ts
- * import { Wire } from "../common/io.ts";
+ * import { Wire } from "../common/wire.ts";
  *
  * using wire = new Wire(await Deno.connect({ hostname: "127.0.0.1", port: 8080 }));
  * await wire.writeText("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n");
@@ -232,7 +232,7 @@ const CHUNK_LINE_MAX = 4096;
  *
  * @example
  * ```ts
- * import { Wire } from "../common/io.ts";
+ * import { Wire } from "../common/wire.ts";
  *
  * using wire = new Wire(await Deno.connect({ hostname: "127.0.0.1", port: 8080 }));
  * await wire.writeText("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n");

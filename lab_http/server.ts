@@ -24,9 +24,10 @@ import {
   UsageError,
 } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { Wire } from "../common/io.ts";
+import { Wire } from "../common/wire.ts";
 import { logLine, traceLine } from "../common/log.ts";
-import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
+import { onInterrupt, type Server } from "../common/server.ts";
+import { acceptEach, closeAll } from "../common/wire.ts";
 import { escapeControl } from "../common/trace.ts";
 import {
   decodeHead,
@@ -114,7 +115,7 @@ export class RootError extends Failure {
  * console.log(server.addr.port);
  * ```
  */
-export function serveHttp(options: HttpServerOptions): Server {
+export function serveHttp(options: HttpServerOptions): Server & AsyncDisposable {
   const log = options.log ?? logLine;
   const root = options.root ?? ".";
   let handle: StaticHandler;
@@ -269,7 +270,7 @@ export function serveHttp(options: HttpServerOptions): Server {
   let refusing = 0;
 
   async function acceptLoop(): Promise<void> {
-    for await (const conn of acceptWithRetry(listener, log)) {
+    for await (const conn of acceptEach(listener, log)) {
       // Not awaited: the next client is accepted while this one is served.
       if (open.size - refusing >= maxConnections) {
         // A flood past the cap is not told, only closed: the telling must stay bounded too.
@@ -461,7 +462,7 @@ if (import.meta.main) {
       trace: values.trace,
     });
     logLine(`Serving ${values.directory} at http://${formatAddr(server.addr)}/`);
-    using _ = onInterrupt(() => {
+    onInterrupt(() => {
       logLine("Shutting down");
       server.close();
     });

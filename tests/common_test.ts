@@ -9,7 +9,7 @@ import {
   ProtocolError,
   UnexpectedEofError,
   Wire,
-} from "../common/io.ts";
+} from "../common/wire.ts";
 import { escapeControl } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";

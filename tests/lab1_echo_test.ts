@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { echoOnce } from "../lab1_echo/client.ts";
 import { serveEcho } from "../lab1_echo/server.ts";
-import { ChunkPool } from "../lab1_echo/chunk_pool.ts";
 import { inProcess } from "./support/in_process.ts";
 import { countIntervals } from "./support/count_intervals.ts";
 import { readAll } from "./support/read_all.ts";
@@ -54,7 +53,7 @@ Deno.test("200 concurrent clients are all answered correctly", async () => {
   replies.forEach((r, i) => assert.equal(r, `CLIENT ${i} Ä`));
 });
 
-Deno.test("clients that come one at a time share the server's one idle clock", async () => {
+Deno.test("one idle clock per server, not a timer per client", async () => {
   const made = await countIntervals(async () => {
     await using s = startServer();
     for (let i = 0; i < 3; i++) assert.equal(await plainEcho(s.port, `client ${i}`), `CLIENT ${i}`);
@@ -62,7 +61,7 @@ Deno.test("clients that come one at a time share the server's one idle clock", a
   assert.equal(made, 1);
 });
 
-Deno.test("a reused read chunk shows no earlier client's bytes", async () => {
+Deno.test("no client's bytes reach another: a long sentence, a reset mid-sentence, an empty one", async () => {
   await using s = startServer();
   // A long sentence fills the chunk; the next clients reuse it (one at a time, so they must).
   const long = "x".repeat(12_000);
@@ -76,18 +75,7 @@ Deno.test("a reused read chunk shows no earlier client's bytes", async () => {
   assert.equal(await plainEcho(s.port, ""), "");
 });
 
-Deno.test("ChunkPool gives back what it was given, up to its bound", () => {
-  const pool = new ChunkPool(8, 1);
-  const [a, b] = [pool.take(), pool.take()];
-  assert.notEqual(a, b);
-  assert.equal(a.length, 8);
-  pool.give(a);
-  pool.give(b); // past the bound: dropped
-  assert.equal(pool.take(), a);
-  assert.notEqual(pool.take(), b);
-});
-
-/** One exchange from a client with no `Wire`, so the server's wires alone use the idle clock. */
+/** One exchange from a client that makes no timer, so the server's are the only ones counted. */
 async function plainEcho(port: number, sentence: string): Promise<string> {
   using conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await writeAll(conn, new TextEncoder().encode(sentence));
@@ -284,4 +272,38 @@ Deno.test("a copy of lab1_echo/ + common/ runs on its own", async () => {
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("a port already in use: the server names it and says how to pick another, exit 1", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  const r = await runScript(["--allow-net"], SERVER, ["-a", "127.0.0.1", `${port}`]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `error: port ${port} is already in use (another server, or an earlier run still holding ` +
+      "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
+  );
+});
+
+Deno.test("a server that reads one recv() and closes: the client says what it replied, exit 1", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const handout = (async () => {
+    const conn = await listener.accept();
+    // The handout's server: one recv(1024) taken as the whole sentence, a reply, a close.
+    const n = await conn.read(new Uint8Array(1024));
+    await conn.write(new TextEncoder().encode("X".repeat(n!)));
+    conn.close(); // With the rest of the sentence unread: a reset.
+  })();
+  // Longer than every socket buffer on the way, so the reset meets the client still sending.
+  const sentence = "x".repeat(8 * 1024 * 1024);
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${listener.addr.port}`], {
+    stdin: `${sentence}\n`,
+  });
+  await handout;
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^error: the server closed the connection before it read the whole sentence \((broken pipe \(the peer closed the connection\)|connection reset by peer)\); it replied \d+ bytes: "X+"\n$/,
+  );
 });
