@@ -2,24 +2,26 @@ import assert from "node:assert/strict";
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parsePort, serverPort, UsageError } from "../common/cli.ts";
 import { describeError, Failure } from "../common/errors.ts";
+import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
 import {
-  type ByteStream,
-  holdIdleClock,
-  IdleTimeoutError,
+  LineTooLongError,
   ProtocolError,
+  readAhead,
+  type Reader,
+  readExactly,
+  readLine,
   UnexpectedEofError,
-  Wire,
-} from "../common/wire.ts";
-import { escapeControl } from "../common/trace.ts";
+} from "../common/lines.ts";
+import { acceptWithRetry, closeIdle } from "../common/server.ts";
+import { escapeControl, traced } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";
-import { countIntervals } from "./support/count_intervals.ts";
 import { readAll } from "./support/read_all.ts";
 
 const enc = new TextEncoder();
 
 /** An in-memory stream that delivers `data` cut at the given offsets, one piece per read. */
-function splitStream(data: Uint8Array, cuts: number[]): ByteStream & { written: Uint8Array[] } {
+function splitStream(data: Uint8Array, cuts: number[]) {
   const pieces: Uint8Array[] = [];
   let prev = 0;
   for (const c of [...cuts, data.length]) {
@@ -29,7 +31,7 @@ function splitStream(data: Uint8Array, cuts: number[]): ByteStream & { written: 
   const written: Uint8Array[] = [];
   return {
     written,
-    read(p) {
+    read(p: Uint8Array): Promise<number | null> {
       const piece = pieces.shift();
       if (!piece) return Promise.resolve(null);
       const n = Math.min(p.length, piece.length);
@@ -37,95 +39,65 @@ function splitStream(data: Uint8Array, cuts: number[]): ByteStream & { written: 
       if (n < piece.length) pieces.unshift(piece.subarray(n));
       return Promise.resolve(n);
     },
-    write(p) {
+    write(p: Uint8Array): Promise<number> {
       // Accept at most 3 bytes per call, to prove writeAll loops.
       written.push(p.slice(0, 3));
       return Promise.resolve(Math.min(3, p.length));
     },
-    close() {},
   };
 }
 
-/** Reads exactly `n` bytes through `read`, as a client reads a block. */
-async function readN(wire: Wire, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  for (let off = 0; off < n;) {
-    const got = await wire.read(out.subarray(off));
-    if (got === null) throw new Error(`stream ended after ${off} of ${n} bytes`);
-    off += got;
-  }
-  return out;
-}
-
-Deno.test("readLine and read parse the same at every split point", async () => {
+Deno.test("readLine and readExactly parse the same at every split point, the read-ahead small", async () => {
   const data = enc.encode("Ann\r\nstraße 42\nXYZ12345tail");
   for (let a = 0; a <= data.length; a++) {
     for (let b = a; b <= data.length; b += 3) {
-      const wire = new Wire(splitStream(data, [a, b]), { bufferSize: 4 });
-      assert.equal(await wire.readLine(100), "Ann");
-      assert.equal(await wire.readLine(100), "straße 42");
-      assert.deepEqual(await readN(wire, 3), enc.encode("XYZ"));
-      assert.deepEqual(await readN(wire, 5), enc.encode("12345"));
-      assert.deepEqual(await readN(wire, 4), enc.encode("tail"));
-      assert.equal(await wire.readLine(100), null);
+      const stream = splitStream(data, [a, b]);
+      // 4 bytes at first: it must grow for a line, and move what is left to its front.
+      const ahead = readAhead(4);
+      assert.equal(await readLine(stream, ahead, 100), "Ann");
+      assert.equal(await readLine(stream, ahead, 100), "straße 42");
+      for (const part of ["XYZ", "12345", "tail"]) {
+        const block = new Uint8Array(part.length);
+        await readExactly(stream, ahead, block);
+        assert.deepEqual(block, enc.encode(part), `cut at ${a}, ${b}`);
+      }
+      assert.equal(await readLine(stream, ahead, 100), null);
     }
   }
 });
 
-Deno.test("readLine enforces its limit, strict UTF-8 and a terminated last line", async () => {
-  await assert.rejects(
-    new Wire(splitStream(enc.encode("x".repeat(50) + "\n"), [7, 20])).readLine(10),
-    ProtocolError,
-  );
-  // Exactly at the limit, with \r\n, is fine.
-  assert.equal(await new Wire(splitStream(enc.encode("abcd\r\n"), [5])).readLine(4), "abcd");
-  await assert.rejects(
-    new Wire(splitStream(new Uint8Array([0xff, 0x0a]), [])).readLine(10),
-    /UTF-8/,
-  );
-  await assert.rejects(
-    new Wire(splitStream(enc.encode("abc"), [1])).readLine(10),
-    /middle of a line/,
-  );
-  assert.deepEqual(
-    await new Wire(splitStream(enc.encode("abc"), [1])).readLineBytes(10, true),
-    enc.encode("abc"),
-  );
-  // A line that never ends is refused once the limit is passed, not at end of stream.
-  const endless: ByteStream = {
-    read: (p) => Promise.resolve((p.fill(0x61), p.length)),
-    write: () => Promise.resolve(0),
-    close() {},
+Deno.test("readLine enforces its limit, strict UTF-8 and a terminated last line; readExactly its count", async () => {
+  const line = (text: string | Uint8Array, cuts: number[], max: number, last = false) => {
+    const bytes = typeof text === "string" ? enc.encode(text) : text;
+    return readLine(splitStream(bytes, cuts), readAhead(), max, last);
   };
-  await assert.rejects(new Wire(endless).readLine(4096), /longer than 4096/);
+  await assert.rejects(line("x".repeat(50) + "\n", [7, 20], 10), LineTooLongError);
+  // Exactly at the limit, with \r\n, is fine.
+  assert.equal(await line("abcd\r\n", [5], 4), "abcd");
+  await assert.rejects(line(new Uint8Array([0xff, 0x0a]), [], 10), ProtocolError);
+  await assert.rejects(line("abc", [1], 10), /middle of a line \(3 bytes without/);
+  assert.equal(await line("abc", [1], 10, true), "abc");
+  // A line that never ends is refused once the limit is passed, not at end of stream.
+  const endless: Reader = { read: (p) => Promise.resolve((p.fill(0x61), p.length)) };
+  await assert.rejects(readLine(endless, readAhead(), 4096), /longer than 4096/);
   // The message says how far the stream got.
-  assert.equal(new UnexpectedEofError(5, 10).message, "connection closed after 5 of 10 bytes");
+  const short = readExactly(splitStream(enc.encode("12345"), [2]), readAhead(), new Uint8Array(10));
+  await assert.rejects(short, UnexpectedEofError);
+  await assert.rejects(
+    readExactly(splitStream(enc.encode("12345"), [2]), readAhead(), new Uint8Array(10)),
+    /^UnexpectedEofError: connection closed after 5 of 10 bytes$/,
+  );
 });
 
-Deno.test("write loops over partial writes and traces each one", async () => {
-  const stream = splitStream(new Uint8Array(), []);
-  const traced: string[] = [];
-  const wire = new Wire(stream, {
-    trace: (d, b) => traced.push(`${d} ${new TextDecoder().decode(b)}`),
-  });
-  await wire.writeText("abcdefgh");
+Deno.test("writeAll loops over partial writes; traced() shows each read and write", async () => {
+  const stream = splitStream(enc.encode("in"), []);
+  const seen: string[] = [];
+  const socket = traced(stream, (d, b) => seen.push(`${d} ${new TextDecoder().decode(b)}`));
+  await writeAll(socket, enc.encode("abcdefgh"));
   assert.deepEqual(stream.written.map((b) => new TextDecoder().decode(b)), ["abc", "def", "gh"]);
-  assert.deepEqual(traced, ["-> abc", "-> def", "-> gh"]);
-});
-
-Deno.test("write with a block size never lets one write span two blocks, even after a partial write", async () => {
-  const stream = splitStream(new Uint8Array(), []);
-  const wire = new Wire(stream, { timeoutMs: 1000 });
-  await wire.write(enc.encode("abcdefghij"), 4);
-  // Blocks "abcd" "efgh" "ij"; the stream takes at most 3 bytes a call.
-  assert.deepEqual(stream.written.map((b) => new TextDecoder().decode(b)), [
-    "abc",
-    "d",
-    "efg",
-    "h",
-    "ij",
-  ]);
-  wire.close();
+  assert.equal(await socket.read(new Uint8Array(8)), 2);
+  assert.equal(await socket.read(new Uint8Array(8)), null);
+  assert.deepEqual(seen, ["-> abc", "-> def", "-> gh", "<- in"]);
 });
 
 /** Runs a child script that imports `imports` from `common/<module>`, and returns its result. */
@@ -199,94 +171,58 @@ await flushLog();
   assert.equal(lines.at(-1), "... 7 trace lines dropped (stderr was not reading)");
 });
 
-Deno.test("the idle timeout closes a silent connection with TimedOut", async () => {
+Deno.test("withTimeout: a wait past its limit rejects with IdleTimeoutError, and the socket closed after it ends the read", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
   const conn = await listener.accept();
-  using wire = new Wire(conn, { timeoutMs: 100 });
   const started = performance.now();
-  await assert.rejects(wire.readLine(10), IdleTimeoutError);
+  const error = await withTimeout(100, readLine(conn, readAhead(), 10)).catch((e) => e);
+  assert.ok(error instanceof IdleTimeoutError);
+  assert.equal(error.ms, 100);
+  assert.equal(error.message, "timed out after 0.1 s");
   assert.ok(performance.now() - started >= 90);
-  // The client sees the close.
+  // The caller closes the socket: the read left pending ends, unhandled by nobody, and the
+  // client sees the close.
+  conn.close();
   assert.equal(await client.read(new Uint8Array(1)), null);
+  // An answer in time is the answer, and its timer is cleared (the sanitizer checks).
+  assert.equal(await withTimeout(1000, Promise.resolve("on time")), "on time");
 });
 
-Deno.test("a held idle clock is made once for wires one at a time, times each, and stops when let go", async () => {
-  // The sanitizer fails this test if the clock is still running when it ends.
+Deno.test("closeIdle closes and forgets the connections idle past the timeout, and only those", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const made = await countIntervals(async () => {
-    const hold = holdIdleClock();
-    for (const round of [1, 2]) {
-      using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      using wire = new Wire(await listener.accept(), { timeoutMs: 100 });
-      // A clock that stopped for good would wait forever: after 2 s the client ends the line.
-      const guard = setTimeout(() => client.closeWrite(), 2000);
-      try {
-        await assert.rejects(wire.readLine(10), IdleTimeoutError, `round ${round}`);
-      } finally {
-        clearTimeout(guard);
-      }
-      assert.equal(await client.read(new Uint8Array(1)), null);
-    }
-    hold[Symbol.dispose]();
-    hold[Symbol.dispose](); // Letting go twice counts once: the next hold still holds.
-    using _again = holdIdleClock();
-    for (let round = 3; round <= 4; round++) {
-      using _client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-      using _wire = new Wire(await listener.accept(), { timeoutMs: 100 });
-    }
-  });
-  // One clock for each hold, not one for each wire.
-  assert.equal(made, 2);
+  using idleClient = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  const idle = await listener.accept();
+  using busyClient = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
+  using busy = await listener.accept();
+  const open = new Map<Deno.TcpConn, number>([
+    [idle, performance.now() - 1000],
+    [busy, performance.now()],
+  ]);
+  closeIdle(open, 500);
+  assert.deepEqual([...open.keys()], [busy]);
+  assert.equal(await idleClient.read(new Uint8Array(1)), null, "the idle one is closed");
+  await busyClient.write(enc.encode("x"));
+  assert.equal(await busy.read(new Uint8Array(1)), 1, "the busy one is open");
 });
 
-Deno.test("the idle timeout's farewell goes out before the close, unless cleared once a reply began", async () => {
-  for (const cleared of [false, true]) {
-    using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-    const conn = await listener.accept();
-    using wire = new Wire(conn, { timeoutMs: 100, farewell: enc.encode("ERROR idle\n") });
-    await wire.writeText("OK 5\n");
-    if (cleared) wire.farewell = undefined;
-    const error = await wire.readLine(10).catch((e) => e);
-    assert.ok(error instanceof IdleTimeoutError);
-    assert.equal(error.ms, 100);
-    const seen = new TextDecoder().decode(await readAll(client));
-    assert.equal(seen, cleared ? "OK 5\n" : "OK 5\nERROR idle\n");
-  }
-});
-
-Deno.test("one run of block writes may outlast the idle timeout while bytes move; stalled, it is cut", async () => {
-  const timeoutMs = 250;
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+Deno.test("acceptWithRetry gives each connection, and null once the listener is closed", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  using wire = new Wire(await listener.accept(), { timeoutMs });
-  // Far more than the socket buffers hold, read at about 12 MB/s: the one
-  // write call lasts seconds, the kernel taking more every ~100 ms.
-  const data = new Uint8Array(16 * 1024 * 1024);
-  const buf = new Uint8Array(128 * 1024);
-  let got = 0;
-  const reading = (async () => {
-    while (got < data.length) {
-      const n = await client.read(buf);
-      if (n === null) break;
-      got += n;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
-  const started = performance.now();
-  await wire.write(data, 1024);
-  await reading;
-  assert.equal(got, data.length);
-  assert.ok(performance.now() - started > 3 * timeoutMs, "the run must outlast the timeout");
-  // Now nobody reads: the buffers fill, the run stalls and is cut.
-  await assert.rejects(wire.write(data, 1024), IdleTimeoutError);
+  const log: string[] = [];
+  const conn = await acceptWithRetry(listener, (l) => log.push(l));
+  assert.ok(conn);
+  conn.close();
+  setTimeout(() => listener.close(), 10);
+  assert.equal(await acceptWithRetry(listener, (l) => log.push(l)), null);
+  assert.deepEqual(log, []);
+  assert.equal(await client.read(new Uint8Array(1)), null);
 });
 
 Deno.test("real sockets: lines sent byte by byte arrive whole", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   using client = await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port });
-  using wire = new Wire(await listener.accept());
+  using conn = await listener.accept();
   const text = enc.encode("first line\nsecond\n");
   const sending = (async () => {
     for (const byte of text) {
@@ -294,26 +230,18 @@ Deno.test("real sockets: lines sent byte by byte arrive whole", async () => {
       await new Promise((r) => setTimeout(r, 1));
     }
   })();
-  assert.equal(await wire.readLine(64), "first line");
-  assert.equal(await wire.readLine(64), "second");
+  const ahead = readAhead();
+  assert.equal(await readLine(conn, ahead, 64), "first line");
+  assert.equal(await readLine(conn, ahead, 64), "second");
   await sending;
 });
 
-Deno.test("a wire with an idle timeout that is never closed does not keep its process alive", async () => {
-  const r = await runCommonChild(
-    "Wire",
-    "io.ts",
-    `const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-const conn = await Deno.connect(listener.addr);
-const wire = new Wire(conn, { timeoutMs: 60_000 });
-await wire.writeText("hello\\n");
-console.log("done");
-`,
-    ["--allow-net=127.0.0.1"],
-  );
-  // Held alive by the idle clock, the child would be killed after 30 s (code 137).
+Deno.test("ask: one line per question from piped stdin (\\r\\n or \\n), the last without its newline, then null", async () => {
+  const r = await runScript([], new URL("./support/ask_child.ts", import.meta.url).pathname, [], {
+    stdin: "first\r\nsecond ä\nthird",
+  });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stdout, "done\n");
+  assert.equal(r.stdout, 'Q? Q? Q? Q? ["first","second ä","third",null]\n');
 });
 
 Deno.test("the stderr trace shows text quoted and binary as hex, after the peer's label", async () => {
