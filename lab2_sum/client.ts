@@ -2,7 +2,7 @@
  * Lab 2 client: sends a name and an integer 1..100, shows both names and the
  * sum of both numbers. Values not given as flags are asked at the keyboard.
  *
- * Run: `deno run --allow-net=127.0.0.1:12000 lab2_sum/client.ts [--name NAME] [--number N]`
+ * Run: `deno run --allow-net=127.0.0.1 lab2_sum/client.ts [--name NAME] [--number N]`
  *
  * @module
  */
@@ -10,9 +10,10 @@
 import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { formatAddr } from "../common/addr.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { Wire } from "../common/wire.ts";
+import { withTimeout, writeAll } from "../common/io.ts";
+import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
 import { ask } from "../common/stdin.ts";
-import { escapeControl, stderrTracer } from "../common/trace.ts";
+import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
 import {
   inRange,
   MAX_LINE,
@@ -20,7 +21,6 @@ import {
   MIN_NUMBER,
   nameProblem,
   parseInteger,
-  sumLine,
 } from "./protocol.ts";
 
 /** Options for {@linkcode exchangeSum}. */
@@ -29,6 +29,7 @@ export interface SumClientOptions {
   port: number;
   name: string;
   number: number;
+  /** Limit for the connect and for each reply line (default 10 s). */
   timeoutMs?: number;
   trace?: boolean;
 }
@@ -55,27 +56,45 @@ export async function exchangeSum(options: SumClientOptions): Promise<SumReply> 
       `could not connect to ${formatAddr({ hostname, port })}: ${describeError(error)}`,
     );
   }
-  using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
-  await wire.writeText(`${options.name}\n${options.number}\n`);
-  // The reply: two lines, or one ERROR line. Each is read whole, however it arrives.
-  const first = await wire.readLine(MAX_LINE);
-  if (first === null) throw new Failure("the server closed the connection without answering");
-  if (first.startsWith("ERROR")) return { error: first.replace(/^ERROR\s*/, "") };
-  const problem = nameProblem(first);
-  if (problem) throw new Failure(`the server's name is not acceptable: ${problem}`);
-  const numberLine = await wire.readLine(MAX_LINE);
-  const number = numberLine === null ? undefined : parseInteger(numberLine);
-  if (number === undefined) {
-    throw new Failure(
-      `the server's reply is not a name and an integer: ${
-        escapeControl(JSON.stringify(numberLine))
-      }`,
-    );
+  const socket = options.trace ? traced(conn, stderrTracer()) : conn;
+  // A reply is two lines of at most MAX_LINE: a read-ahead of four holds all of it from its first
+  // byte, so a failure part way can show what arrived.
+  const ahead = readAhead(4 * MAX_LINE);
+  const nextLine = () => withTimeout(timeoutMs, readLine(socket, ahead, MAX_LINE));
+  const arrived = () => {
+    const text = new TextDecoder().decode(ahead.bytes.subarray(0, ahead.end));
+    return `${ahead.end} bytes of the reply: ${quote(text.slice(0, 60))}`;
+  };
+  try {
+    await writeAll(socket, new TextEncoder().encode(`${options.name}\n${options.number}\n`));
+    // The reply: two lines, or one ERROR line.
+    const first = await nextLine();
+    if (first === null) throw new Failure("the server closed the connection without answering");
+    if (first.startsWith("ERROR")) return { error: first.replace(/^ERROR\s*/, "") };
+    const problem = nameProblem(first);
+    if (problem) throw new Failure(`the server's name is not acceptable: ${problem}`);
+    const numberLine = await nextLine();
+    if (numberLine === null) {
+      throw new Failure(`the server closed the connection after ${arrived()}`);
+    }
+    const number = parseInteger(numberLine);
+    if (number === undefined) {
+      throw new Failure(`the server's reply is not a name and an integer: ${quote(numberLine)}`);
+    }
+    if (!inRange(number)) {
+      throw new Failure(`the server's number ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}`);
+    }
+    return { name: first, number };
+  } catch (error) {
+    // Ours say what went wrong already; so does a failure before any byte of the reply.
+    if (error instanceof Failure || ahead.end === 0) throw error;
+    const why = error instanceof UnexpectedEofError
+      ? "the server closed the connection in the middle of a line"
+      : describeError(error);
+    throw new Failure(`${why} after ${arrived()}`);
+  } finally {
+    conn.close();
   }
-  if (!inRange(number)) {
-    throw new Failure(`the server's number ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}`);
-  }
-  return { name: first, number };
 }
 
 /** Asks until the answer passes `check` (which returns a problem, or undefined). */
@@ -90,12 +109,6 @@ async function askUntilValid(
     if (!problem) return answer.trim();
     console.log(`Invalid: ${problem}. Try again.`);
   }
-}
-
-/** What a client that sends `n` should be told first: an out-of-range number stops the server. */
-function shutdownNote(n: number): string | undefined {
-  if (inRange(n)) return undefined;
-  return `note: ${n} is outside ${MIN_NUMBER}..${MAX_NUMBER}: sending it will shut the server down`;
 }
 
 if (import.meta.main) {
@@ -113,20 +126,15 @@ if (import.meta.main) {
         timeout: option.timeout("10", "limit for connecting and for the reply"),
         trace: option.trace,
       },
-      epilog:
-        "example: deno run --allow-net=127.0.0.1:12000 lab2_sum/client.ts --name Ann --number 42",
+      epilog: "example: deno run --allow-net=127.0.0.1 lab2_sum/client.ts --name Ann --number 42",
     });
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
-    if (values.name !== undefined && nameProblem(values.name)) {
-      throw new UsageError(`invalid --name: ${nameProblem(values.name)}`, usage);
-    }
-    let number: number | undefined;
-    if (values.number !== undefined) {
-      number = parseInteger(values.number);
-      if (number === undefined) {
-        throw new UsageError(`invalid --number '${values.number}': not an integer`, usage);
-      }
+    const nameIssue = values.name === undefined ? undefined : nameProblem(values.name);
+    if (nameIssue) throw new UsageError(`invalid --name: ${nameIssue}`, usage);
+    let number = values.number === undefined ? undefined : parseInteger(values.number);
+    if (values.number !== undefined && number === undefined) {
+      throw new UsageError(`invalid --number '${values.number}': not an integer`, usage);
     }
     const name = values.name ?? await askUntilValid("Enter your name: ", nameProblem);
     // As the handout has it, any integer typed is sent: one outside 1..100 stops the server.
@@ -136,9 +144,11 @@ if (import.meta.main) {
         (text) => parseInteger(text) === undefined ? "not an integer" : undefined,
       ),
     );
-    const note = shutdownNote(number);
-    if (note) console.error(note);
-
+    if (!inRange(number)) {
+      console.error(
+        `note: ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}: sending it will shut the server down`,
+      );
+    }
     const reply = await exchangeSum({
       hostname: values.address,
       port,
@@ -150,6 +160,6 @@ if (import.meta.main) {
     if ("error" in reply) throw new Failure(`the server answered: ${escapeControl(reply.error)}`);
     console.log(`Client's name: ${name}`);
     console.log(`Server's name: ${reply.name}`);
-    console.log(sumLine(number, reply.number));
+    console.log(`${number} + ${reply.number} = ${number + reply.number}`);
   });
 }

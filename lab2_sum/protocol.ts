@@ -39,8 +39,3 @@ export function parseInteger(text: string): number | undefined {
 export function inRange(n: number): boolean {
   return n >= MIN_NUMBER && n <= MAX_NUMBER;
 }
-
-/** The line both sides print: `<client> + <server> = <sum>`. */
-export function sumLine(client: number, server: number): string {
-  return `${client} + ${server} = ${client + server}`;
-}

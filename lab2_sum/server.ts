@@ -3,7 +3,7 @@
  * sum, replies with its own name and number. An integer outside 1..100 shuts
  * it down, as the handout asks.
  *
- * Run: `deno run --allow-net lab2_sum/server.ts [-a ADDR] [-p PORT] [--name NAME] [--number N]`
+ * Run: `deno run --allow-net lab2_sum/server.ts [PORT] [-a ADDR] [--name NAME] [--number N]`
  *
  * @module
  */
@@ -17,11 +17,12 @@ import {
   serverPort,
   UsageError,
 } from "../common/cli.ts";
-import { describeError, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, ProtocolError, Wire } from "../common/wire.ts";
+import { describeError, listening, runMain } from "../common/errors.ts";
+import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
+import { ProtocolError, type ReadAhead, readAhead, readLine } from "../common/lines.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, closeAll, onInterrupt, type Server } from "../common/server.ts";
-import { escapeControl, quote, serverTracer } from "../common/trace.ts";
+import { acceptWithRetry, onInterrupt, type Server } from "../common/server.ts";
+import { escapeControl, quote, serverTracer, traced } from "../common/trace.ts";
 import {
   inRange,
   MAX_LINE,
@@ -29,7 +30,6 @@ import {
   MIN_NUMBER,
   nameProblem,
   parseInteger,
-  sumLine,
 } from "./protocol.ts";
 
 /** The handout's port. */
@@ -47,7 +47,7 @@ export interface SumServerOptions {
   name?: string;
   /** The server's number, 1..100 (default: random, chosen at start). */
   number?: number;
-  /** Close a connection idle this long (default 30 s). */
+  /** Each request line must arrive within this long (default 30 s). */
   idleTimeoutMs?: number;
   /** Print every socket read and write to stderr. */
   trace?: boolean;
@@ -55,53 +55,44 @@ export interface SumServerOptions {
   log?: (line: string) => void;
 }
 
-/** A running sum server; `shutdownRequested` tells whether a client stopped it. */
-export interface SumServer extends Server {
-  /** The server's number. */
-  readonly number: number;
-  /** Whether a client's out-of-range number stopped the server. */
-  shutdownRequested(): boolean;
-}
-
-/** Sent to a client that sends nothing complete within the idle timeout. */
-const IDLE_FAREWELL = new TextEncoder().encode(
-  "ERROR no complete request before the idle timeout\n",
-);
+const encoder = new TextEncoder();
 
 /**
  * Starts the lab 2 server.
  *
  * @example
  * ```ts
- * await using server = serveSum({ port: 0, number: 17 });
+ * const server = serveSum({ port: 0, number: 17 });
  * console.log(server.addr.port);
+ * server.close();
+ * await server.finished;
  * ```
  */
-export function serveSum(options: SumServerOptions): SumServer {
+export function serveSum(options: SumServerOptions): Server {
   const log = options.log ?? logLine;
   const name = options.name ?? DEFAULT_NAME;
   const number = options.number ?? MIN_NUMBER + Math.floor(Math.random() * MAX_NUMBER);
+  const timeoutMs = options.idleTimeoutMs ?? 30_000;
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
-  // Each open connection and the task serving it, so close() can end them all.
-  const open = new Map<Deno.TcpConn, Promise<void>>();
-  let shutdown = false;
+  // The connections being served, so close() can end them.
+  const open = new Set<Deno.TcpConn>();
+  let closing = false;
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const peer = formatAddr(conn.remoteAddr, "python");
     log(`Connected by: ${peer}`);
-    using wire = new Wire(conn, {
-      timeoutMs: options.idleTimeoutMs ?? 30_000,
-      trace: options.trace ? serverTracer(formatAddr(conn.remoteAddr)) : undefined,
-      farewell: IDLE_FAREWELL,
-    });
+    const socket = options.trace ? traced(conn, serverTracer(formatAddr(conn.remoteAddr))) : conn;
+    const ahead = readAhead();
+    // Each line whole within the idle timeout, however its bytes arrive.
+    const nextLine = () => withTimeout(timeoutMs, readLine(socket, ahead, MAX_LINE));
     const refuse = async (reason: string) => {
       log(`${peer}: ERROR ${reason}`);
-      await wire.writeText(`ERROR ${reason}\n`);
+      await writeAll(socket, encoder.encode(`ERROR ${reason}\n`));
     };
+    let clientName: string | null = null;
     try {
-      // The request: two lines, read exactly, however the bytes arrive.
-      const clientName = await wire.readLine(MAX_LINE);
-      const numberLine = clientName === null ? null : await wire.readLine(MAX_LINE);
+      clientName = await nextLine();
+      const numberLine = clientName === null ? null : await nextLine();
       if (clientName === null || numberLine === null) {
         return log(`${peer}: closed before sending a name and a number`);
       }
@@ -112,7 +103,6 @@ export function serveSum(options: SumServerOptions): SumServer {
         return await refuse(`not an integer: ${quote(numberLine.slice(0, 40))}`);
       }
       if (!inRange(clientNumber)) {
-        shutdown = true;
         await refuse(
           `${clientNumber} is outside ${MIN_NUMBER}..${MAX_NUMBER}: server shutting down`,
         );
@@ -121,37 +111,56 @@ export function serveSum(options: SumServerOptions): SumServer {
       }
       log(`Client's name: ${escapeControl(clientName)}`);
       log(`Server's name: ${name}`);
-      log(sumLine(clientNumber, number));
-      await wire.writeText(`${name}\n${number}\n`);
+      log(`${clientNumber} + ${number} = ${clientNumber + number}`);
+      await writeAll(socket, encoder.encode(`${name}\n${number}\n`));
     } catch (error) {
-      if (error instanceof ProtocolError) return await refuse(error.message).catch(() => {});
-      const why = error instanceof IdleTimeoutError ? "idle timeout, closed" : describeError(error);
-      if (!closing) log(`${peer}: ${why}`);
+      // A line too long, not UTF-8, cut short, or never ended: the client is told why.
+      if (error instanceof ProtocolError || error instanceof IdleTimeoutError) {
+        const why = error instanceof ProtocolError ? error.message : unfinished(clientName, ahead);
+        // It may be gone already: there is no one left to tell.
+        await refuse(why).catch(() => {});
+      } else if (!closing) log(`${peer}: ${describeError(error)}`);
+    } finally {
+      // Closed here, unless close() closed it already.
+      if (open.delete(conn)) conn.close();
     }
   }
 
   async function acceptLoop(): Promise<void> {
-    for await (const conn of acceptWithRetry(listener, log)) {
+    const serving = new Set<Promise<void>>();
+    for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
+      open.add(conn);
       // Not awaited: the next client is accepted while this one is served.
-      open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+      const task = serveOne(conn).finally(() => serving.delete(task));
+      serving.add(task);
     }
-    await Promise.all(open.values());
+    await Promise.all(serving);
   }
 
-  let closing = false;
-  const close = () => {
+  function close(): void {
+    if (closing) return;
     closing = true;
-    closeAll([listener, ...open.keys()]);
-  };
-  const finished = acceptLoop();
-  return {
-    addr: listener.addr,
-    finished,
-    close,
-    number,
-    shutdownRequested: () => shutdown,
-    [Symbol.asyncDispose]: () => (close(), finished),
-  };
+    listener.close();
+    for (const conn of open) conn.close();
+    open.clear();
+  }
+
+  return { addr: listener.addr, finished: acceptLoop(), close };
+}
+
+/**
+ * What a client that went quiet in the middle of its request is told: what arrived of the line it
+ * never ended (a student's `nc` without `-N`, or a client that forgot the `\n`), or which line
+ * never came.
+ */
+function unfinished(clientName: string | null, ahead: ReadAhead): string {
+  const rest = new TextDecoder().decode(ahead.bytes.subarray(ahead.start, ahead.end));
+  if (rest !== "") {
+    const bytes = ahead.end - ahead.start;
+    return `got ${bytes} bytes ${quote(rest.slice(0, 60))} and no newline: each line ends with \\n`;
+  }
+  if (clientName === null) return "no request before the idle timeout";
+  return `got the name ${quote(clientName)} and no number before the idle timeout`;
 }
 
 if (import.meta.main) {
@@ -167,7 +176,10 @@ if (import.meta.main) {
         address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         name: { type: "string", arg: "NAME", default: DEFAULT_NAME, help: "the server's name" },
         number: { type: "string", arg: "N", help: "the server's number, 1..100 (default: random)" },
-        timeout: option.timeout("30", "close a connection idle this many seconds"),
+        timeout: option.timeout(
+          "30",
+          "close a connection that sends no whole line in this many seconds",
+        ),
         trace: option.trace,
       },
       maxPositionals: 1,
@@ -178,16 +190,19 @@ if (import.meta.main) {
     const number = values.number === undefined
       ? undefined
       : parseNumber(values.number, "--number", { min: MIN_NUMBER, max: MAX_NUMBER }, usage);
-    await using server = serveSum({
-      hostname: values.address,
-      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
-      name: values.name,
-      number,
-      idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
-      trace: values.trace,
-    });
+    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    const idleTimeoutMs = parseTimeoutMs(values.timeout, usage);
+    const server = listening(port, () =>
+      serveSum({
+        hostname: values.address,
+        port,
+        name: values.name,
+        number,
+        idleTimeoutMs,
+        trace: values.trace,
+      }));
     logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
-    using _ = onInterrupt(() => {
+    onInterrupt(() => {
       logLine("Shutting down");
       server.close();
     });

@@ -3,8 +3,9 @@ import { exchangeSum } from "../lab2_sum/client.ts";
 import { serveSum } from "../lab2_sum/server.ts";
 import { inProcess } from "./support/in_process.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
-import { runScript, script, startScript } from "../harness/process.ts";
+import { hasPython, runScript, script, startProcess, startScript } from "../harness/process.ts";
 
+const python = await hasPython();
 const CLIENT = script("lab2_sum/client.ts");
 const SERVER = script("lab2_sum/server.ts");
 const READY = /^Server waiting on \('[^']+', (\d+)\)$/;
@@ -39,7 +40,8 @@ async function raw(
 
 Deno.test("CLI happy path with fixed numbers prints both names and the sum", async () => {
   await using s = startServer();
-  const r = await runScript([`--allow-net=127.0.0.1:${s.port}`], CLIENT, [
+  // The README's run line: any port of 127.0.0.1, so it works with whatever -p says.
+  const r = await runScript(["--allow-net=127.0.0.1"], CLIENT, [
     "-p",
     `${s.port}`,
     "--name",
@@ -84,8 +86,9 @@ Deno.test("an integer outside 1..100 typed at the prompt is sent, with a note, a
       "error: the server answered: 150 is outside 1..100: server shutting down\n",
   );
   assert.equal(r.code, 1);
+  // Stopped by the client: nothing else closes this server before the test ends.
   await s.server.finished;
-  assert.equal(s.server.shutdownRequested(), true);
+  assert.equal(s.log.at(-1), "Shutting down");
 });
 
 Deno.test("netcat style: both lines in one segment, or \\r\\n endings", async () => {
@@ -117,13 +120,15 @@ Deno.test("each bad input gets its ERROR and the server serves the next client",
     ["\n42\n", /^ERROR the name is empty\n$/],
     ["x".repeat(101) + "\n42\n", /^ERROR the name is longer than 100 characters\n$/],
     ["A\tB\n42\n", /^ERROR the name contains control characters\n$/],
-    ["Ann\n", /^ERROR no complete request before the idle timeout\n$/],
+    // Quiet before the request ends: the client is told which line never came.
+    ["", /^ERROR no request before the idle timeout\n$/],
+    ["Ann\n", /^ERROR got the name "Ann" and no number before the idle timeout\n$/],
   ];
   for (const [input, expected] of cases) {
     assert.match(await raw(s.port, input), expected);
     assert.equal(await raw(s.port, "Next\n1\n"), "Server of Deno Socket Labs\n17\n");
   }
-  assert.equal(s.server.shutdownRequested(), false);
+  assert.ok(!s.log.includes("Shutting down"), s.log.join("\n"));
 });
 
 Deno.test("the log escapes DEL, C1 and bidirectional controls in what a client sent", async () => {
@@ -278,4 +283,98 @@ Deno.test("finding 10: a server's name with terminal escapes, a number outside 1
       assert.doesNotMatch(r.stdout + r.stderr, /[\x1b\x07\r]/);
     });
   }
+});
+
+Deno.test("a line that never ends: the server says what arrived, in its ERROR reply and its log", async () => {
+  await using s = startServer({ idleTimeoutMs: 200 });
+  // `nc` without -N, or a client that forgot the "\n": the server used to say only
+  // "no complete request before the idle timeout".
+  assert.equal(
+    await raw(s.port, "Bob 42"),
+    'ERROR got 6 bytes "Bob 42" and no newline: each line ends with \\n\n',
+  );
+  assert.equal(
+    await raw(s.port, "Ann\n4\u202e2"),
+    'ERROR got 5 bytes "4\\u202e2" and no newline: each line ends with \\n\n',
+  );
+  assert.deepEqual(s.log.filter((l) => l.includes("ERROR")).map((l) => l.replace(/^.*?: /, "")), [
+    'ERROR got 6 bytes "Bob 42" and no newline: each line ends with \\n',
+    'ERROR got 5 bytes "4\\u202e2" and no newline: each line ends with \\n',
+  ]);
+});
+
+Deno.test("a port already in use: the server names it and says how to pick another, exit 1", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  const r = await runScript(["--allow-net"], SERVER, ["-a", "127.0.0.1", `${port}`]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `error: port ${port} is already in use (another server, or an earlier run still holding ` +
+      "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
+  );
+});
+
+Deno.test("a server that closes part way through its reply: the client says how much arrived, exit 1", async () => {
+  const cases: [string, string][] = [
+    [
+      "Server of Ann\n",
+      'error: the server closed the connection after 14 bytes of the reply: "Server of Ann\\n"\n',
+    ],
+    [
+      "Serv",
+      "error: the server closed the connection in the middle of a line after 4 bytes of the " +
+      'reply: "Serv"\n',
+    ],
+  ];
+  for (const [reply, expected] of cases) {
+    await withFakeServer(reply, async (port) => {
+      const r = await runScript(["--allow-net=127.0.0.1"], CLIENT, [
+        "-p",
+        `${port}`,
+        "--name",
+        "Ann",
+        "--number",
+        "42",
+      ]);
+      assert.equal(r.stderr, expected);
+      assert.equal(r.code, 1);
+    });
+  }
+});
+
+Deno.test({
+  name: `a server that resets part way through its reply: the client says how much arrived${
+    python ? "" : " (skipped: python3 is needed for a reset)"
+  }`,
+  ignore: !python,
+  async fn() {
+    // Deno's close() sends a FIN; SO_LINGER 0 makes Python's a reset (RST).
+    const program = `
+import socket, struct
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1)
+print(listener.getsockname()[1], flush=True)
+conn, _ = listener.accept()
+conn.recv(1024)
+conn.sendall(b"Server of Ann\\n4")
+conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+conn.close()
+`;
+    await using server = await startProcess("python3", ["-c", program], /^(\d+)$/);
+    const r = await runScript(["--allow-net=127.0.0.1"], CLIENT, [
+      "-p",
+      server.match[1],
+      "--name",
+      "Ann",
+      "--number",
+      "42",
+    ]);
+    assert.equal(
+      r.stderr,
+      'error: connection reset by peer after 15 bytes of the reply: "Server of Ann\\n4"\n',
+    );
+    assert.equal(r.code, 1);
+  },
 });
