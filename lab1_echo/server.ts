@@ -15,7 +15,7 @@ import { option, parseCli, parseTimeoutMs, serverPort } from "../common/cli.ts";
 import { describeError, listening, runMain } from "../common/errors.ts";
 import { writeAll } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, closeIdle, onInterrupt } from "../common/server.ts";
+import { acceptWithRetry, closeIdle, onInterrupt, type Server } from "../common/server.ts";
 import { quote, serverTracer, traced } from "../common/trace.ts";
 
 /** The handout's port. */
@@ -37,13 +37,6 @@ export interface EchoServerOptions {
   log?: (line: string) => void;
 }
 
-/** A running server: its address, a promise that settles once it stopped, and how to stop it. */
-export interface EchoServer {
-  addr: Deno.NetAddr;
-  finished: Promise<void>;
-  close(): void;
-}
-
 /**
  * Starts the upper-case echo server.
  *
@@ -55,7 +48,7 @@ export interface EchoServer {
  * await server.finished;
  * ```
  */
-export function serveEcho(options: EchoServerOptions): EchoServer {
+export function serveEcho(options: EchoServerOptions): Server {
   const log = options.log ?? logLine;
   const timeoutMs = options.idleTimeoutMs ?? 30_000;
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
