@@ -7,8 +7,8 @@
  * a datagram: so the client waits a limited time, sends again, and takes as
  * the reply only a datagram from the server's address and port.
  *
- * Run: `deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts [SENTENCE...]`
- *      `deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts --ping [COUNT]`
+ * Run: `deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1 lab_udp/client.ts [SENTENCE...]`
+ *      `deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1 lab_udp/client.ts --ping [COUNT]`
  *
  * @module
  */
@@ -22,11 +22,11 @@ import {
   parseTimeoutMs,
   UsageError,
 } from "../common/cli.ts";
-import { describeError, Failure, runMain } from "../common/errors.ts";
+import { Failure, runMain } from "../common/errors.ts";
 import { ask } from "../common/stdin.ts";
 import { escapeControl, stderrTracer } from "../common/trace.ts";
-import { MAX_DATAGRAM, within } from "./datagram.ts";
-import { isFromServer, resolveServer, type ServerAddress } from "./server_address.ts";
+import { MAX_DATAGRAM, requireUnstableNet, within } from "./datagram.ts";
+import { isFromServer, resolveServer } from "./server_address.ts";
 
 /** Where to send, and how patiently. */
 export interface UdpTarget {
@@ -46,67 +46,47 @@ export interface UdpEchoOptions extends UdpTarget {
   tries?: number;
 }
 
-/** A datagram and where it came from. */
-type Datagram = [Uint8Array, Deno.NetAddr];
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * The client's socket, bound to an ephemeral port of the server's family:
- * sends to the server, and receives with a time limit.
+ * Opens the client's socket on a free port of the server's family: `send()` to the server,
+ * `receive(deadline)` for the next datagram from the server, and `close()`.
  */
 async function openClient(target: UdpTarget) {
-  const server = await findServer(target);
-  const socket = Deno.listenDatagram({
-    transport: "udp",
-    hostname: server.family === 6 ? "::" : "0.0.0.0",
-    port: 0,
-  });
+  const server = await resolveServer(target.hostname, target.port);
+  const anyAddress = server.family === 6 ? "::" : "0.0.0.0";
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: anyAddress, port: 0 });
   const to: Deno.NetAddr = { transport: "udp", hostname: server.hostname, port: server.port };
   const trace = target.trace ? stderrTracer(formatAddr(server)) : undefined;
   const buffer = new Uint8Array(MAX_DATAGRAM + 1);
-  // A receive cannot be cancelled: one that timed out stays pending for the next wait.
-  let pending: Promise<Datagram | null> | undefined;
+  // A receive cannot be cancelled: one still waiting at a deadline is the next wait's.
+  let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
   return {
-    server,
     name: formatAddr(server),
     async send(data: Uint8Array): Promise<void> {
       await socket.send(data, to);
       trace?.("->", data);
     },
-    /** The next datagram, or `undefined` when `ms` pass first, or `null` once the socket is closed. */
-    async receive(ms: number): Promise<Datagram | null | undefined> {
-      pending ??= socket.receive(buffer).then(([data, from]) => {
-        trace?.("<-", data);
-        // A copy: the next receive reuses the buffer.
-        return [data.slice(), from as Deno.NetAddr] as Datagram;
-      }, () => null);
-      const got = await within(pending, ms);
-      if (got !== undefined) pending = undefined;
-      return got;
+    /** The next datagram from the server, or `undefined` once `deadline` (`performance.now()`) passes. */
+    async receive(deadline: number): Promise<Uint8Array | undefined> {
+      // Checked before each wait: a flood of strangers' datagrams cannot hold the client past it.
+      while (performance.now() < deadline) {
+        pending ??= socket.receive(buffer);
+        const got = await within(pending, deadline - performance.now());
+        if (got === undefined) return undefined;
+        pending = undefined;
+        trace?.("<-", got[0]);
+        // Any other sender's datagram is not the reply: dropped.
+        if (isFromServer(server, got[1] as Deno.NetAddr)) return got[0].slice();
+      }
+      return undefined;
     },
-    async [Symbol.asyncDispose](): Promise<void> {
+    async close(): Promise<void> {
       socket.close();
-      await pending;
+      await pending?.catch(() => {}); // Ended by the close.
     },
   };
-}
-
-/** The server's addresses, or a one-line failure. */
-async function findServer({ hostname, port }: UdpTarget): Promise<ServerAddress> {
-  try {
-    return await resolveServer(hostname, port);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new Failure(
-      code === "EPERM"
-        ? `permission denied: looking up ${hostname} needs --allow-net=${hostname}`
-        : code === "ENOTFOUND"
-        ? `unknown host ${hostname}`
-        : `could not look up ${hostname}: ${describeError(error)}`,
-    );
-  }
 }
 
 const tooBig = (bytes: number) =>
@@ -126,27 +106,19 @@ export async function udpEcho(options: UdpEchoOptions): Promise<{ reply: string;
   const tries = options.tries ?? 3;
   const request = encoder.encode(options.sentence);
   if (request.length > MAX_DATAGRAM) throw new Failure(tooBig(request.length));
-  await using client = await openClient(options);
-  for (let attempt = 1; attempt <= tries; attempt++) {
-    await client.send(request);
-    const deadline = performance.now() + timeoutMs;
-    // Every try sends the same request, so a late reply to an earlier try is just as good.
-    // The deadline is checked before each wait: a flood of strangers' datagrams cannot extend it.
-    while (performance.now() < deadline) {
-      const got = await client.receive(deadline - performance.now());
-      if (got === undefined) break;
-      if (got === null) throw new Failure("the socket closed");
-      const [reply, from] = got;
-      if (isFromServer(client.server, from)) {
-        return { reply: decoder.decode(reply), tries: attempt };
-      }
+  const client = await openClient(options);
+  try {
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      await client.send(request);
+      // Every try sends the same request, so a late reply to an earlier try is just as good.
+      const reply = await client.receive(performance.now() + timeoutMs);
+      if (reply) return { reply: decoder.decode(reply), tries: attempt };
     }
+    const times = `${tries} ${tries === 1 ? "try" : "tries"} (${timeoutMs / 1000} s timeout)`;
+    throw new Failure(`no reply from ${client.name} after ${times}`);
+  } finally {
+    await client.close();
   }
-  throw new Failure(
-    `no reply from ${client.name} after ${tries} ${tries === 1 ? "try" : "tries"} (${
-      timeoutMs / 1000
-    } s timeout)`,
-  );
 }
 
 /** Options for {@linkcode udpPing}. */
@@ -183,43 +155,33 @@ export async function udpPing(options: UdpPingOptions): Promise<PingStats> {
   const count = options.count ?? 10;
   const intervalMs = options.intervalMs ?? 1000;
   const timeoutMs = options.timeoutMs ?? 1000;
-  await using client = await openClient(options);
   const stats: PingStats = { transmitted: 0, received: 0, late: 0, rtts: [] };
-  print(
-    `PING ${client.name}: ${count} pings, ${intervalMs / 1000} s apart, ${
-      timeoutMs / 1000
-    } s timeout`,
-  );
-  for (let seq = 1; seq <= count; seq++) {
-    const sentAt = performance.now();
-    await client.send(encoder.encode(`Ping ${seq} ${Date.now() / 1000}`));
-    stats.transmitted++;
-    let answered = false;
-    while (!answered && performance.now() < sentAt + timeoutMs) {
-      const got = await client.receive(sentAt + timeoutMs - performance.now());
-      if (got === undefined) break;
-      if (got === null) throw new Failure("the socket closed");
-      const [reply, from] = got;
-      if (!isFromServer(client.server, from)) continue;
-      if (replySeq(reply) !== seq) {
-        // A reply to a ping that already timed out: not this one.
+  const client = await openClient(options);
+  try {
+    const timing = `${intervalMs / 1000} s apart, ${timeoutMs / 1000} s timeout`;
+    print(`PING ${client.name}: ${count} pings, ${timing}`);
+    for (let seq = 1; seq <= count; seq++) {
+      const sentAt = performance.now();
+      await client.send(encoder.encode(`Ping ${seq} ${Date.now() / 1000}`));
+      stats.transmitted++;
+      let reply;
+      // A reply to an earlier ping, which timed out, is late: not this one's.
+      while ((reply = await client.receive(sentAt + timeoutMs)) && replySeq(reply) !== seq) {
         stats.late++;
-        continue;
       }
-      const rtt = performance.now() - sentAt;
-      stats.received++;
-      stats.rtts.push(rtt);
-      print(`Reply from ${client.name}: seq=${seq} time=${rtt.toFixed(2)} ms`);
-      answered = true;
+      if (reply) {
+        const rtt = performance.now() - sentAt;
+        stats.received++;
+        stats.rtts.push(rtt);
+        print(`Reply from ${client.name}: seq=${seq} time=${rtt.toFixed(2)} ms`);
+      } else {
+        print(`Request timed out (seq=${seq})`);
+      }
+      // Until the next ping is due, replies that come are late ones.
+      while (seq < count && await client.receive(sentAt + intervalMs)) stats.late++;
     }
-    if (!answered) print(`Request timed out (seq=${seq})`);
-    // Until the next ping is due, replies that come are late ones.
-    const next = sentAt + intervalMs;
-    while (seq < count && performance.now() < next) {
-      const got = await client.receive(next - performance.now());
-      if (got === undefined || got === null) break;
-      if (isFromServer(client.server, got[1])) stats.late++;
-    }
+  } finally {
+    await client.close();
   }
   // Replies still in flight after the last timeout are late too; they are not counted.
   for (const line of summarize(client.name, stats)) print(line);
@@ -273,29 +235,17 @@ if (import.meta.main) {
         address: option.address("127.0.0.1", "server address or name"),
         port: option.port("12000", "server port"),
         timeout: option.timeout("1", "how long to wait for each reply"),
-        retries: {
-          type: "string",
-          arg: "N",
-          default: "3",
-          help: "how many times to send before giving up",
-        },
-        ping: {
-          type: "boolean",
-          help: "ping mode: Ping <seq> <time> datagrams and ping's summary",
-        },
-        interval: {
-          type: "string",
-          arg: "SECONDS",
-          default: "1",
-          help: "with --ping: time between pings",
-        },
+        retries: { type: "string", arg: "N", default: "3", help: "tries before giving up" },
+        ping: { type: "boolean", help: "ping mode: Ping <seq> <time> datagrams, ping's summary" },
+        interval: { type: "string", arg: "SECONDS", default: "1", help: "time between pings" },
         trace: option.trace,
       },
       maxPositionals: Infinity,
       epilog: "examples:\n" +
-        "  deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts hello\n" +
-        "  deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1:12000 lab_udp/client.ts --ping 5",
+        "  deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1 lab_udp/client.ts hello\n" +
+        "  deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1 lab_udp/client.ts --ping 5",
     });
+    requireUnstableNet("deno run --unstable-net --allow-net=0.0.0.0:0,127.0.0.1 lab_udp/client.ts");
     if (values.address === "") throw new UsageError("the server address is empty", usage);
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);

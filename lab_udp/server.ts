@@ -13,13 +13,11 @@
 
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parseNumber, serverPort } from "../common/cli.ts";
-import { describeError, runMain } from "../common/errors.ts";
+import { describeError, listening, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
 import { onInterrupt, type Server } from "../common/server.ts";
 import { serverTracer } from "../common/trace.ts";
-import { MAX_DATAGRAM } from "./datagram.ts";
-import { LogLines } from "./log_lines.ts";
-import { upperCaseInPlace } from "./upper_case.ts";
+import { MAX_DATAGRAM, requireUnstableNet } from "./datagram.ts";
 
 /** The handout's port. */
 export const DEFAULT_PORT = 12000;
@@ -36,8 +34,6 @@ export interface UdpServerOptions {
   trace?: boolean;
   /** Where log lines go (default: stdout). */
   log?: (line: string) => void;
-  /** Random source for `drop`, for tests (default `Math.random`). */
-  random?: () => number;
 }
 
 /**
@@ -58,65 +54,83 @@ export function loopRisk(port: number, ownPort: number): string | undefined {
   return undefined;
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const encoder = new TextEncoder();
+
+/**
+ * The reply: the request upper-cased as the handout's `.decode().upper().encode()` does, but never
+ * longer than the request. A UDP sender's address can be forged, so a reply that could grow would
+ * let anyone aim more bytes at a victim than they send, and a full-size request must get a reply
+ * that still fits in one datagram. So bytes that are not UTF-8 (the handout's server dies of a
+ * `UnicodeDecodeError` on them), and text with a character whose upper case takes more bytes
+ * (`ŉ` -> `ʼN`), get only their `a`-`z` upper-cased, every other byte as it was.
+ */
+function upperCase(request: Uint8Array): Uint8Array {
+  try {
+    const reply = encoder.encode(strictUtf8.decode(request).toUpperCase());
+    if (reply.length <= request.length) return reply;
+  } catch {
+    // Not UTF-8.
+  }
+  return request.map((byte) => byte >= 0x61 && byte <= 0x7a ? byte - 0x20 : byte);
+}
+
 /**
  * Starts the UDP upper-case echo server.
  *
  * @example
  * ```ts
- * await using server = serveUdp({ hostname: "127.0.0.1", port: 0 });
+ * const server = serveUdp({ hostname: "127.0.0.1", port: 0 });
  * console.log(server.addr.port);
+ * server.close();
+ * await server.finished;
  * ```
  */
 export function serveUdp(options: UdpServerOptions): Server {
   const log = options.log ?? logLine;
-  const random = options.random ?? Math.random;
   const drop = options.drop ?? 0;
   const socket = Deno.listenDatagram({
     transport: "udp",
     hostname: options.hostname ?? "0.0.0.0",
     port: options.port,
   });
+  const addr = socket.addr as Deno.NetAddr;
   // One byte more than the largest datagram we answer, so a bigger one (IPv6
   // allows them) shows up as too big instead of being cut short.
   const buffer = new Uint8Array(MAX_DATAGRAM + 1);
-  const logLines = new LogLines();
-  const ownPort = (socket.addr as Deno.NetAddr).port;
   let closing = false;
 
   async function receiveLoop(): Promise<void> {
     while (true) {
-      let request: Uint8Array, from: Deno.NetAddr;
+      let request: Uint8Array, sender: Deno.Addr;
       try {
-        const [data, addr] = await socket.receive(buffer);
-        request = data;
-        from = addr as Deno.NetAddr;
+        [request, sender] = await socket.receive(buffer);
       } catch (error) {
         if (closing || error instanceof Deno.errors.BadResource) return;
         // An ICMP error for an earlier reply, for example: not fatal for a UDP server.
         log(`receive failed: ${describeError(error)}`);
         continue;
       }
-      const risk = loopRisk(from.port, ownPort);
+      const from = sender as Deno.NetAddr;
+      const peer = formatAddr(from, "python");
+      const risk = loopRisk(from.port, addr.port);
       if (risk) {
-        log(`Ignored datagram from ${formatAddr(from, "python")}: ${risk}`);
+        log(`Ignored datagram from ${peer}: ${risk}`);
         continue;
       }
-      const { peer, received, sent } = logLines.of(from);
       const trace = options.trace ? serverTracer(formatAddr(from)) : undefined;
       trace?.("<-", request);
-      log(received);
+      log(`Received request from ${peer}`);
       if (request.length > MAX_DATAGRAM) {
         log(`Dropped oversize datagram from ${peer}: more than ${MAX_DATAGRAM} bytes`);
         continue;
       }
-      if (drop > 0 && random() < drop) {
+      if (drop > 0 && Math.random() < drop) {
         log(`Dropped request from ${peer} (simulated loss)`);
         continue;
       }
-      // Never longer than the request: see upper_case.ts.
-      const reply = upperCaseInPlace(request);
+      const reply = upperCase(request);
       try {
-        // Awaited: the reply is sent from `buffer`, which the next receive reuses.
         await socket.send(reply, from);
       } catch (error) {
         if (closing) return;
@@ -124,25 +138,17 @@ export function serveUdp(options: UdpServerOptions): Server {
         continue;
       }
       trace?.("->", reply);
-      log(sent);
+      log(`Sent reply to ${peer}`);
     }
   }
 
-  const close = () => {
+  function close(): void {
+    if (closing) return;
     closing = true;
-    try {
-      socket.close();
-    } catch {
-      // Closed already.
-    }
-  };
-  const finished = receiveLoop();
-  return {
-    addr: socket.addr as Deno.NetAddr,
-    finished,
-    close,
-    [Symbol.asyncDispose]: () => (close(), finished),
-  };
+    socket.close();
+  }
+
+  return { addr, finished: receiveLoop(), close };
 }
 
 if (import.meta.main) {
@@ -165,14 +171,15 @@ if (import.meta.main) {
       maxPositionals: 1,
       epilog: "example: deno run --unstable-net --allow-net lab_udp/server.ts 12000 --drop 0.3",
     });
-    await using server = serveUdp({
-      hostname: values.address,
-      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
-      drop: parseNumber(values.drop, "--drop", { min: 0, max: 1, fraction: true }, usage),
-      trace: values.trace,
-    });
+    requireUnstableNet("deno run --unstable-net --allow-net lab_udp/server.ts");
+    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    const drop = parseNumber(values.drop, "--drop", { min: 0, max: 1, fraction: true }, usage);
+    const server = listening(
+      port,
+      () => serveUdp({ hostname: values.address, port, drop, trace: values.trace }),
+    );
     logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
-    using _ = onInterrupt(() => {
+    onInterrupt(() => {
       logLine("Shutting down");
       server.close();
     });

@@ -10,6 +10,7 @@
  */
 
 import { lookup } from "node:dns/promises";
+import { describeError, Failure } from "../common/errors.ts";
 
 /** The server as the client sends to it and recognises its replies. */
 export interface ServerAddress {
@@ -35,18 +36,12 @@ export interface ServerAddress {
  * ```
  */
 export function ipLiteral(host: string): string | undefined {
-  if (host.includes(":")) {
-    const v6 = parseHost(`[${host}]`);
-    return v6?.slice(1, -1);
-  }
-  const v4 = parseHost(host);
-  // A host whose last label is a number is an IPv4 address to the URL parser, or invalid.
-  return v4 !== undefined && /^\d+\.\d+\.\d+\.\d+$/.test(v4) ? v4 : undefined;
-}
-
-function parseHost(host: string): string | undefined {
+  const v6 = host.includes(":");
   try {
-    return new URL(`http://${host}/`).hostname;
+    const parsed = new URL(`http://${v6 ? `[${host}]` : host}/`).hostname;
+    if (v6) return parsed.slice(1, -1);
+    // A host whose last label is a number is an IPv4 address to the URL parser, or invalid.
+    return /^\d+\.\d+\.\d+\.\d+$/.test(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }
@@ -55,7 +50,7 @@ function parseHost(host: string): string | undefined {
 /**
  * Finds the addresses of `hostname`: an IP literal stands for itself; a name
  * is looked up as the operating system does (hosts file, then DNS), which
- * Deno allows only with `--allow-net=NAME`.
+ * Deno allows only with `--allow-net=NAME`. A failure is one line.
  *
  * @example
  * ```ts
@@ -68,14 +63,19 @@ export async function resolveServer(hostname: string, port: number): Promise<Ser
   if (literal !== undefined) {
     return { hostname, port, addresses: [literal], family: literal.includes(":") ? 6 : 4 };
   }
-  // verbatim: in the order the system gives, whose first is where Deno's send goes.
-  const found = await lookup(hostname, { all: true, verbatim: true });
-  return {
-    hostname,
-    port,
-    addresses: found.map(({ address }) => ipLiteral(address) ?? address),
-    family: found[0].family === 6 ? 6 : 4,
-  };
+  try {
+    // verbatim: in the order the system gives, whose first is where Deno's send goes.
+    const found = await lookup(hostname, { all: true, verbatim: true });
+    const addresses = found.map(({ address }) => ipLiteral(address) ?? address);
+    return { hostname, port, addresses, family: found[0].family === 6 ? 6 : 4 };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "EPERM") {
+      throw new Failure(`permission denied: looking up ${hostname} needs --allow-net=${hostname}`);
+    }
+    if (code === "ENOTFOUND") throw new Failure(`unknown host ${hostname}`);
+    throw new Failure(`could not look up ${hostname}: ${describeError(error)}`);
+  }
 }
 
 /**
@@ -91,6 +91,5 @@ export async function resolveServer(hostname: string, port: number): Promise<Ser
  */
 export function isFromServer(server: ServerAddress, from: Deno.NetAddr): boolean {
   if (from.port !== server.port) return false;
-  const source = ipLiteral(from.hostname) ?? from.hostname;
-  return server.addresses.includes(source);
+  return server.addresses.includes(ipLiteral(from.hostname) ?? from.hostname);
 }
