@@ -122,6 +122,13 @@ const FLOOR_AGAIN = "Deno floor, again";
 /** The Deno floor plus what every lab server must do (`peers/deno_*_duties.ts`). */
 const DUTIES = "Deno floor + duties";
 
+/**
+ * `BENCH_BEFORE=DIR`: a checkout of an earlier version, whose lab server runs beside ours in every
+ * round (as "ours, before"), with the paired ratio of ours to it.
+ */
+const BEFORE = Deno.env.get("BENCH_BEFORE");
+const BEFORE_NAME = "ours, before";
+
 /** Node's row for a lab: its `net` or `dgram` server (`peers/node_echo.mjs`). */
 const nodeName = (mode: Mode) => `Node ${mode === "udp" ? "dgram" : "net"}`;
 
@@ -133,6 +140,13 @@ async function peersFor(mode: Mode, cecho: string): Promise<Peer[]> {
   const floor = [deno, "run", ...net, script(`bench/peers/deno_${mode}_floor.ts`), "{P}"];
   const peers: Peer[] = [
     { name: ours, command: [deno, "run", ...net, script(ours), "-a", "127.0.0.1", "{P}"] },
+    // Another checkout's server beside ours, in the same rounds: a change measured before and after.
+    ...(BEFORE
+      ? [{
+        name: BEFORE_NAME,
+        command: [deno, "run", ...net, join(BEFORE, ours), "-a", "127.0.0.1", "{P}"],
+      }]
+      : []),
     { name: "Deno floor", command: floor },
     { name: FLOOR_AGAIN, command: floor },
     {
@@ -280,7 +294,9 @@ export async function benchEcho(
               : "two log lines per datagram"
           }) ${fixed(ratio(DUTIES, "Deno floor", clients), 2)}x the floor; ours ${
             fixed(ratio(ours, DUTIES, clients), 2)
-          }x that${has(node) ? `, ${fixed(ratio(ours, node, clients), 2)}x ${node}` : ""}`,
+          }x that${has(node) ? `, ${fixed(ratio(ours, node, clients), 2)}x ${node}` : ""}${
+            has(BEFORE_NAME) ? `, ${fixed(ratio(ours, BEFORE_NAME, clients), 2)}x ours before` : ""
+          }`,
         );
       }
       if (mode === "tcp") {
