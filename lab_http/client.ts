@@ -1,14 +1,14 @@
 /**
- * An HTTP/1.1 client written on raw TCP sockets (the handout's HTTP client,
- * done properly): a socket, a request string, a response read by hand.
+ * An HTTP/1.1 client written on raw TCP sockets (the handout's HTTP client, done properly): a
+ * socket, a request string, a response read by hand.
  *
- * Reading order: {@linkcode openResponse} opens the socket (`Deno.connect`,
- * then `Deno.startTls` for https), writes the request and reads the response
- * head with `http1.ts`; `readBody` reads the body; disposing the response
- * closes the socket. {@linkcode fetchUrl} follows redirects; the CLI at the
- * bottom adds curl's options, the `-o` temporary file and Ctrl+C.
+ * Reading order: {@linkcode request} is one exchange, from the socket opened to the socket
+ * closed: `Deno.connect` (then `Deno.startTls` for https), the request written, the response head
+ * and body read with `http1.ts`, `close()` in `finally`. {@linkcode fetchUrl} follows redirects;
+ * the command line at the bottom adds curl's options, the `-o` temporary file, Ctrl+C and the exit
+ * codes.
  *
- * Run: `deno run --allow-net=127.0.0.1:8080 lab_http/client.ts http://127.0.0.1:8080/ [-i] [-I] [-v] [-L] [-f]`
+ * Run: `deno run --allow-net=127.0.0.1 lab_http/client.ts http://127.0.0.1:8080/ [-i] [-I] [-v] [-L] [-f]`
  * (with `-o FILE`, add `--allow-read=DIR --allow-write=DIR` for the folder of FILE).
  *
  * @module
@@ -18,17 +18,17 @@ import { basename, dirname, join } from "node:path";
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parseNumber, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, Wire, writeAll } from "../common/wire.ts";
-import { ask } from "../common/stdin.ts";
+import { withTimeout, writeAll } from "../common/io.ts";
 import { onInterrupt } from "../common/server.ts";
-import { escapeControl, stderrTracer } from "../common/trace.ts";
+import { ask } from "../common/stdin.ts";
+import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
 import {
-  type BodyFraming,
   bodyFraming,
   headerValues,
   HttpError,
   PartialBodyError,
   readBody,
+  readBuffer,
   readResponseHead,
   type ResponseHead,
 } from "./http1.ts";
@@ -38,20 +38,23 @@ export const USER_AGENT = "deno-socket-labs/1.0";
 /** Most redirects `-L` follows, like curl's default of 50 cut to the issue's 10. */
 export const MAX_REDIRECTS = 10;
 /**
- * Most interim (1xx) responses accepted before the real one. A server sends
- * one `100 Continue` or a few `103 Early Hints`; more is a server stalling.
+ * Most interim (1xx) responses accepted before the real one. A server sends one `100 Continue` or
+ * a few `103 Early Hints`; more is a server stalling.
  */
 export const MAX_INTERIM_RESPONSES = 10;
 /** `--timeout` when not given, in milliseconds. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** Options for {@linkcode openResponse}. */
+/** Where a body goes, a piece at a time. */
+export type Sink = (data: Uint8Array) => Promise<void>;
+
+/** Options for {@linkcode request}. */
 export interface RequestOptions {
   method?: "GET" | "HEAD";
   /**
-   * Limit in milliseconds for the connect, for the TLS handshake, for the
-   * request and whole response head (interim responses included), and for
-   * each wait for body bytes (default {@linkcode DEFAULT_TIMEOUT_MS}).
+   * Limit in milliseconds for the connect, the TLS handshake, the request and the whole response
+   * head (interim responses included), and each wait for body bytes (default
+   * {@linkcode DEFAULT_TIMEOUT_MS}).
    */
   timeoutMs?: number;
   /** Ends the exchange when aborted: the socket is closed and the signal's reason thrown. */
@@ -63,25 +66,22 @@ export interface RequestOptions {
   verbose?: (line: string) => void;
 }
 
-/** A response whose head has been read; the body is still on the wire. */
-export interface OpenResponse extends Disposable {
-  url: URL;
-  head: ResponseHead;
-  framing: BodyFraming;
-  /** Streams the body to `sink`; returns its length. */
-  readBody(sink: (data: Uint8Array) => Promise<void>): Promise<number>;
-}
-
 /**
- * Connects, sends one request and reads the response head.
+ * One request on a connection of its own, from the connect to the close. The response head goes
+ * to `bodyTo`, which says where the body goes, or `undefined` to close without reading it.
+ * Returns the head and the body's length.
  *
  * @example
  * ```ts
- * using res = await openResponse(new URL("http://127.0.0.1:8080/"), { timeoutMs: 5000 });
- * await res.readBody(async (data) => void await Deno.stdout.write(data));
+ * const sink = async (data: Uint8Array) => void await Deno.stdout.write(data);
+ * const { head } = await request(new URL("http://127.0.0.1:8080/"), {}, () => sink);
  * ```
  */
-export async function openResponse(url: URL, options: RequestOptions = {}): Promise<OpenResponse> {
+export async function request(
+  url: URL,
+  options: RequestOptions,
+  bodyTo: (head: ResponseHead) => Sink | undefined | Promise<Sink | undefined>,
+): Promise<{ head: ResponseHead; length: number }> {
   const method = options.method ?? "GET";
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const { signal } = options;
@@ -91,10 +91,10 @@ export async function openResponse(url: URL, options: RequestOptions = {}): Prom
   const peer = formatAddr({ hostname, port });
 
   // 1. The socket: a TCP connect within the timeout (or until the caller gives up).
-  let tcp: Deno.TcpConn;
+  let conn: Deno.Conn;
   const connectLimit = AbortSignal.timeout(timeoutMs);
   try {
-    tcp = await Deno.connect({
+    conn = await Deno.connect({
       hostname,
       port,
       signal: signal ? AbortSignal.any([connectLimit, signal]) : connectLimit,
@@ -106,104 +106,75 @@ export async function openResponse(url: URL, options: RequestOptions = {}): Prom
       : describeError(error);
     throw new Failure(`could not connect to ${peer}: ${why}`);
   }
-
-  // 2. For https, TLS over that socket. The handshake is done here, within the timeout:
-  // left to the first write, a server that accepts and never speaks would hold it for ever.
-  let conn: Deno.Conn = tcp;
-  if (url.protocol === "https:") {
-    let tls: Deno.TlsConn | undefined;
+  // The caller giving up (Ctrl+C, --max-time) closes the socket: that ends the handshake, read or
+  // write under way.
+  const close = () => {
     try {
-      const tlsConn = await Deno.startTls(tcp, { hostname, caCerts: options.caCerts });
-      tls = tlsConn;
-      await within(tlsConn, timeoutMs, signal, () => tlsConn.handshake());
-    } catch (error) {
-      closeQuietly(tls ?? tcp);
-      signal?.throwIfAborted();
-      throw new Failure(`TLS with ${peer} failed: ${describeError(error)}`);
+      conn.close();
+    } catch {
+      // Closed already.
     }
-    conn = tls;
-  }
-
-  // 3. The exchange: the request out, the response head in, all within the timeout.
-  const wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
+  };
+  signal?.addEventListener("abort", close);
   try {
-    const request = requestText(method, url);
-    for (const line of request.split("\r\n").slice(0, -2)) options.verbose?.(`> ${line}`);
+    // 2. For https, TLS over that socket (`Deno.connectTls` takes no signal for its connect). The
+    // handshake is done here, within the timeout: left to the first write, a server that accepts
+    // and never speaks would hold it for ever.
+    if (url.protocol === "https:") {
+      try {
+        const tls = await Deno.startTls(conn as Deno.TcpConn, {
+          hostname,
+          caCerts: options.caCerts,
+        });
+        conn = tls;
+        await withTimeout(timeoutMs, tls.handshake());
+      } catch (error) {
+        signal?.throwIfAborted();
+        throw new Failure(`TLS with ${peer} failed: ${describeError(error)}`);
+      }
+    }
+
+    // 3. The request out and the response head in, all of it within the timeout.
+    const socket = options.trace ? traced(conn, stderrTracer()) : conn;
+    const text = requestText(method, url);
+    for (const line of text.split("\r\n").slice(0, -2)) options.verbose?.(`> ${line}`);
     options.verbose?.(">");
     const showHead = (head: ResponseHead) => {
       for (const line of head.lines) options.verbose?.(`< ${escapeControl(line)}`);
       options.verbose?.("<");
     };
-    const head = await within(wire, timeoutMs, signal, async () => {
-      await wire.writeText(request);
-      let head = await readResponseHead(wire);
-      // Interim 1xx responses (not 101) come before the real one: a bounded number of them,
-      // within the same time limit, so an endless run of `100 Continue` cannot hold us.
-      for (let interim = 0; head.status >= 100 && head.status < 200 && head.status !== 101;) {
-        if (++interim > MAX_INTERIM_RESPONSES) {
-          throw new HttpError(`more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
+    const buf = readBuffer();
+    const head = await withTimeout(
+      timeoutMs,
+      (async () => {
+        await writeAll(socket, new TextEncoder().encode(text));
+        let head = await readResponseHead(socket, buf);
+        // Interim 1xx responses (not 101) come before the real one: a bounded number of them,
+        // within the same time limit, so an endless run of `100 Continue` cannot hold us.
+        for (let interim = 0; head.status >= 100 && head.status < 200 && head.status !== 101;) {
+          if (++interim > MAX_INTERIM_RESPONSES) {
+            throw new HttpError(`more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`);
+          }
+          showHead(head);
+          head = await readResponseHead(socket, buf);
         }
-        showHead(head);
-        head = await readResponseHead(wire);
-      }
-      return head;
-    });
+        return head;
+      })(),
+    );
     showHead(head);
-    const framing = bodyFraming(method, head);
-    return {
-      url,
-      head,
-      framing,
-      // 4. The body: the wire's timeout limits each wait for bytes; the signal, the whole of it.
-      readBody: (sink) => within(wire, 0, signal, () => readBody(wire, framing, sink)),
-      // 5. Closed when the caller is done with it.
-      [Symbol.dispose]: () => wire.close(),
-    };
-  } catch (error) {
-    wire.close();
-    throw error;
-  }
-}
 
-/**
- * Runs one step of the exchange on `conn` until `ms` have passed (0: no
- * limit) or `signal` aborts; then closes `conn`, which ends the read, write
- * or handshake under way, and throws {@linkcode IdleTimeoutError} or the
- * signal's reason instead of what the closed socket threw.
- */
-async function within<T>(
-  conn: { close(): void },
-  ms: number,
-  signal: AbortSignal | undefined,
-  step: () => Promise<T>,
-): Promise<T> {
-  signal?.throwIfAborted();
-  let timedOut = false;
-  const stop = () => closeQuietly(conn);
-  const timer = ms > 0
-    ? setTimeout(() => {
-      timedOut = true;
-      stop();
-    }, ms)
-    : undefined;
-  signal?.addEventListener("abort", stop);
-  try {
-    return await step();
+    // 4. The body, where the caller says, each wait for its bytes within the timeout.
+    const sink = await bodyTo(head);
+    if (sink === undefined) return { head, length: 0 };
+    const timed = { read: (p: Uint8Array) => withTimeout(timeoutMs, socket.read(p)) };
+    return { head, length: await readBody(timed, buf, bodyFraming(method, head), sink) };
   } catch (error) {
     signal?.throwIfAborted();
-    if (timedOut) throw new IdleTimeoutError(ms);
     throw error;
   } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", stop);
-  }
-}
-
-function closeQuietly(conn: { close(): void }): void {
-  try {
-    conn.close();
-  } catch {
-    // Closed already: by us on a timeout, or by the failed step.
+    // 5. The socket closed, however the exchange ended.
+    signal?.removeEventListener("abort", close);
+    close();
   }
 }
 
@@ -261,12 +232,12 @@ export interface FetchOptions extends RequestOptions {
   /** Return before the body when this says so (for `-f`). */
   skipBody?: (head: ResponseHead) => boolean;
   /** Where the final body goes. */
-  sink: (data: Uint8Array) => Promise<void>;
+  sink: Sink;
 }
 
 /**
- * Fetches `url`, following redirects when asked, and streams the final body
- * to the sink. Returns the final head and body length.
+ * Fetches `url`, following redirects when asked, and streams the final body to the sink. Returns
+ * the final head, URL and body length.
  *
  * @example
  * ```ts
@@ -288,31 +259,27 @@ export async function fetchUrl(
   const timer = maxTimeMs
     ? setTimeout(() => deadline.abort(new MaxTimeError(maxTimeMs)), maxTimeMs)
     : undefined;
-  const given = options.signal ? [options.signal] : [];
-  const signal = maxTimeMs ? AbortSignal.any([deadline.signal, ...given]) : options.signal;
+  const signal = AbortSignal.any([deadline.signal, ...(options.signal ? [options.signal] : [])]);
+  // Where a response sends us, when we follow.
+  const redirect = (head: ResponseHead) =>
+    options.follow && [301, 302, 303, 307, 308].includes(head.status)
+      ? headerValues(head, "location")[0]
+      : undefined;
   try {
-    let method = options.method ?? "GET";
     for (let hop = 0;; hop++) {
-      using res = await openResponse(url, { ...options, method, signal });
-      await options.onHead?.(res.head);
-      const location = headerValues(res.head, "location")[0];
-      if (
-        options.follow && [301, 302, 303, 307, 308].includes(res.head.status) &&
-        location !== undefined
-      ) {
-        if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(MAX_REDIRECTS);
-        try {
-          url = parseUrl(new URL(location, url).href);
-        } catch {
-          const quoted = escapeControl(JSON.stringify(location.slice(0, 200)));
-          throw new Failure(`bad redirect location ${quoted}`);
-        }
-        if (res.head.status <= 303 && method !== "HEAD") method = "GET";
-        continue;
+      const { head, length } = await request(url, { ...options, signal }, async (head) => {
+        await options.onHead?.(head);
+        const skip = redirect(head) !== undefined || options.skipBody?.(head);
+        return skip ? undefined : options.sink;
+      });
+      const location = redirect(head);
+      if (location === undefined) return { head, url, length };
+      if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(MAX_REDIRECTS);
+      try {
+        url = parseUrl(new URL(location, url).href);
+      } catch {
+        throw new Failure(`bad redirect location ${quote(location.slice(0, 200))}`);
       }
-      if (options.skipBody?.(res.head)) return { head: res.head, url, length: 0 };
-      const length = await res.readBody(options.sink);
-      return { head: res.head, url, length };
     }
   } finally {
     clearTimeout(timer);
@@ -329,16 +296,13 @@ export async function fetchUrl(
  */
 export class TooManyRedirectsError extends Failure {
   override name = "TooManyRedirectsError";
-  /** The limit that was reached. */
-  readonly max: number;
-  constructor(max: number) {
+  constructor(readonly max: number) {
     super(`maximum (${max}) redirects followed`);
-    this.max = max;
   }
 }
 
 /**
- * `--max-time`: the whole exchange, redirects included, took longer than allowed.
+ * `--max-time`: the whole exchange, redirects included, took longer than `ms` allow.
  *
  * @example
  * ```ts
@@ -347,11 +311,8 @@ export class TooManyRedirectsError extends Failure {
  */
 export class MaxTimeError extends Failure {
   override name = "MaxTimeError";
-  /** The limit, in milliseconds. */
-  readonly ms: number;
-  constructor(ms: number) {
+  constructor(readonly ms: number) {
     super(`the whole transfer took longer than ${ms / 1000} s (--max-time)`);
-    this.ms = ms;
   }
 }
 
@@ -371,7 +332,7 @@ export const EXIT_SIGINT = 130;
 export const EXIT_SIGTERM = 143;
 
 /**
- * `-f`: the server answered with a status of 400 or more.
+ * `-f`: the server answered with a `status` of 400 or more.
  *
  * @example
  * ```ts
@@ -380,11 +341,8 @@ export const EXIT_SIGTERM = 143;
  */
 export class HttpStatusError extends Failure {
   override name = "HttpStatusError";
-  /** The status the server sent. */
-  readonly status: number;
-  constructor(status: number) {
+  constructor(readonly status: number) {
     super(`the requested URL returned error: ${status}`);
-    this.status = status;
   }
 }
 
@@ -398,17 +356,14 @@ export class HttpStatusError extends Failure {
  */
 export class InterruptedError extends Failure {
   override name = "InterruptedError";
-  /** The signal received. */
-  readonly signal: "SIGINT" | "SIGTERM";
-  constructor(signal: "SIGINT" | "SIGTERM") {
+  constructor(readonly signal: "SIGINT" | "SIGTERM") {
     super(`interrupted (${signal})`);
-    this.signal = signal;
   }
 }
 
 /**
- * A sink that writes to a temporary file next to `path`, renamed to `path`
- * by `commit()`, or removed by `discard()`.
+ * `-o`: a temporary file next to `path`; `end(true)` renames it to `path`, `end(false)` removes
+ * it (as does a rename that fails): nothing half-written is left behind.
  */
 async function fileSink(path: string) {
   const dir = dirname(path);
@@ -428,26 +383,20 @@ async function fileSink(path: string) {
   } catch (error) {
     throw new Failure(`cannot write ${path}: ${describeError(error)}`);
   }
-  let open = true;
-  const close = () => {
-    if (open) file.close();
-    open = false;
-  };
   return {
     write: (data: Uint8Array) => writeAll(file, data),
-    async commit() {
-      close();
-      await Deno.rename(temp, path);
-    },
-    async discard() {
-      close();
+    async end(complete: boolean) {
+      file.close();
+      try {
+        if (complete) return await Deno.rename(temp, path);
+      } catch (error) {
+        await Deno.remove(temp).catch(() => {});
+        throw error;
+      }
       await Deno.remove(temp).catch(() => {});
     },
   };
 }
-
-const stdoutSink = (data: Uint8Array) => writeAll(Deno.stdout, data);
-const encoder = new TextEncoder();
 
 /** The command line's options, parsed. */
 interface CliOptions {
@@ -464,9 +413,8 @@ interface CliOptions {
 }
 
 /**
- * One fetch as the CLI does it. With `-o`, the body goes to a temporary
- * file renamed into place only when complete; on any failure, Ctrl+C or
- * SIGTERM included, that file is removed.
+ * One fetch as the CLI does it. With `-o`, the body goes to a temporary file renamed into place
+ * only when complete; on any failure, Ctrl+C or SIGTERM included, that file is removed.
  */
 async function runOnce(url: URL, options: CliOptions): Promise<void> {
   const interrupt = new AbortController();
@@ -476,7 +424,8 @@ async function runOnce(url: URL, options: CliOptions): Promise<void> {
     interrupt.abort(new InterruptedError(signal));
   });
   const file = options.output ? await fileSink(options.output) : undefined;
-  const out = file ? file.write : stdoutSink;
+  const out = file?.write ?? ((data: Uint8Array) => writeAll(Deno.stdout, data));
+  let complete = false;
   try {
     const { head } = await fetchUrl(url, {
       method: options.head ? "HEAD" : "GET",
@@ -488,31 +437,28 @@ async function runOnce(url: URL, options: CliOptions): Promise<void> {
       trace: options.trace,
       verbose: options.verbose ? (line) => console.error(line) : undefined,
       onHead: async (h) => {
-        if (options.include || options.head) {
-          // The head is the server's text: printed with control characters escaped.
-          await out(encoder.encode(`${h.lines.map(escapeControl).join("\r\n")}\r\n\r\n`));
-        }
+        if (!options.include && !options.head) return;
+        // The head is the server's text: printed with control characters escaped.
+        await out(new TextEncoder().encode(`${h.lines.map(escapeControl).join("\r\n")}\r\n\r\n`));
       },
       skipBody: (h) => options.fail === true && h.status >= 400,
       // The body is the user's data: written as it came, byte for byte, like curl.
       sink: out,
     });
     if (options.fail && head.status >= 400) throw new HttpStatusError(head.status);
-    await file?.commit();
-  } catch (error) {
-    await file?.discard();
-    throw error;
+    complete = true;
   } finally {
     stopListening();
+    await file?.end(complete);
   }
 }
 
 /** The handout's loop: ask for URLs until an empty line. */
 async function interactive(options: CliOptions): Promise<void> {
-  while (true) {
-    const answer = await ask("Type the object's URL: ");
-    if (answer === null || answer.trim() === "") return;
-    const text = answer.trim() === "*" ? "http://127.0.0.1:8080/" : answer.trim();
+  for (;;) {
+    const answer = (await ask("Type the object's URL: "))?.trim();
+    if (!answer) return;
+    const text = answer === "*" ? "http://127.0.0.1:8080/" : answer;
     let url: URL;
     try {
       url = parseUrl(text);
@@ -545,6 +491,7 @@ function exitCodeFor(error: unknown): number | undefined {
 
 if (import.meta.main) {
   await runMain(async () => {
+    const flag = (short: string, help: string) => ({ type: "boolean", short, help }) as const;
     const { values, positionals, usage } = parseCli({
       name: "lab_http/client.ts",
       synopsis: "[URL]",
@@ -558,27 +505,11 @@ if (import.meta.main) {
           arg: "FILE",
           help: "write the body to FILE (only once complete)",
         },
-        include: {
-          type: "boolean",
-          short: "i",
-          help: "print the status line and headers before the body",
-        },
-        head: { type: "boolean", short: "I", help: "send HEAD and print the headers" },
-        verbose: {
-          type: "boolean",
-          short: "v",
-          help: "show the request (> ) and response headers (< ) on stderr",
-        },
-        location: {
-          type: "boolean",
-          short: "L",
-          help: `follow redirects (at most ${MAX_REDIRECTS})`,
-        },
-        fail: {
-          type: "boolean",
-          short: "f",
-          help: `exit ${EXIT_HTTP_ERROR} without the body on a status of 400 or more`,
-        },
+        include: flag("i", "print the status line and headers before the body"),
+        head: flag("I", "send HEAD and print the headers"),
+        verbose: flag("v", "show the request (> ) and response headers (< ) on stderr"),
+        location: flag("L", `follow redirects (at most ${MAX_REDIRECTS})`),
+        fail: flag("f", `exit ${EXIT_HTTP_ERROR} without the body on a status of 400 or more`),
         cacert: {
           type: "string",
           arg: "FILE",
@@ -601,8 +532,8 @@ if (import.meta.main) {
         `  as curl: ${EXIT_PARTIAL} body cut short, ${EXIT_HTTP_ERROR} -f and a status >= 400, ` +
         `${EXIT_MAX_TIME} --max-time reached, ${EXIT_TOO_MANY_REDIRECTS} too many redirects;\n` +
         `  ${EXIT_SIGINT} Ctrl+C, ${EXIT_SIGTERM} SIGTERM (no -o file or .part is left behind)\n` +
-        "examples:\n  deno run --allow-net=127.0.0.1:8080 lab_http/client.ts http://127.0.0.1:8080/ -i\n" +
-        "  deno run --allow-net=127.0.0.1:8080 --allow-read=. --allow-write=. lab_http/client.ts " +
+        "examples:\n  deno run --allow-net=127.0.0.1 lab_http/client.ts http://127.0.0.1:8080/ -i\n" +
+        "  deno run --allow-net=127.0.0.1 --allow-read=. --allow-write=. lab_http/client.ts " +
         "http://127.0.0.1:8080/a.png -o a.png",
     });
     const timeoutMs = parseTimeoutMs(values.timeout, usage);

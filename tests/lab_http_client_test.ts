@@ -549,12 +549,18 @@ Deno.test("finding 11: Ctrl+C or SIGTERM during -o removes the .part file; exit 
   }
 });
 
-Deno.test("the README's least-privilege run lines work: one host:port, -o with its folder, --cacert with its file", async () => {
+Deno.test("the README's least-privilege run lines work: the host (any port, so -p needs no change) or one host:port, -o with its folder, --cacert with its file", async () => {
   await using s = rawHttpServer(() => ok("scoped\n"));
-  const net = `--allow-net=127.0.0.1:${s.port}`;
-  const plain = await curl([`http://127.0.0.1:${s.port}/`], { flags: [net] });
-  assert.equal(plain.code, 0, plain.stderr);
-  assert.equal(plain.stdout, "scoped\n");
+  const net = "--allow-net=127.0.0.1";
+  for (const flag of [net, `--allow-net=127.0.0.1:${s.port}`]) {
+    const plain = await curl([`http://127.0.0.1:${s.port}/`], { flags: [flag] });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(plain.stdout, "scoped\n");
+  }
+  // Another host is not allowed: the flag names a host, not every one.
+  const other = await curl([`http://localhost:${s.port}/`], { flags: [net] });
+  assert.equal(other.code, 1);
+  assert.match(other.stderr, /permission denied: needs --allow-net=localhost:\d+/);
 
   const dir = await Deno.makeTempDir();
   try {
