@@ -29,18 +29,18 @@
  *   behind the copy of the first.
  * - Bounded: {@linkcode MAX_FILES} files and {@linkcode MAX_BYTES} of
  *   bodies; the oldest go first.
+ * - Its answer to a plain GET is the main path's (`fileAnswer`), made once
+ *   when the file is kept and sent as it is; any other request is answered
+ *   by `fileAnswer` from the kept body.
  *
  * @module
  */
 
 import type { Place } from "./confine.ts";
-import { headLines } from "./response_head.ts";
 import {
   type Answer,
   type Asked,
-  conditional,
   fileAnswer,
-  fileHeaders,
   RACY_MS,
   type Representation,
   representation,
@@ -53,59 +53,37 @@ export const MAX_FILES = 4096;
 /** At most this many bytes of bodies kept. */
 export const MAX_BYTES = 64 * 1024 * 1024;
 
+/** One kept file: where its URL path led, the version read (its handle's `stat`), its answers. */
+interface Kept {
+  /** The path the URL names under the root, and the same with symlinks resolved. */
+  named: string;
+  real: string;
+  info: Deno.FileInfo;
+  rep: Representation;
+  body: Uint8Array;
+  /** The answer to a plain GET. */
+  whole: Answer;
+}
+
 /**
- * The last time a file's content or metadata changed, by its own clock. Deno
- * gives `ctime` in whole seconds: the change may be up to a second later.
+ * The last time a file's content or metadata changed, by its own clock. Deno gives `ctime` in
+ * whole seconds: the change may be up to a second later.
  */
 function lastChange(info: Deno.FileInfo): number {
   return Math.max(info.mtime?.getTime() ?? 0, (info.ctime?.getTime() ?? 0) + 999);
 }
 
-/** A file version as `stat` tells it: what must not have changed for a copy to be used. */
-interface Version {
-  dev: number;
-  ino: number | null;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
+/** Whether `now` and `then` are the same version of the same file. */
+function sameVersion(now: Deno.FileInfo, then: Deno.FileInfo): boolean {
+  const time = (date: Date | null) => date?.getTime() ?? 0;
+  return now.isFile && now.ino === then.ino && now.dev === then.dev && now.size === then.size &&
+    time(now.mtime) === time(then.mtime) && time(now.ctime) === time(then.ctime);
 }
 
-/** One kept file. */
-interface Kept {
-  /** Where it was found: the named path with symlinks resolved. */
-  real: string;
-  version: Version;
-  rep: Representation;
-  body: Uint8Array<ArrayBuffer>;
-  /** The whole-file 200 response: its status and fields, never its body. */
-  whole: Response;
-  /** Its status line and fields as bytes: what a plain GET writes before the body. */
-  head: Uint8Array;
-}
-
-function versionOf(info: Deno.FileInfo): Version {
-  return {
-    dev: info.dev,
-    ino: info.ino,
-    size: info.size,
-    mtimeMs: info.mtime?.getTime() ?? 0,
-    ctimeMs: info.ctime?.getTime() ?? 0,
-  };
-}
-
-function sameVersion(info: Deno.FileInfo, v: Version): boolean {
-  return info.isFile && info.ino === v.ino && info.dev === v.dev && info.size === v.size &&
-    (info.mtime?.getTime() ?? 0) === v.mtimeMs && (info.ctime?.getTime() ?? 0) === v.ctimeMs;
-}
-
-/** Small files kept in memory, and the URL paths that led to them. */
+/** Small files kept in memory, by the URL path (without the query) that led to them. */
 export class FastPath {
-  /** URL path (as requested, without the query) -> the path it names under the root. */
-  readonly #paths = new Map<string, string>();
-  /** Named path -> the version kept. */
-  readonly #files = new Map<string, Kept>();
+  readonly #kept = new Map<string, Kept>();
   #bytes = 0;
-  readonly #cors: boolean;
 
   /**
    * An empty cache; `cors` adds the CORS fields to its answers.
@@ -113,55 +91,47 @@ export class FastPath {
    * @example
    * ```ts
    * const fast = new FastPath(false);
-   * fast.answer(new Request("http://x/a.txt"), "/a.txt"); // undefined: nothing kept yet
+   * fast.answer({ method: "GET", headers: new Map() }, "/a.txt"); // undefined: nothing kept yet
    * ```
    */
-  constructor(cors: boolean) {
-    this.#cors = cors;
-  }
+  constructor(readonly cors: boolean) {}
 
   /**
-   * The answer from memory, if `pathname` led to a small file that is kept
-   * and its path still names that very version; else `undefined`.
+   * The answer from memory, if `pathname` led to a small file that is kept and its path still
+   * names that very version; else `undefined`.
    *
    * @example
    * ```ts
    * const fast = new FastPath(false);
-   * fast.answer(new Request("http://x/a.txt"), "/a.txt") ?? "take the main path";
+   * fast.answer({ method: "GET", headers: new Map() }, "/a.txt") ?? "take the main path";
    * ```
    */
   answer(req: Asked, pathname: string): Answer | undefined {
-    const named = this.#paths.get(pathname);
-    if (named === undefined) return undefined;
-    const kept = this.#files.get(named);
+    const kept = this.#kept.get(pathname);
     if (kept === undefined) return undefined;
-    let info: Deno.FileInfo;
     try {
       // Through a symlink: the link must still lead where it did.
-      if (named !== kept.real && Deno.realPathSync(named) !== kept.real) return undefined;
-      info = Deno.lstatSync(kept.real);
+      if (kept.named !== kept.real && Deno.realPathSync(kept.named) !== kept.real) return undefined;
+      if (!sameVersion(Deno.lstatSync(kept.real), kept.info)) return undefined;
     } catch {
       return undefined; // Gone: the main path says 404.
     }
-    if (!sameVersion(info, kept.version)) return undefined;
-    if (req.method === "GET" && !conditional(req.headers)) {
-      const { whole, body, head } = kept;
-      return { response: whole, length: body.length, body, head };
-    }
-    return fileAnswer(req, kept.rep, kept.body, this.#cors);
+    const { headers } = req;
+    const conditional = headers.has("range") || headers.has("if-none-match") ||
+      headers.has("if-modified-since");
+    if (req.method === "GET" && !conditional) return kept.whole;
+    return fileAnswer(req, kept.rep, kept.body, this.cors);
   }
 
   /**
-   * Keeps `body`, read from a checked handle whose `stat` was `info`, for
-   * requests of `pathname`, which led to `place`. `readStarted` is the time
-   * (`Date.now()`) taken before that `stat`: a version read less than
-   * {@linkcode RACY_MS} after its last change is not kept.
+   * Keeps `body`, read from a checked handle whose `stat` was `info`, for requests of
+   * `pathname`, which led to `place`. `readStarted` is the time (`Date.now()`) taken before that
+   * `stat`: a version read less than {@linkcode RACY_MS} after its last change is not kept.
    *
    * @example
    * ```ts
    * import { Root } from "./confine.ts";
-   * const root = new Root(".");
-   * const place = root.resolve(["deno.json"])!;
+   * const place = new Root(".").resolve(["deno.json"])!;
    * const fast = new FastPath(false);
    * fast.remember("/deno.json", place, place.info, Deno.readFileSync(place.real), Date.now());
    * ```
@@ -170,32 +140,27 @@ export class FastPath {
     pathname: string,
     place: Place,
     info: Deno.FileInfo,
-    body: Uint8Array<ArrayBuffer>,
+    body: Uint8Array,
     readStarted: number,
   ): void {
     if (readStarted - lastChange(info) < RACY_MS || body.length !== info.size) return;
     if (body.length > SMALL_FILE) return;
-    const { named, real } = place;
-    if (this.#paths.size >= MAX_FILES) this.#paths.delete(this.#paths.keys().next().value!);
-    this.#paths.set(pathname, named);
-    this.#forget(named);
-    const rep = representation(real, info, readStarted);
-    const fields = fileHeaders(rep, this.#cors);
-    fields.push(["content-length", `${body.length}`]);
-    const whole = new Response(null, { headers: fields });
-    const head = headLines(200, fields);
-    this.#files.set(named, { real, version: versionOf(info), rep, body, whole, head });
+    this.#forget(pathname);
+    const rep = representation(place.real, info, readStarted);
+    const whole = fileAnswer({ method: "GET", headers: new Map() }, rep, body, this.cors);
+    this.#kept.set(pathname, { named: place.named, real: place.real, info, rep, body, whole });
     this.#bytes += body.length;
-    for (const key of this.#files.keys()) {
-      if (this.#files.size <= MAX_FILES && this.#bytes <= MAX_BYTES) break;
-      if (key !== named) this.#forget(key);
+    // The oldest go first (a Map keeps the order things were added in).
+    for (const key of this.#kept.keys()) {
+      if (this.#kept.size <= MAX_FILES && this.#bytes <= MAX_BYTES) break;
+      this.#forget(key);
     }
   }
 
-  #forget(named: string): void {
-    const kept = this.#files.get(named);
-    if (!kept) return;
+  #forget(pathname: string): void {
+    const kept = this.#kept.get(pathname);
+    if (kept === undefined) return;
     this.#bytes -= kept.body.length;
-    this.#files.delete(named);
+    this.#kept.delete(pathname);
   }
 }

@@ -4,91 +4,39 @@
  * @module
  */
 
-const TEXT = "; charset=utf-8";
+/**
+ * `type: extensions`, separated by `;` or a line end; a type marked `+` is text, sent with
+ * `charset=utf-8`.
+ */
+const TABLE = `
+  +text/html: html htm; +text/css: css; +text/javascript: js mjs; +text/markdown: md
+  +application/json: json map; +application/manifest+json: webmanifest; +application/xml: xml
+  +text/plain: txt text log toml ts py c h; +text/csv: csv; +text/tab-separated-values: tsv
+  +text/yaml: yaml yml; +text/calendar: ics; application/wasm: wasm
+  image/png: png; image/jpeg: jpg jpeg; image/gif: gif; image/webp: webp; image/avif: avif
+  image/svg+xml: svg; image/x-icon: ico; image/bmp: bmp; image/tiff: tif tiff
+  audio/mpeg: mp3; audio/wav: wav; audio/ogg: ogg oga opus; audio/flac: flac; audio/mp4: m4a
+  audio/aac: aac; video/mp4: mp4 m4v; video/webm: webm; video/ogg: ogv; video/quicktime: mov
+  video/x-matroska: mkv; video/x-msvideo: avi; font/woff: woff; font/woff2: woff2; font/ttf: ttf
+  font/otf: otf; application/vnd.ms-fontobject: eot; application/zip: zip
+  application/gzip: gz tgz; application/x-tar: tar; application/x-bzip2: bz2; application/x-xz: xz
+  application/x-7z-compressed: 7z; application/vnd.rar: rar; application/pdf: pdf
+  application/rtf: rtf; application/epub+zip: epub; application/msword: doc
+  application/vnd.ms-excel: xls; application/vnd.ms-powerpoint: ppt
+  application/vnd.openxmlformats-officedocument.wordprocessingml.document: docx
+  application/vnd.openxmlformats-officedocument.spreadsheetml.sheet: xlsx
+  application/vnd.openxmlformats-officedocument.presentationml.presentation: pptx
+  application/vnd.oasis.opendocument.text: odt; application/vnd.oasis.opendocument.spreadsheet: ods
+  application/vnd.oasis.opendocument.presentation: odp
+`;
 
-const TYPES: Record<string, string> = {
-  // Web and text
-  html: "text/html" + TEXT,
-  htm: "text/html" + TEXT,
-  css: "text/css" + TEXT,
-  js: "text/javascript" + TEXT,
-  mjs: "text/javascript" + TEXT,
-  json: "application/json" + TEXT,
-  map: "application/json" + TEXT,
-  webmanifest: "application/manifest+json" + TEXT,
-  xml: "application/xml" + TEXT,
-  txt: "text/plain" + TEXT,
-  text: "text/plain" + TEXT,
-  log: "text/plain" + TEXT,
-  md: "text/markdown" + TEXT,
-  csv: "text/csv" + TEXT,
-  tsv: "text/tab-separated-values" + TEXT,
-  yaml: "text/yaml" + TEXT,
-  yml: "text/yaml" + TEXT,
-  toml: "text/plain" + TEXT,
-  ts: "text/plain" + TEXT,
-  py: "text/plain" + TEXT,
-  c: "text/plain" + TEXT,
-  h: "text/plain" + TEXT,
-  ics: "text/calendar" + TEXT,
-  wasm: "application/wasm",
-  // Images
-  png: "image/png",
-  jpg: "image/jpeg",
-  jpeg: "image/jpeg",
-  gif: "image/gif",
-  webp: "image/webp",
-  avif: "image/avif",
-  svg: "image/svg+xml",
-  ico: "image/x-icon",
-  bmp: "image/bmp",
-  tif: "image/tiff",
-  tiff: "image/tiff",
-  // Audio and video
-  mp3: "audio/mpeg",
-  wav: "audio/wav",
-  ogg: "audio/ogg",
-  oga: "audio/ogg",
-  opus: "audio/ogg",
-  flac: "audio/flac",
-  m4a: "audio/mp4",
-  aac: "audio/aac",
-  mp4: "video/mp4",
-  m4v: "video/mp4",
-  webm: "video/webm",
-  ogv: "video/ogg",
-  mov: "video/quicktime",
-  mkv: "video/x-matroska",
-  avi: "video/x-msvideo",
-  // Fonts
-  woff: "font/woff",
-  woff2: "font/woff2",
-  ttf: "font/ttf",
-  otf: "font/otf",
-  eot: "application/vnd.ms-fontobject",
-  // Archives
-  zip: "application/zip",
-  gz: "application/gzip",
-  tgz: "application/gzip",
-  tar: "application/x-tar",
-  bz2: "application/x-bzip2",
-  xz: "application/x-xz",
-  "7z": "application/x-7z-compressed",
-  rar: "application/vnd.rar",
-  // Documents
-  pdf: "application/pdf",
-  rtf: "application/rtf",
-  epub: "application/epub+zip",
-  doc: "application/msword",
-  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-  xls: "application/vnd.ms-excel",
-  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-  ppt: "application/vnd.ms-powerpoint",
-  pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-  odt: "application/vnd.oasis.opendocument.text",
-  ods: "application/vnd.oasis.opendocument.spreadsheet",
-  odp: "application/vnd.oasis.opendocument.presentation",
-};
+const TYPES = new Map<string, string>();
+for (const entry of TABLE.split(/[;\n]/)) {
+  const [type, extensions] = entry.split(":").map((part) => part.trim());
+  if (extensions === undefined) continue; // The empty first and last lines.
+  const full = type.startsWith("+") ? `${type.slice(1)}; charset=utf-8` : type;
+  for (const extension of extensions.split(" ")) TYPES.set(extension, full);
+}
 
 /**
  * The Content-Type for a file name; `application/octet-stream` when unknown.
@@ -100,6 +48,6 @@ const TYPES: Record<string, string> = {
  */
 export function contentType(name: string): string {
   const dot = name.lastIndexOf(".");
-  if (dot <= 0) return "application/octet-stream";
-  return TYPES[name.slice(dot + 1).toLowerCase()] ?? "application/octet-stream";
+  const type = dot > 0 ? TYPES.get(name.slice(dot + 1).toLowerCase()) : undefined;
+  return type ?? "application/octet-stream";
 }

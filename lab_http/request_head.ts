@@ -6,6 +6,12 @@
  * request differently from a proxy in front of it can be made to answer a
  * request the proxy never saw.
  *
+ * The path comes from the request target only ({@linkcode originForm}), never
+ * from `Host`: a server that builds a URL from `Host` and the target (as
+ * `Deno.serve`'s `req.url`) lets `Host: x/docs` turn `GET /a.txt` into
+ * `/docs/a.txt`. A `Host` must still be a valid `host[:port]`
+ * ({@linkcode isValidHost}), else the request gets 400, as RFC 9112 3.2 asks.
+ *
  * @module
  */
 
@@ -42,90 +48,13 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
  */
 export class HeadError extends Error {
   override name = "HeadError";
-  /** The status to answer with. */
-  readonly status: number;
-  constructor(status: number, why: string) {
+  /** `status`: the status to answer with. */
+  constructor(readonly status: number, why: string) {
     super(why);
-    this.status = status;
   }
 }
 
 const bad = (why: string) => new HeadError(400, why);
-
-/**
- * The header fields of a request, by lower-case name (the part of `Headers` the server uses).
- *
- * @example
- * ```ts
- * parseHead("GET / HTTP/1.1\r\nHost: x\r\n\r\n").headers.get("Host"); // "x"
- * ```
- */
-export class Fields {
-  readonly #map = new Map<string, string>();
-
-  /**
-   * The fields of `lines`, `name: value` each; repeated names are joined with
-   * ", " as RFC 9110 5.3 allows.
-   *
-   * @example
-   * ```ts
-   * new Fields([["Host", "x"]]).get("host"); // "x"
-   * ```
-   */
-  constructor(fields: Iterable<[string, string]> = []) {
-    for (const [name, value] of fields) this.append(name.toLowerCase(), value);
-  }
-
-  /**
-   * Adds a field whose name is already lower case.
-   *
-   * @example
-   * ```ts
-   * const fields = new Fields();
-   * fields.append("accept", "text/html");
-   * ```
-   */
-  append(name: string, value: string): void {
-    const had = this.#map.get(name);
-    this.#map.set(name, had === undefined ? value : `${had}, ${value}`);
-  }
-
-  /**
-   * The value of `name` (any case), or `null`.
-   *
-   * @example
-   * ```ts
-   * new Fields([["Range", "bytes=0-1"]]).get("range"); // "bytes=0-1"
-   * ```
-   */
-  get(name: string): string | null {
-    return this.#map.get(name.toLowerCase()) ?? null;
-  }
-
-  /**
-   * Whether the request has the field `name` (any case).
-   *
-   * @example
-   * ```ts
-   * new Fields().has("range"); // false
-   * ```
-   */
-  has(name: string): boolean {
-    return this.#map.has(name.toLowerCase());
-  }
-
-  /**
-   * Each field as `[name, value]`, in the order first seen.
-   *
-   * @example
-   * ```ts
-   * [...new Fields([["Host", "x"]])]; // [["host", "x"]]
-   * ```
-   */
-  [Symbol.iterator](): IterableIterator<[string, string]> {
-    return this.#map.entries();
-  }
-}
 
 /** A request head that passed every check. */
 export interface RequestHead {
@@ -137,15 +66,8 @@ export interface RequestHead {
   version: string;
   /** The request line, for the log. */
   line: string;
-  /** The header fields. */
-  headers: Fields;
-  /**
-   * The `Host` field, or `null`. RFC 9112 asks for a 400 when an HTTP/1.1
-   * request has none; Python's server and Deno's take it, and so does this
-   * one: a student's client written on a socket often sends none. An empty
-   * one names no host an `http` URL can have, and gets 400 (as nginx).
-   */
-  host: string | null;
+  /** The header fields by lower-case name; a repeated one's values joined with ", " (RFC 9110 5.3). */
+  headers: Map<string, string>;
   /** Whether the client wants the connection kept open after the answer. */
   keepAlive: boolean;
   /**
@@ -231,10 +153,7 @@ export function decodeHead(bytes: Uint8Array): string {
 export function parseHead(text: string): RequestHead {
   // Lines end in CRLF, or in a bare LF, which RFC 9112 2.2 lets a server take (students' own
   // clients often send one); a CR anywhere else stays in its line, where the grammar refuses it.
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i].endsWith("\r")) lines[i] = lines[i].slice(0, -1);
-  }
+  const lines = text.split("\n").map((line) => line.endsWith("\r") ? line.slice(0, -1) : line);
   // The last two are the empty line and what follows its line end: nothing.
   if (lines.length < 3 || lines[lines.length - 1] !== "" || lines[lines.length - 2] !== "") {
     throw bad("no empty line after the head");
@@ -255,13 +174,8 @@ export function parseHead(text: string): RequestHead {
   if (!target.startsWith("/") && /^[^/?#]*@/.test(target.slice(target.indexOf("//") + 2))) {
     throw bad("userinfo in the request target");
   }
-  if (lines.length - 3 > MAX_FIELDS) {
-    throw new HeadError(431, "too many fields");
-  }
-  const headers = new Fields();
-  let host: string | null = null;
-  let length: string | null = null;
-  let codings: string | null = null;
+  if (lines.length - 3 > MAX_FIELDS) throw new HeadError(431, "too many fields");
+  const headers = new Map<string, string>();
   for (let i = 1; i < lines.length - 2; i++) {
     const field = lines[i];
     const colon = field.indexOf(":");
@@ -270,36 +184,100 @@ export function parseHead(text: string): RequestHead {
     if (colon <= 0 || !FIELD_NAME.test(name)) throw bad("bad header field");
     const value = trimSpaces(field, colon + 1);
     if (!FIELD_VALUE.test(value)) throw bad("bad header field value");
-    if (name === "host") {
-      if (host !== null) throw bad("two Host fields");
-      host = value;
-    } else if (name === "content-length") {
-      if (length !== null || !/^\d{1,15}$/.test(value)) throw bad("bad Content-Length");
-      length = value;
-    } else if (name === "transfer-encoding") {
-      codings = codings === null ? value : `${codings}, ${value}`;
+    const had = headers.get(name);
+    // Two of these could say two things (which host, which length): no guessing.
+    if (had !== undefined && (name === "host" || name === "content-length")) {
+      throw bad(`two ${name} fields`);
     }
-    headers.append(name, value);
+    headers.set(name, had === undefined ? value : `${had}, ${value}`);
   }
-  const chunked = codings !== null;
-  if (codings !== null) {
+  const length = headers.get("content-length");
+  if (length !== undefined && !/^\d{1,15}$/.test(length)) throw bad("bad Content-Length");
+  const codings = headers.get("transfer-encoding");
+  const chunked = codings !== undefined;
+  if (chunked) {
     // RFC 9112 6.3: a body whose last coding is not chunked has no length a
     // server can find: 400, and close. A coding it does not know: 501.
     const list = codings.toLowerCase().split(",").map((t) => t.trim()).filter(Boolean);
     if (list.at(-1) !== "chunked") throw bad("Transfer-Encoding does not end in chunked");
     if (list.some((t) => t !== "chunked")) throw new HeadError(501, "unknown transfer coding");
   }
-  if (length !== null && chunked) throw bad("Content-Length and Transfer-Encoding");
-  if (length !== null && Number(length) > MAX_BODY_BYTES) {
-    throw new HeadError(413, "body too large");
-  }
+  if (length !== undefined && chunked) throw bad("Content-Length and Transfer-Encoding");
+  // Without Content-Length, `Number(length)` is NaN, which is never more than a number (here and below).
+  if (Number(length) > MAX_BODY_BYTES) throw new HeadError(413, "body too large");
   // HTTP/1.2 and later minor versions are read as 1.1 (RFC 9110 2.5).
   let keepAlive = minor !== "0";
   const connection = headers.get("connection");
-  if (connection !== null) {
+  if (connection !== undefined) {
     const options = connection.toLowerCase().split(",").map((t) => t.trim());
     keepAlive = keepAlive ? !options.includes("close") : options.includes("keep-alive");
   }
-  const hasBody = chunked || (length !== null && Number(length) > 0);
-  return { method, target, version, line, headers, host, keepAlive, hasBody };
+  const hasBody = chunked || Number(length) > 0;
+  return { method, target, version, line, headers, keepAlive, hasBody };
+}
+
+/** RFC 3986 reg-name (which also covers IPv4 addresses), then an optional port. */
+const HOST = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*(?::(\d{1,5}))?$/;
+/** An IP literal, then an optional port. */
+const IP_LITERAL = /^(\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
+
+let lastValid = "";
+
+/**
+ * Whether a `Host` header value is a valid `host[:port]`. An empty value is
+ * not: it names no host, which an `http` URL always has (nginx: 400).
+ *
+ * @example
+ * ```ts
+ * isValidHost("example.org:8080"); // true
+ * isValidHost("[::1]:8080"); // true
+ * isValidHost("x/docs"); // false
+ * isValidHost("x:99999"); // false
+ * ```
+ */
+export function isValidHost(host: string): boolean {
+  // Every request of a connection, and most of a server's, carry the same Host.
+  if (host === lastValid) return true;
+  if (host === "") return false;
+  let port: string | undefined;
+  const literal = host.match(IP_LITERAL);
+  if (literal) {
+    // The URL parser knows every IPv6 spelling (groups, "::", an IPv4 tail).
+    if (!URL.canParse(`http://${literal[1]}/`)) return false;
+    port = literal[2];
+  } else {
+    const m = host.match(HOST);
+    if (!m) return false;
+    port = m[1];
+  }
+  if (port !== undefined && Number(port) > 65535) return false;
+  lastValid = host;
+  return true;
+}
+
+/**
+ * The path and query of a request target: the origin form (`/a.txt?x=1`) as
+ * it is, the absolute form (`http://host/a.txt?x=1`, what a proxy receives)
+ * without its scheme and authority; a fragment (`#...`, which a client must
+ * not send, but some do) dropped, as nginx and Python's server drop it.
+ *
+ * @example
+ * ```ts
+ * originForm("/a.txt?x=1"); // "/a.txt?x=1"
+ * originForm("http://example.org/a.txt?x=1"); // "/a.txt?x=1"
+ * originForm("http://example.org"); // "/"
+ * originForm("/a.txt#top"); // "/a.txt"
+ * ```
+ */
+export function originForm(target: string): string {
+  const fragment = target.indexOf("#");
+  if (fragment >= 0) target = target.slice(0, fragment);
+  if (target.startsWith("/")) return target;
+  // The authority ends at the first "/", "?" or "#".
+  for (let i = target.indexOf("//") + 2; i < target.length; i++) {
+    const c = target[i];
+    if (c === "/") return target.slice(i);
+    if (c === "?" || c === "#") return "/" + target.slice(i);
+  }
+  return "/";
 }

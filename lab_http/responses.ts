@@ -1,55 +1,94 @@
 /**
- * Response building for the static file server: the headers a file gets,
- * conditional requests (304), byte ranges (206, 416), redirects and error
- * pages, and the body of a large file, sent a chunk at a time, which counts
- * what it sent so the log can tell a complete transfer from a cut one.
+ * The static file server's answers: the headers a file gets, conditional requests (304), byte
+ * ranges (206, 416), redirects, error pages and listings, each as the bytes of its head (status
+ * line and fields) and its body; and {@linkcode finishHead}, which adds `Date` and `Connection`
+ * as the answer goes out.
  *
  * @module
  */
 
 import { contentType } from "./mime.ts";
-import { reasonPhrase } from "./response_head.ts";
 
-/** A response, with what the access log needs to know about it. */
+/**
+ * An answer: its status, the bytes of its head, and its body, in memory or in a file that the
+ * server sends a chunk at a time.
+ */
 export interface Answer {
-  /** The status and the fields; its own body is always empty: the body is `body` or `file`. */
-  response: Response;
-  /** The body's length as announced in `Content-Length`. */
+  status: number;
+  /** The status line and fields, without `Date`, `Connection` and the empty line. */
+  head: Uint8Array;
+  /** The body's length as announced in `Content-Length`, for the log. */
   length?: number;
-  /** A large file's body, sent by the server a chunk at a time. */
-  file?: FileBody;
-  /** With `file`: settles when its sending ends, complete or cut. */
-  transfer?: Promise<Transfer>;
-  /** The body when it is in memory, written as is. */
+  /** The body, when it is in memory. */
   body?: Uint8Array;
-  /** The status line and fields as bytes, made once for an answer sent many times. */
-  head?: Uint8Array;
+  /** Or the file to send `length` bytes of from `start`: the answer owns it (the server closes it). */
+  file?: Deno.FsFile;
+  start?: number;
 }
 
-/** What the handler reads of a request: its method and its header fields. */
+/** What an answer depends on in a request: its method, and its header fields by lower-case name. */
 export interface Asked {
-  /** The method, as sent. */
   method: string;
-  /** The header fields (a `Request`'s `Headers` will do). */
-  headers: Pick<Headers, "get" | "has">;
+  headers: Map<string, string>;
 }
 
-/** How a streamed body ended. */
-export interface Transfer {
-  /** Bytes handed to the connection. */
-  sent: number;
-  /** All of them, or cut short (the client left, or the file shrank). */
-  complete: boolean;
+// The reason phrases of the statuses the server sends (RFC 9110 15).
+const STATUS_TEXT = new Map(
+  [
+    "200 OK|204 No Content|206 Partial Content|301 Moved Permanently|304 Not Modified",
+    "400 Bad Request|404 Not Found|405 Method Not Allowed|408 Request Timeout|413 Content Too Large",
+    "414 URI Too Long|416 Range Not Satisfiable|431 Request Header Fields Too Large",
+    "500 Internal Server Error|501 Not Implemented|503 Service Unavailable",
+    "505 HTTP Version Not Supported",
+  ].join("|").split("|").map((line) => [Number(line.slice(0, 3)), line.slice(4)]),
+);
+
+/**
+ * What `--cors` adds to every answer: any origin may read it, send the fields a file request uses
+ * (`Range`, the validators; Deno's file server allows these names too), and read the range and
+ * validator fields back.
+ */
+const CORS_FIELDS: readonly [string, string][] = [
+  ["access-control-allow-origin", "*"],
+  [
+    "access-control-allow-headers",
+    "Origin, X-Requested-With, Content-Type, Accept, Range, If-None-Match, If-Modified-Since, If-Range",
+  ],
+  ["access-control-expose-headers", "Content-Range, Accept-Ranges, ETag, Last-Modified"],
+];
+
+const encoder = new TextEncoder();
+
+/**
+ * An answer with `fields`, the CORS fields if `cors`, and `body` with its `Content-Length`.
+ *
+ * @example
+ * ```ts
+ * const answer = makeAnswer(200, [["content-type", "text/plain"]], false, new Uint8Array(3));
+ * new TextDecoder().decode(answer.head); // "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n"
+ * ```
+ */
+export function makeAnswer(
+  status: number,
+  fields: [string, string][],
+  cors: boolean,
+  body?: Uint8Array,
+): Answer {
+  if (cors) fields.push(...CORS_FIELDS);
+  if (body) fields.push(["content-length", `${body.length}`]);
+  let head = `HTTP/1.1 ${status} ${STATUS_TEXT.get(status) ?? "Unknown"}\r\n`;
+  for (const [name, value] of fields) head += `${name}: ${value}\r\n`;
+  return { status, head: encoder.encode(head), length: body?.length, body };
 }
 
 /**
- * How long after its last change a file may still change again without its
- * size or times showing it: two writes within one timestamp tick leave the
- * same `mtime`, and some file systems count in whole seconds (FAT: 2 s).
+ * How long after its last change a file may still change again without its size or times showing
+ * it: two writes within one timestamp tick leave the same `mtime`, and some file systems count in
+ * whole seconds (FAT: 2 s).
  */
 export const RACY_MS = 2000;
 
-/** What every response about one version of a file shares. */
+/** What every answer about one version of a file shares. */
 export interface Representation {
   size: number;
   /** `Content-Type`. */
@@ -57,17 +96,16 @@ export interface Representation {
   /** `Last-Modified` in milliseconds, for `If-Modified-Since`. */
   mtimeMs: number;
   /**
-   * The validators, absent while the file's mtime is within
-   * {@linkcode RACY_MS} of now: a client must not keep a copy under a
-   * validator that a second write in the same tick would leave unchanged.
+   * The validators, absent while the file's mtime is within {@linkcode RACY_MS} of now: a client
+   * must not keep a copy under a validator that a second write in the same tick would leave as
+   * it is.
    */
   etag?: string;
   lastModified?: string;
 }
 
 /**
- * The headers' material for one version of a file (`info` from the open
- * handle), as of `now`.
+ * The headers' material for one version of a file (`info` from the open handle), as of `now`.
  *
  * @example
  * ```ts
@@ -90,134 +128,71 @@ export function representation(name: string, info: Deno.FileInfo, now: number): 
 }
 
 /**
- * What `--cors` adds to every answer: any origin may read it, send the
- * fields a file request uses (`Range`, the validators; Deno's file server
- * allows these names too), and read the range and validator fields back.
- */
-const CORS_FIELDS: readonly [string, string][] = [
-  ["access-control-allow-origin", "*"],
-  [
-    "access-control-allow-headers",
-    "Origin, X-Requested-With, Content-Type, Accept, Range, If-None-Match, If-Modified-Since, If-Range",
-  ],
-  ["access-control-expose-headers", "Content-Range, Accept-Ranges, ETag, Last-Modified"],
-];
-
-/**
- * The headers every 200 response for the file carries, as a plain list (cheaper
- * on the hot path than a `Headers` object built field by field).
+ * The answer to a GET or HEAD of a file: 304, 416, 206 or 200. A GET's body is `body` (or the part
+ * of it asked for) when in memory; else it is sent from the file, which the answer then owns
+ * (when the answer has no `file`, the caller closes it).
  *
  * @example
  * ```ts
  * const rep = representation("a.txt", Deno.statSync("deno.json"), Date.now());
- * fileHeaders(rep, false).find(([name]) => name === "content-type");
- * ```
- */
-export function fileHeaders(rep: Representation, cors: boolean): [string, string][] {
-  const h: [string, string][] = [["content-type", rep.type]];
-  if (rep.lastModified) h.push(["last-modified", rep.lastModified]);
-  if (rep.etag) h.push(["etag", rep.etag]);
-  h.push(["accept-ranges", "bytes"], ["x-content-type-options", "nosniff"]);
-  if (cors) h.push(...CORS_FIELDS);
-  return h;
-}
-
-/**
- * The answer to a GET or HEAD of a file: 304, 416, 206 or 200. The body comes
- * from memory, or is sent a chunk at a time from `file`, which the answer
- * then owns (`answer.file.send` closes it, `cancel` closes it unsent); when
- * the answer has no `file`, the caller closes it.
- *
- * @example
- * ```ts
- * const rep = representation("a.txt", Deno.statSync("deno.json"), Date.now());
- * const body = new TextEncoder().encode("x".repeat(rep.size));
- * const { response } = fileAnswer(new Request("http://x/a.txt"), rep, body, false);
- * response.status; // 200
+ * const body = new Uint8Array(rep.size);
+ * fileAnswer({ method: "GET", headers: new Map() }, rep, body, false).status; // 200
  * ```
  */
 export function fileAnswer(
   req: Asked,
   rep: Representation,
-  body: Uint8Array<ArrayBuffer> | Deno.FsFile,
+  body: Uint8Array | Deno.FsFile,
   cors: boolean,
 ): Answer {
   if (notModified(req.headers, rep)) {
     // The validators only (RFC 9110 15.4.5): the client has the rest.
-    const h: [string, string][] = [["etag", rep.etag!], ["last-modified", rep.lastModified!]];
-    if (cors) h.push(...CORS_FIELDS);
-    return { response: new Response(null, { status: 304, headers: h }) };
+    return makeAnswer(304, [["etag", rep.etag!], ["last-modified", rep.lastModified!]], cors);
   }
-  const h = fileHeaders(rep, cors);
+  const fields: [string, string][] = [["content-type", rep.type]];
+  if (rep.lastModified) fields.push(["last-modified", rep.lastModified], ["etag", rep.etag!]);
+  fields.push(["accept-ranges", "bytes"], ["x-content-type-options", "nosniff"]);
   const { size } = rep;
-  let start = 0;
-  let end = size - 1;
-  let status = 200;
+  let [start, end, status] = [0, size - 1, 200];
   const range = req.headers.get("range");
-  if (range !== null && ifRangeHolds(req.headers.get("if-range"), rep)) {
+  if (range !== undefined && ifRangeHolds(req.headers.get("if-range"), rep)) {
     const r = parseRange(range, size);
     if (r === "unsatisfiable") {
-      return errorAnswer(416, cors, [
-        ...h.filter(([name]) => name !== "content-type"),
-        ["content-range", `bytes */${size}`],
-      ]);
+      // The error page's own type and nosniff, and the file's other fields.
+      const rest = fields.filter(([name]) => !/^(content-type|x-content-type-options)$/.test(name));
+      return errorAnswer(416, cors, [...rest, ["content-range", `bytes */${size}`]]);
     }
     if (r) {
-      [start, end] = r;
-      status = 206;
-      h.push(["content-range", `bytes ${start}-${end}/${size}`]);
+      [start, end, status] = [r[0], r[1], 206];
+      fields.push(["content-range", `bytes ${start}-${end}/${size}`]);
     }
   }
   const length = Math.max(0, end - start + 1);
-  h.push(["content-length", `${length}`]);
-  if (req.method === "HEAD") {
-    return { response: new Response(null, { status, headers: h }), length };
-  }
-  if (body instanceof Uint8Array) {
-    const part = status === 206 ? body.subarray(start, end + 1) : body;
-    return { response: new Response(null, { status, headers: h }), length, body: part };
-  }
-  const file = fileBody(body, start, length);
-  return {
-    response: new Response(null, { status, headers: h }),
-    length,
-    file: file.body,
-    transfer: file.transfer,
-  };
-}
-
-/**
- * Whether a request's `Range` or validators could change the answer.
- *
- * @example
- * ```ts
- * conditional(new Headers({ range: "bytes=0-1" })); // true
- * ```
- */
-export function conditional(headers: Asked["headers"]): boolean {
-  return headers.has("range") || headers.has("if-none-match") || headers.has("if-modified-since");
+  fields.push(["content-length", `${length}`]);
+  const answer = { ...makeAnswer(status, fields, cors), length };
+  if (req.method === "HEAD") return answer;
+  if (body instanceof Uint8Array) return { ...answer, body: body.subarray(start, end + 1) };
+  return { ...answer, file: body, start };
 }
 
 /** Whether `If-None-Match` (or else `If-Modified-Since`) says the client's copy is current. */
 function notModified(headers: Asked["headers"], rep: Representation): boolean {
   if (!rep.etag) return false; // A file that may still change within its tick: always sent.
   const inm = headers.get("if-none-match");
-  if (inm !== null) {
+  if (inm !== undefined) {
     // Weak comparison, as RFC 9110 13.1.2 asks for If-None-Match.
     const strip = (t: string) => t.trim().replace(/^W\//, "");
     return inm.trim() === "*" || inm.split(",").some((t) => strip(t) === rep.etag);
   }
   const ims = headers.get("if-modified-since");
-  if (ims !== null) {
-    const since = Date.parse(ims);
-    return !Number.isNaN(since) && Math.floor(rep.mtimeMs / 1000) <= Math.floor(since / 1000);
-  }
-  return false;
+  if (ims === undefined) return false;
+  const since = Date.parse(ims);
+  return !Number.isNaN(since) && Math.floor(rep.mtimeMs / 1000) <= Math.floor(since / 1000);
 }
 
 /** `If-Range`: a strong ETag must match exactly, a date must equal Last-Modified. */
-function ifRangeHolds(ifRange: string | null, rep: Representation): boolean {
-  if (ifRange === null) return true;
+function ifRangeHolds(ifRange: string | undefined, rep: Representation): boolean {
+  if (ifRange === undefined) return true;
   if (!rep.etag || !rep.lastModified) return false;
   const value = ifRange.trim();
   if (value.startsWith('"')) return value === rep.etag;
@@ -226,9 +201,9 @@ function ifRangeHolds(ifRange: string | null, rep: Representation): boolean {
 }
 
 /**
- * Parses a single byte range against `size`: `[start, end]` inclusive,
- * `"unsatisfiable"`, or `undefined` to ignore the header (malformed or
- * several ranges: RFC 9110 lets a server send the whole file instead).
+ * Parses a single byte range against `size`: `[start, end]` inclusive, `"unsatisfiable"`, or
+ * `undefined` to ignore the header (malformed, or several ranges: RFC 9110 lets a server send the
+ * whole file instead).
  *
  * @example
  * ```ts
@@ -253,91 +228,12 @@ export function parseRange(
   return [start, Math.min(end, size - 1)];
 }
 
-/** A file that ended before the bytes its `stat` announced were sent. */
-export class FileShrankError extends Error {
-  override name = "FileShrankError";
-  /** Bytes sent before the file ended. */
-  sent: number;
-  /** Bytes announced in `Content-Length`. */
-  expected: number;
-  constructor(sent: number, expected: number) {
-    super(`the file ended after ${sent} of ${expected} bytes`);
-    this.sent = sent;
-    this.expected = expected;
-  }
-}
-
 /**
- * The read size of a large file's body. Each chunk is read into the same
- * buffer, sent, and only then is the next one read: the server never holds
- * more than one chunk per connection. (On `Deno.serve` a new chunk per read
- * was needed, since the runtime kept each one until it was on the socket;
- * peak RSS was 121-150 MB for 10 clients of a 1 GiB file.)
- */
-const CHUNK_BYTES = 256 * 1024;
-
-/** A large file's body, which the server sends a chunk at a time. */
-export interface FileBody {
-  /**
-   * Sends the body through `write`, reading the file as it goes, and closes
-   * the file. Rejects if `write` does, or if the file ends early
-   * ({@linkcode FileShrankError}).
-   */
-  send(write: (chunk: Uint8Array) => Promise<void>): Promise<void>;
-  /** Closes the file unsent (the head could not be written). */
-  cancel(): void;
-}
-
-/**
- * The body of `length` bytes of `file` from `start`, and how its sending
- * ends: `transfer` counts the bytes written to the connection.
- */
-function fileBody(
-  file: Deno.FsFile,
-  start: number,
-  length: number,
-): { body: FileBody; transfer: Promise<Transfer> } {
-  let sent = 0;
-  let ended = false;
-  const { promise: transfer, resolve } = Promise.withResolvers<Transfer>();
-  const end = (complete: boolean) => {
-    if (ended) return;
-    ended = true;
-    file.close();
-    resolve({ sent, complete });
-  };
-  const body: FileBody = {
-    async send(write) {
-      try {
-        if (start > 0) file.seekSync(start, Deno.SeekMode.Start);
-        const buf = new Uint8Array(Math.min(CHUNK_BYTES, length));
-        while (sent < length) {
-          // A synchronous read, as nginx's: from the page cache it takes a
-          // fraction of an awaited one, and only regular files get here.
-          const n = file.readSync(buf.subarray(0, Math.min(buf.length, length - sent)));
-          if (n === null || n === 0) throw new FileShrankError(sent, length);
-          await write(buf.subarray(0, n));
-          sent += n;
-        }
-        end(true);
-      } catch (error) {
-        end(false);
-        throw error;
-      }
-    },
-    cancel: () => end(false),
-  };
-  return { body, transfer };
-}
-
-const encoder = new TextEncoder();
-
-/**
- * An error page: short HTML, no path, no stack trace.
+ * An error page: short HTML, no path, no stack trace; `extra` fields first.
  *
  * @example
  * ```ts
- * errorAnswer(404, false).response.status; // 404
+ * errorAnswer(404, false).status; // 404
  * ```
  */
 export function errorAnswer(
@@ -345,39 +241,36 @@ export function errorAnswer(
   cors: boolean,
   extra: [string, string][] = [],
 ): Answer {
-  const text = reasonPhrase(status);
+  const title = `${status} ${STATUS_TEXT.get(status)}`;
   const body = encoder.encode(
-    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${status} ${text}</title></head>` +
-      `<body><h1>${status} ${text}</h1></body></html>\n`,
+    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${title}</title></head>` +
+      `<body><h1>${title}</h1></body></html>\n`,
   );
-  const h: [string, string][] = [
+  const fields: [string, string][] = [
     ...extra,
     ["content-type", "text/html; charset=utf-8"],
     ["x-content-type-options", "nosniff"],
   ];
-  if (cors) h.push(...CORS_FIELDS);
-  h.push(["content-length", `${body.length}`]);
-  return { response: new Response(null, { status, headers: h }), length: body.length, body };
+  return makeAnswer(status, fields, cors, body);
 }
 
 /**
- * A folder asked for without its slash: 301 to the same path plus `/`, on
- * this host. One leading slash only: `//evil.example/` would send the browser
- * to another host (CVE-2021-28861 in Python's server).
+ * A folder asked for without its slash: 301 to the same path plus `/`, on this host. One leading
+ * slash only: `//evil.example/` would send the browser to another host (CVE-2021-28861 in Python's
+ * server).
  *
  * @example
  * ```ts
- * redirectAnswer("//docs", "?x=1", false).response.headers.get("location"); // "/docs/?x=1"
+ * new TextDecoder().decode(redirectAnswer("//docs", "?x=1", false).head).includes("location: /docs/?x=1"); // true
  * ```
  */
 export function redirectAnswer(pathname: string, search: string, cors: boolean): Answer {
-  const h: [string, string][] = [
-    ["location", "/" + pathname.replace(/^\/+/, "") + "/" + search],
-    ["x-content-type-options", "nosniff"],
-    ["content-length", "0"],
-  ];
-  if (cors) h.push(...CORS_FIELDS);
-  return { response: new Response(null, { status: 301, headers: h }), length: 0 };
+  const location = "/" + pathname.replace(/^\/+/, "") + "/" + search;
+  const fields: [string, string][] = [["location", location], [
+    "x-content-type-options",
+    "nosniff",
+  ]];
+  return makeAnswer(301, fields, cors, new Uint8Array());
 }
 
 /**
@@ -389,32 +282,69 @@ export function redirectAnswer(pathname: string, search: string, cors: boolean):
  * ```
  */
 export function htmlAnswer(html: string, cors: boolean): Answer {
-  const body = encoder.encode(html);
-  const h: [string, string][] = [
+  const fields: [string, string][] = [
     ["content-type", "text/html; charset=utf-8"],
     ["cache-control", "no-cache"],
     ["x-content-type-options", "nosniff"],
   ];
-  if (cors) h.push(...CORS_FIELDS);
-  h.push(["content-length", `${body.length}`]);
-  return { response: new Response(null, { headers: h }), length: body.length, body };
+  return makeAnswer(200, fields, cors, encoder.encode(html));
 }
 
 /**
- * The answer to a CORS preflight (`OPTIONS` with `--cors`): 204, the methods
- * the server takes, and the fields a request may send, for a day.
+ * The answer to a CORS preflight (`OPTIONS` with `--cors`): 204, the methods the server takes,
+ * and the fields a request may send, for a day.
  *
  * @example
  * ```ts
- * preflightAnswer().response.status; // 204
+ * preflightAnswer().status; // 204
  * ```
  */
 export function preflightAnswer(): Answer {
-  const h: [string, string][] = [
-    ["allow", "GET, HEAD, OPTIONS"],
-    ["access-control-allow-methods", "GET, HEAD, OPTIONS"],
+  const methods = "GET, HEAD, OPTIONS";
+  const fields: [string, string][] = [
+    ["allow", methods],
+    ["access-control-allow-methods", methods],
     ["access-control-max-age", "86400"],
-    ...CORS_FIELDS,
   ];
-  return { response: new Response(null, { status: 204, headers: h }) };
+  return makeAnswer(204, fields, true);
+}
+
+const ENDS = {
+  "": encoder.encode("\r\n"),
+  close: encoder.encode("connection: close\r\n\r\n"),
+  "keep-alive": encoder.encode("connection: keep-alive\r\n\r\n"),
+};
+let dateSecond = -1;
+let dateField = new Uint8Array();
+
+/**
+ * The whole head of `answer` as it goes out: its status line and fields, `Date`, and the
+ * `Connection` field given (none for `""`); followed by `body`, if given, so that a small answer
+ * goes out in one write.
+ *
+ * @example
+ * ```ts
+ * const bytes = finishHead(errorAnswer(404, false), "close");
+ * new TextDecoder().decode(bytes).endsWith("connection: close\r\n\r\n"); // true
+ * ```
+ */
+export function finishHead(
+  answer: Answer,
+  connection: "" | "close" | "keep-alive",
+  body?: Uint8Array,
+): Uint8Array {
+  // `date: ...\r\n`, made once a second.
+  const now = Date.now();
+  if (Math.floor(now / 1000) !== dateSecond) {
+    dateSecond = Math.floor(now / 1000);
+    dateField = encoder.encode(`date: ${new Date(now).toUTCString()}\r\n`);
+  }
+  const { head } = answer;
+  const end = ENDS[connection];
+  const out = new Uint8Array(head.length + dateField.length + end.length + (body?.length ?? 0));
+  out.set(head);
+  out.set(dateField, head.length);
+  out.set(end, head.length + dateField.length);
+  if (body) out.set(body, head.length + dateField.length + end.length);
+  return out;
 }

@@ -1,13 +1,11 @@
 /**
- * A static file server like `python -m http.server`, on the runtime's raw
- * sockets: it accepts each connection, reads each request head off it
- * (`request_head.ts` checks it), hands the request target to the
- * file-serving handler (`static_files.ts`), writes the answer, and logs one
- * line per request, as Python's does when it sends the head (a large file's
- * line waits for the end of its transfer, to say if it was cut). Connections
- * stay open for the next request (HTTP/1.1 keep-alive) until the client
- * closes, asks to close, sends a body, is refused, or goes silent for
- * `--timeout`.
+ * A static file server like `python -m http.server`, on the runtime's raw sockets: it accepts each
+ * connection, reads each request head off it (`request_head.ts` checks it), hands the request
+ * target to the file-serving handler (`static_files.ts`), writes the answer, and logs one line
+ * per request, as Python's does when it sends the head (a large answer's line waits for the end
+ * of its transfer, to say if it was cut). A connection stays open for the next request (HTTP/1.1
+ * keep-alive) until the client closes, asks to close, sends a body, is refused, or goes silent
+ * for `--timeout`.
  *
  * Run: `deno run --allow-net --allow-read=lab_http/site lab_http/server.ts 8080 -d lab_http/site`
  *
@@ -23,28 +21,35 @@ import {
   serverPort,
   UsageError,
 } from "../common/cli.ts";
-import { describeError, Failure, runMain } from "../common/errors.ts";
-import { Wire } from "../common/wire.ts";
+import { describeError, Failure, listening, runMain } from "../common/errors.ts";
+import { writeAll } from "../common/io.ts";
 import { logLine, traceLine } from "../common/log.ts";
-import { onInterrupt, type Server } from "../common/server.ts";
-import { acceptEach, closeAll } from "../common/wire.ts";
+import { acceptWithRetry, closeIdle, onInterrupt, type Server } from "../common/server.ts";
 import { escapeControl } from "../common/trace.ts";
 import {
   decodeHead,
   headEnd,
   HeadError,
+  isValidHost,
   MAX_BODY_BYTES,
   MAX_HEAD_BYTES,
+  originForm,
   parseHead,
   type RequestHead,
 } from "./request_head.ts";
-import { finishHead, headLines } from "./response_head.ts";
-import { type Answer, errorAnswer, type Transfer } from "./responses.ts";
+import { type Answer, errorAnswer, finishHead } from "./responses.ts";
 import { type StaticHandler, staticHandler } from "./static_files.ts";
-import { isValidHost, originForm } from "./target.ts";
 
 /** Python's `http.server` port. */
 export const DEFAULT_PORT = 8080;
+/**
+ * Connections served at once by default. Each holds up to a 256 KiB read chunk of a large file
+ * while its client reads: 2,000 slow readers of a 3 MB file held 345 MB with no cap. Past the cap
+ * a new connection gets a 503 and is closed (nginx's `worker_connections` is 512 by default, too).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 512;
+/** Connections past the cap being sent their 503 at once; more are closed untold. */
+const MAX_REFUSING = 64;
 /**
  * How long, and for how many bytes, a closing connection drops what the client still sends: a
  * client sending a body it was not asked for (a 5 MB POST) reads the answer only once it has sent
@@ -53,20 +58,18 @@ export const DEFAULT_PORT = 8080;
 const LINGER_MS = 5000;
 const LINGER_BYTES = MAX_BODY_BYTES;
 /**
- * Connections served at once by default. Each holds up to a 256 KiB read
- * chunk of a large file while its client reads: 2,000 slow readers of a 3 MB
- * file held 345 MB with no cap. Past the cap a new connection gets a 503 and
- * is closed (nginx's `worker_connections` is 512 by default, too).
- */
-export const DEFAULT_MAX_CONNECTIONS = 512;
-/** Connections past the cap being sent their 503 at once; more are closed untold. */
-const MAX_REFUSING = 64;
-/**
- * Answers are written in blocks of this size, each one that moves counting as progress against
- * the idle timeout: a slow but steady reader is not cut off (one 256 KiB chunk at 8 KiB/s would
- * outlast 30 s).
+ * Answers larger than this are written in blocks of this size, each one that moves counting as
+ * progress against the idle timeout: a slow but steady reader is not cut off (one 256 KiB chunk
+ * at 8 KiB/s would outlast 30 s).
  */
 const WRITE_BLOCK = 64 * 1024;
+/**
+ * The read size of a large file. Each chunk is read into the same buffer and sent before the next
+ * one is read: the server never holds more than one chunk per connection. (On `Deno.serve` a new
+ * chunk per read was needed, since the runtime kept each one until it was on the socket; peak RSS
+ * was 121-150 MB for 10 clients of a 1 GiB file.)
+ */
+const CHUNK_BYTES = 256 * 1024;
 const CR = 13;
 const LF = 10;
 
@@ -94,57 +97,54 @@ export interface HttpServerOptions {
   log?: (line: string) => void;
 }
 
-/** The folder given cannot be served (missing, not a folder, not readable). */
-export class RootError extends Failure {
-  override name = "RootError";
-  /** The folder as given. */
-  root: string;
-  constructor(root: string, cause: unknown) {
-    super(`cannot serve ${root}: ${describeError(cause)}`, { cause });
-    this.root = root;
-  }
-}
-
 /**
- * Starts the server. Throws {@linkcode RootError} if the folder cannot be
- * served, and `Deno.errors.AddrInUse` and the like if the port cannot be had.
+ * Starts the server. Throws a `Failure` if the folder cannot be served, and
+ * `Deno.errors.AddrInUse` and the like if the port cannot be had.
  *
  * @example
  * ```ts
- * await using server = serveHttp({ hostname: "127.0.0.1", port: 0, root: "." });
+ * const server = serveHttp({ hostname: "127.0.0.1", port: 0, root: "." });
  * console.log(server.addr.port);
+ * server.close();
+ * await server.finished;
  * ```
  */
-export function serveHttp(options: HttpServerOptions): Server & AsyncDisposable {
+export function serveHttp(options: HttpServerOptions): Server {
   const log = options.log ?? logLine;
   const root = options.root ?? ".";
+  const cors = options.cors ?? false;
   let handle: StaticHandler;
   try {
-    handle = staticHandler({
-      root,
-      cors: options.cors,
-      dotfiles: options.dotfiles,
-      listing: options.listing,
-    });
+    handle = staticHandler({ root, cors, dotfiles: options.dotfiles, listing: options.listing });
   } catch (error) {
-    throw new RootError(root, error);
+    throw new Failure(`cannot serve ${root}: ${describeError(error)}`);
   }
-  const cors = options.cors ?? false;
   const timeoutMs = options.idleTimeoutMs ?? 30_000;
   const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
-  // Each open connection and the task serving it, so close() can end them all.
-  const open = new Map<Deno.TcpConn, Promise<void>>();
+  // Each open connection and when it last moved: one clock closes the idle ones, close() all.
+  const open = new Map<Deno.TcpConn, number>();
+  const idleSweep = setInterval(() => closeIdle(open, timeoutMs), timeoutMs / 4);
+  let closing = false;
+
+  /** Notes that `conn` moved at `at` (Infinity: the server is busy with it), unless it was closed. */
+  function moved(conn: Deno.TcpConn, at = performance.now()): void {
+    if (open.has(conn)) open.set(conn, at);
+  }
+
+  /** Closes `conn`, unless the idle clock or close() closed it already. */
+  function hangUp(conn: Deno.TcpConn): void {
+    if (open.delete(conn)) conn.close();
+  }
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const from = conn.remoteAddr.hostname;
-    // bufferSize 1: every read goes straight into `buf`; the wire's own buffer is never made.
-    using wire = new Wire(conn, { timeoutMs, bufferSize: 1 });
     const buf = new Uint8Array(MAX_HEAD_BYTES);
     let have = 0;
     try {
       while (!closing) {
-        // 1. Read until the buffer holds a whole request head (TCP may cut it anywhere).
+        // 1. Read until the buffer holds a whole request head (TCP may cut it anywhere, or bring
+        // two), and no more than 8 KiB of it.
         let end = -1;
         let scanned = 0;
         // A head sent a byte at a time must still arrive within the timeout, as a whole.
@@ -157,26 +157,22 @@ export function serveHttp(options: HttpServerOptions): Server & AsyncDisposable 
           }
           end = headEnd(buf, scanned, have);
           if (end >= 0) break;
-          if (have === buf.length) {
-            throw buf.indexOf(LF) < 0
-              ? new HeadError(414, "request line too long")
-              : new HeadError(431, "head too long");
-          }
+          // Full: 414 if not even the request line ended, else 431.
+          if (have === buf.length) throw new HeadError(buf.indexOf(LF) < 0 ? 414 : 431, "too long");
           scanned = have;
-          const n = await wire.read(buf.subarray(have));
+          const n = await conn.read(buf.subarray(have));
           if (n === null) return; // The client closed, between requests or inside a head.
           have += n;
-          if (started === 0) started = Date.now();
-          else if (Date.now() - started > timeoutMs) {
-            throw new HeadError(408, "head too slow");
-          }
+          const now = performance.now();
+          moved(conn, now);
+          if (started === 0) started = now;
+          else if (now - started > timeoutMs) throw new HeadError(408, "head too slow");
         }
-        // 2. Check it, 3. answer it.
+        // 2. Check it, 3. answer it. A body is never read: the connection closes after the
+        // answer instead, after dropping what still comes (or pipelined requests after it).
         const head = parseHead(decodeHead(buf.subarray(0, end)));
-        // A body is never read: the connection closes after the answer instead.
-        const keepAlive = head.keepAlive && !head.hasBody;
-        if (!await respond(wire, from, head, keepAlive)) {
-          if (head.hasBody || have > end) await linger(conn, wire, buf);
+        if (!await respond(conn, from, head)) {
+          if (head.hasBody || have > end) await linger(conn, buf);
           return;
         }
         // Pipelined requests already received stay for the next round.
@@ -184,159 +180,162 @@ export function serveHttp(options: HttpServerOptions): Server & AsyncDisposable 
         have -= end;
       }
     } catch (error) {
-      // Reset, timeout, a file that shrank while sent, or the server closing.
+      // Reset, timeout, the server closing: nothing to say. A refused head: say why, then close.
       if (!(error instanceof HeadError)) return;
-      const line = firstLine(buf.subarray(0, have));
       const refusal = errorAnswer(error.status, cors);
-      const lines = headLines(error.status, refusal.response.headers);
-      const out = finishHead(lines, "close", refusal.body);
+      const out = finishHead(refusal, "close", refusal.body);
       if (options.trace) traceResponse(out);
-      await wire.write(out).catch(() => {});
-      log(`${from} - - [${logDate()}] "${escapeControl(line)}" ${error.status} ${refusal.length}`);
-      await linger(conn, wire, buf);
+      await writeAll(conn, out).catch(() => {});
+      const line = escapeControl(firstLine(buf.subarray(0, have)));
+      log(`${from} - - [${logDate()}] "${line}" ${error.status} ${refusal.length}`);
+      await linger(conn, buf);
+    } finally {
+      hangUp(conn);
     }
   }
 
-  // One request: its target (never chosen by the Host header), the handler's
-  // answer, the log line (for a streamed body, once it has ended) and the
-  // answer written out. Whether the connection may serve another.
-  async function respond(
-    wire: Wire,
-    from: string,
-    head: RequestHead,
-    keepAlive: boolean,
-  ): Promise<boolean> {
+  // One request: its target (never chosen by the Host header), the handler's answer, the answer
+  // written out, and the log line (for a large answer, once it has ended). Whether the connection
+  // may serve another.
+  async function respond(conn: Deno.TcpConn, from: string, head: RequestHead): Promise<boolean> {
     const target = originForm(head.target);
     if (options.trace) traceRequest(head);
-    let answer: Answer | Promise<Answer>;
-    // A request the server refuses to read as meant ends its connection, as nginx's do.
-    const badHost = head.host !== null && !isValidHost(head.host);
-    if (badHost) keepAlive = false;
+    // Busy answering: the idle clock waits for the client only.
+    moved(conn, Infinity);
+    // A request the server refuses to read as meant ends its connection, as nginx's do; so does
+    // one with a body, which is never read. A missing Host is taken (RFC 9112 asks for a 400, but
+    // Python's server and Deno's take it, and a student's client often sends none); an empty one
+    // names no host an http URL can have: 400, as nginx.
+    const host = head.headers.get("host");
+    const badHost = host !== undefined && !isValidHost(host);
+    const keepAlive = head.keepAlive && !head.hasBody && !badHost;
+    let answer: Answer;
     try {
-      answer = badHost ? errorAnswer(400, cors) : handle(head, target);
+      const given = badHost ? errorAnswer(400, cors) : handle(head, target);
       // Most answers come synchronously (from memory): no promise to wait for.
-      if (answer instanceof Promise) answer = await answer;
+      answer = given instanceof Promise ? await given : given;
     } catch {
       answer = errorAnswer(500, cors);
     }
-    const { response, length, transfer } = answer;
-    const { status } = response;
-    const line = `${from} - - [${logDate()}] "${head.method} ${
-      escapeControl(target)
-    } ${head.version}"`;
-    const lines = answer.head ?? headLines(status, response.headers);
+    moved(conn);
     // HTTP/1.1 keeps a connection unless told; HTTP/1.0 closes it unless told.
     const connection = !keepAlive ? "close" : head.version === "HTTP/1.0" ? "keep-alive" : "";
-    const { file } = answer;
-    if (file) {
-      // A large file, read and sent a chunk at a time; logged when it ends, complete or cut.
-      transfer?.then((t) => log(`${line} ${status} ${sizeField(t, length)}`));
-      const out = finishHead(lines, connection);
+    const { status, file } = answer;
+    const length = answer.length ?? 0;
+    const request = `${head.method} ${escapeControl(target)} ${head.version}`;
+    const line = `${from} - - [${logDate()}] "${request}"`;
+    const body = head.method === "HEAD" || status === 304 ? undefined : answer.body;
+    // A small answer in one write, logged as it goes out.
+    if (file === undefined && (body?.length ?? 0) <= WRITE_BLOCK) {
+      const out = finishHead(answer, connection, body);
       if (options.trace) traceResponse(out);
-      try {
-        await wire.write(out);
-      } catch (error) {
-        file.cancel();
-        throw error;
-      }
-      await file.send((chunk) => wire.write(chunk, WRITE_BLOCK));
-    } else {
-      const body = head.method === "HEAD" || status === 304 ? undefined : answer.body;
-      const out = finishHead(lines, connection, body);
-      if (options.trace) traceResponse(out);
-      if (out.length <= WRITE_BLOCK) {
-        log(`${line} ${status} ${length ?? "-"}`);
-        await wire.write(out);
-      } else {
-        // A large page (a listing): logged once it is out, complete or cut.
-        const bodyStart = out.length - (body?.length ?? 0);
-        let at = 0;
-        try {
-          for (; at < out.length; at += WRITE_BLOCK) {
-            await wire.write(out.subarray(at, at + WRITE_BLOCK));
-          }
-        } catch (error) {
-          const cut = { sent: Math.max(0, at - bodyStart), complete: false };
-          log(`${line} ${status} ${sizeField(cut, length)}`);
-          throw error;
-        }
-        log(`${line} ${status} ${length ?? "-"}`);
-      }
+      log(`${line} ${status} ${answer.length ?? "-"}`);
+      await writeAll(conn, out);
+      return keepAlive;
     }
-    return keepAlive;
+    // A large answer: the head, then the body in blocks (a file's read a chunk at a time),
+    // logged once it ended, with the bytes the connection took.
+    let sent = 0;
+    const send = async (bytes: Uint8Array) => {
+      for (let at = 0; at < bytes.length; at += WRITE_BLOCK) {
+        const block = bytes.subarray(at, at + WRITE_BLOCK);
+        await writeAll(conn, block);
+        sent += block.length;
+        moved(conn);
+      }
+    };
+    try {
+      const out = finishHead(answer, connection);
+      if (options.trace) traceResponse(out);
+      await writeAll(conn, out);
+      if (file === undefined) {
+        await send(body!);
+      } else {
+        const chunk = new Uint8Array(Math.min(CHUNK_BYTES, length));
+        file.seekSync(answer.start ?? 0, Deno.SeekMode.Start);
+        while (sent < length) {
+          // A synchronous read, as nginx's: from the page cache it takes a fraction of an awaited
+          // one, and only regular files get here.
+          const n = file.readSync(chunk.subarray(0, Math.min(chunk.length, length - sent)));
+          if (!n) break; // The file shrank: the answer is cut short, and so is the connection.
+          await send(chunk.subarray(0, n));
+        }
+      }
+    } finally {
+      file?.close();
+      log(`${line} ${status} ${sent === length ? sent : `${sent} of ${length} (cut short)`}`);
+    }
+    return keepAlive && sent === length;
   }
 
-  // Connections past the cap, being told so: closed with the server too, but not counted.
-  let refusing = 0;
-
-  async function acceptLoop(): Promise<void> {
-    for await (const conn of acceptEach(listener, log)) {
-      // Not awaited: the next client is accepted while this one is served.
-      if (open.size - refusing >= maxConnections) {
-        // A flood past the cap is not told, only closed: the telling must stay bounded too.
-        if (refusing >= MAX_REFUSING) {
-          conn.close();
-          continue;
-        }
-        refusing++;
-        open.set(conn, refuseBusy(conn).finally(() => (refusing--, open.delete(conn))));
-      } else {
-        open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+  /**
+   * Closing a socket with bytes unread makes the kernel send a reset, which can destroy the
+   * answer before the client has read it. So the server half-closes, then reads and drops what
+   * still comes, for a while (nginx's lingering close).
+   */
+  async function linger(conn: Deno.TcpConn, sink: Uint8Array): Promise<void> {
+    const timer = setTimeout(() => hangUp(conn), LINGER_MS);
+    try {
+      await conn.closeWrite();
+      for (let dropped = 0; dropped < LINGER_BYTES;) {
+        const n = await conn.read(sink);
+        if (n === null) break;
+        dropped += n;
+        moved(conn);
       }
+    } catch {
+      // Reset, or closed by the timer or the idle clock: the answer had its chance.
+    } finally {
+      clearTimeout(timer);
     }
-    await Promise.all(open.values());
   }
 
   /** A connection past the cap: a 503 written at once, unread, then a lingering close. */
   async function refuseBusy(conn: Deno.TcpConn): Promise<void> {
-    using wire = new Wire(conn, { timeoutMs, bufferSize: 1 });
     const answer = errorAnswer(503, cors, [["retry-after", "1"]]);
-    const out = finishHead(headLines(503, answer.response.headers), "close", answer.body);
-    log(
-      `${conn.remoteAddr.hostname} - - [${logDate()}] "-" 503 ${answer.length} ` +
-        `(${maxConnections} connections open)`,
-    );
+    const from = conn.remoteAddr.hostname;
+    log(`${from} - - [${logDate()}] "-" 503 ${answer.length} (${maxConnections} connections open)`);
     try {
-      await wire.write(out);
-      await linger(conn, wire, new Uint8Array(4096));
+      await writeAll(conn, finishHead(answer, "close", answer.body));
+      await linger(conn, new Uint8Array(4096));
     } catch {
       // Gone already.
+    } finally {
+      hangUp(conn);
     }
   }
 
-  let closing = false;
-  const close = () => {
+  async function acceptLoop(): Promise<void> {
+    const serving = new Set<Promise<void>>();
+    // Connections past the cap being told so: closed with the server too, but not counted.
+    let refusing = 0;
+    for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
+      const full = serving.size - refusing >= maxConnections;
+      if (full && refusing >= MAX_REFUSING) {
+        // A flood past the cap is not told, only closed: the telling must stay bounded too.
+        conn.close();
+        continue;
+      }
+      open.set(conn, performance.now());
+      if (full) refusing++;
+      // Not awaited: the next client is accepted while this one is served.
+      const task = (full ? refuseBusy(conn).finally(() => refusing--) : serveOne(conn))
+        .finally(() => serving.delete(task));
+      serving.add(task);
+    }
+    clearInterval(idleSweep);
+    await Promise.all(serving);
+  }
+
+  function close(): void {
+    if (closing) return;
     closing = true;
-    closeAll([listener, ...open.keys()]);
-  };
-  const finished = acceptLoop();
-  return {
-    addr: listener.addr,
-    finished,
-    close,
-    [Symbol.asyncDispose]: () => (close(), finished),
-  };
-}
-
-/**
- * Closing a socket with bytes unread makes the kernel send a reset, which can
- * destroy the answer before the client has read it. So the server half-closes,
- * then reads and drops what still comes, for a while (nginx's lingering close).
- */
-async function linger(conn: Deno.TcpConn, wire: Wire, sink: Uint8Array): Promise<void> {
-  const timer = setTimeout(() => wire.close(), LINGER_MS);
-  try {
-    await conn.closeWrite();
-    for (let dropped = 0; dropped < LINGER_BYTES;) {
-      const n = await wire.read(sink);
-      if (n === null) break;
-      dropped += n;
-    }
-  } catch {
-    // Reset, or closed by the timer: the answer had its chance.
-  } finally {
-    clearTimeout(timer);
+    listener.close();
+    for (const conn of open.keys()) conn.close();
+    open.clear();
   }
+
+  return { addr: listener.addr, finished: acceptLoop(), close };
 }
 
 /** The first line of what a refused client sent, as far as it is fit to log. */
@@ -351,11 +350,6 @@ function dropEmptyLines(buf: Uint8Array, have: number): number {
   while (skip < have && (buf[skip] === CR || buf[skip] === LF)) skip++;
   buf.copyWithin(0, skip, have);
   return have - skip;
-}
-
-/** The log's size field: the bytes sent, and for a cut transfer, of how many. */
-function sizeField(transfer: Transfer, length: number | undefined): string {
-  return transfer.complete ? `${transfer.sent}` : `${transfer.sent} of ${length} (cut short)`;
 }
 
 // Through traceLine, never console.error: a stderr nobody reads, or a closed one, must neither
@@ -376,17 +370,15 @@ const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "
 let lastSecond = -1;
 let lastDate = "";
 
-/** Python's log date, local time: `24/Nov/2026 13:40:00` (formatted once a second). */
+/** Python's log date, local time: `24/Nov/2026 13:40:00` (made once a second). */
 function logDate(): string {
   const now = Date.now();
-  const second = Math.floor(now / 1000);
-  if (second !== lastSecond) {
-    lastSecond = second;
+  if (Math.floor(now / 1000) !== lastSecond) {
+    lastSecond = Math.floor(now / 1000);
     const d = new Date(now);
     const p = (n: number) => String(n).padStart(2, "0");
-    lastDate = `${p(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ${p(d.getHours())}:${
-      p(d.getMinutes())
-    }:${p(d.getSeconds())}`;
+    lastDate = `${p(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()} ` +
+      `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
   }
   return lastDate;
 }
@@ -407,28 +399,11 @@ if (import.meta.main) {
           arg: "ADDR",
           help: "address to listen on (default 0.0.0.0; :: for IPv6 and IPv4)",
         },
-        bind: {
-          type: "string",
-          short: "b",
-          arg: "ADDR",
-          help: "the same as -a, as in Python's server",
-        },
-        directory: {
-          type: "string",
-          short: "d",
-          arg: "DIR",
-          default: ".",
-          help: "folder to serve",
-        },
-        cors: {
-          type: "boolean",
-          help: "let pages of any origin read the files (CORS fields; OPTIONS preflights)",
-        },
+        bind: { type: "string", short: "b", arg: "ADDR", help: "the same as -a, as in Python's" },
+        directory: { type: "string", short: "d", arg: "DIR", default: ".", help: "folder served" },
+        cors: { type: "boolean", help: "let pages of any origin read the files (CORS; OPTIONS)" },
         dotfiles: { type: "boolean", help: "serve and list names starting with '.'" },
-        "no-listing": {
-          type: "boolean",
-          help: "404 for folders without index.html instead of a listing",
-        },
+        "no-listing": { type: "boolean", help: "404 for folders without index.html, no listing" },
         timeout: option.timeout("30", "close a connection idle this many seconds"),
         "max-connections": {
           type: "string",
@@ -445,22 +420,20 @@ if (import.meta.main) {
     if (values.address && values.bind && values.address !== values.bind) {
       throw new UsageError("give the address once: -a or -b", usage);
     }
-    await using server = serveHttp({
+    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    const limits = { min: 1, max: 1_000_000 };
+    const options: HttpServerOptions = {
       hostname: values.address ?? values.bind ?? "0.0.0.0",
-      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
+      port,
       root: values.directory,
       cors: values.cors,
       dotfiles: values.dotfiles,
       listing: !values["no-listing"],
       idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
-      maxConnections: parseNumber(
-        values["max-connections"],
-        "--max-connections",
-        { min: 1, max: 1_000_000 },
-        usage,
-      ),
+      maxConnections: parseNumber(values["max-connections"], "--max-connections", limits, usage),
       trace: values.trace,
-    });
+    };
+    const server = listening(port, () => serveHttp(options));
     logLine(`Serving ${values.directory} at http://${formatAddr(server.addr)}/`);
     onInterrupt(() => {
       logLine("Shutting down");
