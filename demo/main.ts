@@ -94,7 +94,8 @@ const demos: Demo[] = [
       );
       t.output(server.lines.join("\n"));
       const port = server.match[1];
-      const net = [`--allow-net=127.0.0.1:${port}`];
+      // The README's run line: any port of 127.0.0.1.
+      const net = ["--allow-net=127.0.0.1"];
       const flags = await t.client(net, "lab2_sum/client.ts", [
         "-p",
         port,
@@ -133,7 +134,8 @@ const demos: Demo[] = [
       );
       t.output(server.lines.join("\n"));
       const port = server.match[1];
-      const net = ["--unstable-net", `--allow-net=0.0.0.0:0,127.0.0.1:${port}`];
+      // The README's run line: the client's own socket on any address, and any port of 127.0.0.1.
+      const net = ["--unstable-net", "--allow-net=0.0.0.0:0,127.0.0.1"];
       const echo = await t.client(net, "lab_udp/client.ts", [
         "-p",
         port,

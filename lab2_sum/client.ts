@@ -34,18 +34,18 @@ export interface SumClientOptions {
   trace?: boolean;
 }
 
-/** The server's answer: its name and number, or the reason it gave for refusing. */
-export type SumReply = { name: string; number: number } | { error: string };
-
 /**
- * Sends the name and number, returns the server's reply.
+ * Sends the name and number, returns the server's name and number; a {@linkcode Failure} if it
+ * refused (its `ERROR` line) or broke the protocol.
  *
  * @example
  * ```ts
  * const reply = await exchangeSum({ hostname: "127.0.0.1", port: 12000, name: "Ann", number: 42 });
  * ```
  */
-export async function exchangeSum(options: SumClientOptions): Promise<SumReply> {
+export async function exchangeSum(
+  options: SumClientOptions,
+): Promise<{ name: string; number: number }> {
   const { hostname, port } = options;
   const timeoutMs = options.timeoutMs ?? 10_000;
   let conn: Deno.TcpConn;
@@ -70,7 +70,9 @@ export async function exchangeSum(options: SumClientOptions): Promise<SumReply> 
     // The reply: two lines, or one ERROR line.
     const first = await nextLine();
     if (first === null) throw new Failure("the server closed the connection without answering");
-    if (first.startsWith("ERROR")) return { error: first.replace(/^ERROR\s*/, "") };
+    if (first.startsWith("ERROR")) {
+      throw new Failure(`the server answered: ${escapeControl(first.replace(/^ERROR\s*/, ""))}`);
+    }
     const problem = nameProblem(first);
     if (problem) throw new Failure(`the server's name is not acceptable: ${problem}`);
     const numberLine = await nextLine();
@@ -149,15 +151,8 @@ if (import.meta.main) {
         `note: ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}: sending it will shut the server down`,
       );
     }
-    const reply = await exchangeSum({
-      hostname: values.address,
-      port,
-      name,
-      number,
-      timeoutMs,
-      trace: values.trace,
-    });
-    if ("error" in reply) throw new Failure(`the server answered: ${escapeControl(reply.error)}`);
+    const server = { hostname: values.address, port, timeoutMs, trace: values.trace };
+    const reply = await exchangeSum({ ...server, name, number });
     console.log(`Client's name: ${name}`);
     console.log(`Server's name: ${reply.name}`);
     console.log(`${number} + ${reply.number} = ${number + reply.number}`);

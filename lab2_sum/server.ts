@@ -89,9 +89,8 @@ export function serveSum(options: SumServerOptions): Server {
       log(`${peer}: ERROR ${reason}`);
       await writeAll(socket, encoder.encode(`ERROR ${reason}\n`));
     };
-    let clientName: string | null = null;
     try {
-      clientName = await nextLine();
+      const clientName = await nextLine();
       const numberLine = clientName === null ? null : await nextLine();
       if (clientName === null || numberLine === null) {
         return log(`${peer}: closed before sending a name and a number`);
@@ -114,12 +113,10 @@ export function serveSum(options: SumServerOptions): Server {
       log(`${clientNumber} + ${number} = ${clientNumber + number}`);
       await writeAll(socket, encoder.encode(`${name}\n${number}\n`));
     } catch (error) {
-      // A line too long, not UTF-8, cut short, or never ended: the client is told why.
-      if (error instanceof ProtocolError || error instanceof IdleTimeoutError) {
-        const why = error instanceof ProtocolError ? error.message : unfinished(clientName, ahead);
-        // It may be gone already: there is no one left to tell.
-        await refuse(why).catch(() => {});
-      } else if (!closing) log(`${peer}: ${describeError(error)}`);
+      // A line too long, not UTF-8 or cut short: the client is told why (if it is still there).
+      if (error instanceof ProtocolError) await refuse(error.message).catch(() => {});
+      else if (error instanceof IdleTimeoutError) await refuse(unfinished(ahead)).catch(() => {});
+      else if (!closing) log(`${peer}: ${describeError(error)}`);
     } finally {
       // Closed here, unless close() closed it already.
       if (open.delete(conn)) conn.close();
@@ -149,18 +146,14 @@ export function serveSum(options: SumServerOptions): Server {
 }
 
 /**
- * What a client that went quiet in the middle of its request is told: what arrived of the line it
- * never ended (a student's `nc` without `-N`, or a client that forgot the `\n`), or which line
- * never came.
+ * Why a client that went quiet is cut off: what arrived of the line it never ended (`nc` without
+ * `-N`, or a client that forgot the `\n`), so the student sees what is missing.
  */
-function unfinished(clientName: string | null, ahead: ReadAhead): string {
+function unfinished(ahead: ReadAhead): string {
   const rest = new TextDecoder().decode(ahead.bytes.subarray(ahead.start, ahead.end));
-  if (rest !== "") {
-    const bytes = ahead.end - ahead.start;
-    return `got ${bytes} bytes ${quote(rest.slice(0, 60))} and no newline: each line ends with \\n`;
-  }
-  if (clientName === null) return "no request before the idle timeout";
-  return `got the name ${quote(clientName)} and no number before the idle timeout`;
+  if (rest === "") return "no complete request before the idle timeout";
+  const got = `got ${ahead.end - ahead.start} bytes ${quote(rest.slice(0, 60))}`;
+  return `${got} and no newline: each line ends with \\n`;
 }
 
 if (import.meta.main) {
