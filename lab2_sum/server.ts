@@ -169,10 +169,7 @@ if (import.meta.main) {
         address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         name: { type: "string", arg: "NAME", default: DEFAULT_NAME, help: "the server's name" },
         number: { type: "string", arg: "N", help: "the server's number, 1..100 (default: random)" },
-        timeout: option.timeout(
-          "30",
-          "close a connection that sends no whole line in this many seconds",
-        ),
+        timeout: option.timeout("30", "close a connection idle this many seconds"),
         trace: option.trace,
       },
       maxPositionals: 1,
