@@ -326,7 +326,7 @@ Deno.test("README: a server on -a :: answers IPv4 and IPv6 clients, with their l
   );
   assert.equal(v4.stdout, "OVER IPV4\n", v4.stderr);
   const v6 = await runScript(
-    ["--unstable-net", `--allow-net=[::]:0,[::1]:${port}`],
+    ["--unstable-net", "--allow-net=[::]:0,[::1]"],
     CLIENT,
     ["-a", "::1", "-p", port, "--ping", "2", "--interval", "0"],
   );
