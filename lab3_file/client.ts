@@ -1,8 +1,10 @@
 /**
- * Lab 3 client: downloads one file from the lab 3 server, verifies its size
- * and SHA-256, and only then gives it its name.
+ * Lab 3 client: downloads one file from the lab 3 server into `NAME.part`, checks its size and
+ * SHA-256, and only then renames it to `NAME`. A download cut short, or stopped with Ctrl+C,
+ * keeps what arrived in `NAME.part`, and `--resume` continues it. The protocol is in
+ * `protocol.ts`.
  *
- * Run: `deno run --allow-net=127.0.0.1:12000 --allow-read=. --allow-write=. lab3_file/client.ts 127.0.0.1:12000:notes.txt copy.txt`
+ * Run: `deno run --allow-net=127.0.0.1 --allow-read=/tmp/lab3 --allow-write=/tmp/lab3 lab3_file/client.ts 127.0.0.1:12000:notes.txt /tmp/lab3/notes.txt`
  *
  * @module
  */
@@ -11,11 +13,12 @@ import { createHash } from "node:crypto";
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, UnexpectedEofError, Wire } from "../common/wire.ts";
-import { escapeControl, quote, stderrTracer } from "../common/trace.ts";
+import { withTimeout, writeAll } from "../common/io.ts";
+import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
+import { onInterrupt } from "../common/server.ts";
 import { sameFile } from "../common/steady_path.ts";
-import { formatBytes, Progress } from "./progress.ts";
-import { HASH_HEX_LENGTH, MAX_NAME_BYTES, parseOkLine, splitTarget } from "./protocol.ts";
+import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
+import { hashPrefix, MAX_NAME_BYTES } from "./protocol.ts";
 
 /** Options for {@linkcode download}. */
 export interface DownloadOptions {
@@ -34,6 +37,8 @@ export interface DownloadOptions {
   trace?: boolean;
   /** Called as bytes arrive (total counts the whole file). */
   onProgress?: (done: number, total: number) => void;
+  /** Stops the download (Ctrl+C): what arrived stays in `local.part`. */
+  signal?: AbortSignal;
 }
 
 /** What a finished download reports. */
@@ -45,12 +50,9 @@ export interface DownloadResult {
   sha256: string;
 }
 
-const WRITE_CHUNK = 1024 * 1024;
-
 /**
- * Downloads `remote` to `local` through `local.part`, renamed only once the
- * size and SHA-256 match. Throws a {@linkcode Failure} and leaves `local`
- * untouched otherwise.
+ * Downloads `remote` to `local` through `local.part`, renamed only once the size and SHA-256
+ * match. Throws a {@linkcode Failure} and leaves `local` untouched otherwise.
  *
  * @example
  * ```ts
@@ -58,200 +60,198 @@ const WRITE_CHUNK = 1024 * 1024;
  * ```
  */
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
-  const { hostname, port, local } = options;
+  const { hostname, port, local, timeoutMs = 30_000 } = options;
   const part = `${local}.part`;
-  if (!options.force && (await exists(local))) {
+  const stop = options.signal ?? new AbortController().signal;
+  if (!options.force && (await Deno.lstat(local).catch(notFound))) {
     throw new Failure(`${local} already exists; use --force to overwrite it`);
   }
-  // Resuming: the part already here, opened and then checked, never through a symlink.
-  using kept = options.resume ? await openPart(part) : undefined;
-  const offset = kept ? (await kept.stat()).size : 0;
   const started = performance.now();
-  const timeoutMs = options.timeoutMs ?? 30_000;
-  let conn: Deno.TcpConn;
+  // Resuming: the part already here, opened and then checked, never through a symlink.
+  let file = options.resume ? await openPart(part) : undefined;
+  let conn: Deno.TcpConn | undefined;
   try {
-    conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    throw new Failure(
-      `could not connect to ${formatAddr({ hostname, port })}: ${
-        error instanceof DOMException && error.name === "TimeoutError"
-          ? `timed out after ${timeoutMs / 1000} s`
-          : describeError(error)
-      }`,
-    );
-  }
-  using wire = new Wire(conn, { timeoutMs, trace: options.trace ? stderrTracer() : undefined });
-  await wire.writeText(`${options.remote}\n${offset}\n`);
-  // The server's hash covers the whole file: hash what we already have while
-  // the server reads its copy of the same bytes.
-  const hash = createHash("sha256");
-  const prefixHashed = kept ? hashPrefix(kept, offset, hash) : Promise.resolve();
-  const status = await wire.readLine(MAX_NAME_BYTES + 64).finally(() =>
-    prefixHashed.catch(() => {})
-  );
-  await prefixHashed;
-  if (status === null) throw new Failure("the server closed the connection without answering");
-  if (status.startsWith("ERROR")) {
-    throw new Failure(`server: ${escapeControl(status.replace(/^ERROR\s*/, ""))}`);
-  }
-  const size = parseOkLine(status);
-  if (size === undefined) {
-    throw new Failure(`unexpected reply from the server: ${quote(status.slice(0, 80))}`);
-  }
-  if (size < offset) throw new Failure(`${part} is larger than the file on the server; delete it`);
-
-  // A fresh download goes to a new .part, created where nothing is.
-  using fresh = kept ? undefined : await createPart(part);
-  const file = kept ?? fresh!;
-  let received = 0;
-  // Two buffers: the disk writes one while the socket fills the other.
-  let current = new Uint8Array(WRITE_CHUNK);
-  let spare = new Uint8Array(WRITE_CHUNK);
-  let writing: Promise<void> = Promise.resolve();
-  let filled = 0;
-  try {
-    while (offset + received < size) {
-      const want = Math.min(current.length, size - offset - received);
-      filled = 0;
-      while (filled < want) {
-        const n = await wire.read(current.subarray(filled, want));
-        if (n === null) throw new UnexpectedEofError(offset + received + filled, size);
-        filled += n;
-        options.onProgress?.(offset + received + filled, size);
-      }
-      const data = current.subarray(0, filled);
-      hash.update(data);
-      await writing;
-      writing = writeFile(file, data);
-      received += filled;
-      filled = 0;
-      [current, spare] = [spare, current];
+    const offset = file ? (await file.stat()).size : 0;
+    try {
+      const signal = AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]);
+      conn = await Deno.connect({ hostname, port, signal });
+    } catch (error) {
+      const why = stop.aborted ? "interrupted" : describeError(error);
+      throw new Failure(`could not connect to ${formatAddr({ hostname, port })}: ${why}`);
     }
-    await writing;
-  } catch (error) {
-    // Keep every byte that did arrive, so --resume continues from there.
-    await writing.then(() => writeFile(file, current.subarray(0, filled))).then(
-      () => (received += filled),
-      () => {},
+    const socket = options.trace ? traced(conn, stderrTracer()) : conn;
+    // Each wait on the server ends at the timeout, or at once on Ctrl+C (`stop`).
+    const stopped = new Promise<never>((_, reject) =>
+      stop.addEventListener("abort", () => reject(new Failure("interrupted")), { once: true })
     );
-    const have = offset + received;
-    const why = error instanceof UnexpectedEofError
-      ? "the connection closed early"
-      : error instanceof IdleTimeoutError
-      ? "timed out waiting for data"
-      : describeError(error);
-    throw new Failure(
-      `partial transfer: got ${have} of ${size} bytes (${why}); ${
-        have > 0 ? `kept ${part}, run again with --resume to continue` : "nothing saved"
-      }`,
+    stopped.catch(() => {});
+    const timed = {
+      read: (p: Uint8Array) => withTimeout(timeoutMs, Promise.race([socket.read(p), stopped])),
+    };
+    await writeAll(socket, new TextEncoder().encode(`${options.remote}\n${offset}\n`));
+    // The server's hash covers the whole file: hash what we have while the server answers.
+    const hash = createHash("sha256");
+    const ahead = readAhead();
+    const [status] = await Promise.all([
+      readLine(timed, ahead, MAX_NAME_BYTES + 64),
+      file && hashPrefix(file, offset, hash),
+    ]);
+    if (status === null) throw new Failure("the server closed the connection without answering");
+    if (status.startsWith("ERROR")) {
+      throw new Failure(`server: ${escapeControl(status.replace(/^ERROR\s*/, ""))}`);
+    }
+    const size = Number(status.match(/^OK (\d{1,16})$/)?.[1] ?? NaN);
+    if (Number.isNaN(size)) {
+      throw new Failure(`unexpected reply from the server: ${quote(status.slice(0, 80))}`);
+    }
+    if (size < offset) {
+      throw new Failure(`${part} is larger than the file on the server; delete it`);
+    }
+
+    // A fresh download goes to a new .part, created where nothing is. Every byte goes to it as
+    // it arrives, so a download cut short keeps what came, and --resume continues from there.
+    file ??= await createPart(part);
+    let saved = offset;
+    const save = (data: Uint8Array) => {
+      hash.update(data);
+      for (let at = 0; at < data.length;) at += file!.writeSync(data.subarray(at));
+      saved += data.length;
+      options.onProgress?.(saved, size);
+    };
+    try {
+      // The bytes that came with the status line are the file's first.
+      const early = Math.min(ahead.end - ahead.start, size - offset);
+      save(ahead.bytes.subarray(ahead.start, ahead.start + early));
+      ahead.start += early;
+      const buffer = new Uint8Array(1024 * 1024);
+      while (saved < size) {
+        const n = await timed.read(buffer.subarray(0, Math.min(buffer.length, size - saved)));
+        if (n === null) throw new UnexpectedEofError(saved, size);
+        save(buffer.subarray(0, n));
+      }
+    } catch (error) {
+      const why = error instanceof UnexpectedEofError
+        ? "the connection closed early"
+        : describeError(error);
+      const kept = saved > 0
+        ? `kept ${part}, run again with --resume to continue`
+        : "nothing saved";
+      throw new Failure(`partial transfer: got ${saved} of ${size} bytes (${why}); ${kept}`);
+    }
+
+    const expected = await readLine(timed, ahead, 66).catch((e) =>
+      stop.aborted ? Promise.reject(e) : null
     );
+    const actual = hash.digest("hex");
+    const written = file.statSync();
+    file.close(); // Before the rename or removal below: Windows allows neither on an open file.
+    file = undefined;
+    if (expected === null || !/^[0-9a-f]{64}$/.test(expected)) {
+      throw new Failure(`the server sent no SHA-256 after the data; kept ${part} unverified`);
+    }
+    if (expected !== actual) {
+      await Deno.remove(part);
+      throw new Failure(
+        `sha256 mismatch: got ${actual}, server says ${expected}; discarded the download`,
+      );
+    }
+    // Only the file written and verified gets the name.
+    if (!sameFile(await Deno.lstat(part), written)) {
+      throw new Failure(`${part} was replaced during the download; ${local} not written`);
+    }
+    await Deno.rename(part, local);
+    const seconds = (performance.now() - started) / 1000;
+    return { size, received: size - offset, seconds, sha256: actual };
+  } finally {
+    conn?.close();
+    file?.close();
   }
-  const expected = await wire.readLine(HASH_HEX_LENGTH + 2).catch(() => null);
-  const actual = hash.digest("hex");
-  const written = await file.stat();
-  file.close(); // Before the rename or removal below: Windows allows neither on an open file.
-  if (expected === null || !/^[0-9a-f]{64}$/.test(expected)) {
-    throw new Failure(`the server sent no SHA-256 after the data; kept ${part} unverified`);
-  }
-  if (expected !== actual) {
-    await Deno.remove(part).catch(() => {});
-    throw new Failure(
-      `sha256 mismatch: got ${actual}, server says ${expected}; discarded the download`,
-    );
-  }
-  // Only the file written and verified gets the name.
-  if (!sameFile(await Deno.lstat(part), written)) {
-    throw new Failure(`${part} was replaced during the download; ${local} not written`);
-  }
-  await Deno.rename(part, local);
-  return { size, received, seconds: (performance.now() - started) / 1000, sha256: actual };
+}
+
+/** For a `.catch()`: `undefined` if the error is `NotFound`, else the error again. */
+function notFound(error: unknown): undefined {
+  if (error instanceof Deno.errors.NotFound) return undefined;
+  throw error;
 }
 
 /**
- * Opens an existing `.part` to continue it: `undefined` if there is none; a
- * `Failure` if it is a symlink or anything but a regular file, or if what
- * was opened is not what was looked at.
+ * Opens an existing `.part` to continue it: `undefined` if there is none; a `Failure` if it is a
+ * symlink or anything but a regular file, or if what was opened is not what was looked at.
  */
 async function openPart(part: string): Promise<Deno.FsFile | undefined> {
-  let seen: Deno.FileInfo;
-  try {
-    seen = await Deno.lstat(part);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+  const seen = await Deno.lstat(part).catch(notFound);
+  if (seen === undefined) return undefined;
   if (!seen.isFile) {
-    throw new Failure(
-      `${part} is ${seen.isSymlink ? "a symlink" : "not a regular file"}; delete it to start over`,
-    );
+    const what = seen.isSymlink ? "a symlink" : "not a regular file";
+    throw new Failure(`${part} is ${what}; delete it to start over`);
   }
   const file = await Deno.open(part, { read: true, append: true });
-  if (!sameFile(seen, await file.stat())) {
-    file.close();
-    throw new Failure(`${part} changed while it was opened; run again`);
-  }
-  return file;
+  if (sameFile(seen, await file.stat())) return file;
+  file.close();
+  throw new Failure(`${part} changed while it was opened; run again`);
 }
 
 /**
- * Creates a new, empty `.part`. Whatever is there (a stale `.part`, or a
- * symlink planted to send the write elsewhere) is removed, never followed,
- * and `createNew` refuses anything that appears in the meantime.
+ * Creates a new, empty `.part`. Whatever is there (a stale `.part`, or a symlink planted to send
+ * the write elsewhere) is removed, never followed, and `createNew` refuses anything that appears
+ * in the meantime.
  */
 async function createPart(part: string): Promise<Deno.FsFile> {
-  try {
-    await Deno.remove(part);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) {
-      throw new Failure(`cannot replace ${part}: ${describeError(error)}`);
-    }
-  }
+  await Deno.remove(part).catch(notFound);
   try {
     return await Deno.open(part, { write: true, createNew: true });
   } catch (error) {
-    if (error instanceof Deno.errors.AlreadyExists) {
-      throw new Failure(`${part} appeared while the download started; run again`);
-    }
-    throw error;
+    if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    throw new Failure(`${part} appeared while the download started; run again`);
   }
 }
 
-/** Feeds the first `length` bytes of an open file to `hash`. */
-async function hashPrefix(
-  file: Deno.FsFile,
-  length: number,
-  hash: ReturnType<typeof createHash>,
-): Promise<void> {
-  const buf = new Uint8Array(WRITE_CHUNK);
-  let done = 0;
-  while (done < length) {
-    const n = await file.read(buf.subarray(0, Math.min(buf.length, length - done)));
-    if (n === null) throw new Failure("the .part shrank while being read");
-    hash.update(buf.subarray(0, n));
-    done += n;
-  }
+/**
+ * Splits `SERVER:PORT:NAME_IN_SERVER` (`[v6]:PORT:NAME` for an IPv6 address; the name may hold
+ * `:`); `undefined` when it is not one. The port is not range-checked here.
+ *
+ * @example
+ * ```ts
+ * splitTarget("[::1]:12000:notes.txt"); // { hostname: "::1", port: 12000, remote: "notes.txt" }
+ * ```
+ */
+export function splitTarget(
+  text: string,
+): { hostname: string; port: number; remote: string } | undefined {
+  const m = text.match(/^(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5}):(.+)$/s);
+  return m ? { hostname: m[1] ?? m[2], port: Number(m[3]), remote: m[4] } : undefined;
 }
 
-async function writeFile(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  for (let off = 0; off < data.length;) off += await file.write(data.subarray(off));
+/** A byte count with a binary unit: `1.5 MiB`. */
+function formatBytes(n: number): string {
+  const i = Math.min(4, Math.floor(Math.log2(Math.max(n, 1)) / 10));
+  return i === 0
+    ? `${n} B`
+    : `${(n / 1024 ** i).toFixed(1)} ${["", "KiB", "MiB", "GiB", "TiB"][i]}`;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/** The last path component of a remote name (either separator). */
-function baseName(name: string): string {
-  return name.split(/[\\/]/).filter(Boolean).at(-1) ?? "";
+/** A progress line on stderr (bytes, percent, rate, time left), redrawn at most 10 times a second. */
+function progressLine(): (done: number, total: number) => void {
+  const started = performance.now();
+  let drawn = 0;
+  return (done, total) => {
+    const now = performance.now();
+    if (now - drawn < 100 && done < total) return;
+    drawn = now;
+    const rate = (done / Math.max(now - started, 1)) * 1000;
+    const eta = Math.round((total - done) / Math.max(rate, 1));
+    const time = `${Math.floor(eta / 60)}:${String(eta % 60).padStart(2, "0")}`;
+    const percent = total > 0 ? Math.floor((100 * done) / total) : 100;
+    Deno.stderr.writeSync(new TextEncoder().encode(
+      `\r${formatBytes(done)} / ${formatBytes(total)}  ${percent}%  ${
+        (rate / 1e6).toFixed(1)
+      } MB/s  ETA ${time}\x1b[K`,
+    ));
+  };
 }
 
 if (import.meta.main) {
+  const stop = new AbortController();
   await runMain(async () => {
     const { values, positionals, usage } = parseCli({
       name: "lab3_file/client.ts",
@@ -267,23 +267,16 @@ if (import.meta.main) {
         trace: option.trace,
       },
       maxPositionals: 2,
-      epilog: "example: deno run --allow-net=127.0.0.1:12000 --allow-read=. --allow-write=. \\\n" +
+      epilog: "example: deno run --allow-net=127.0.0.1 --allow-read=. --allow-write=. \\\n" +
         "           lab3_file/client.ts 127.0.0.1:12000:notes.txt notes.txt",
     });
-    if (positionals.length === 0) throw new UsageError("missing SERVER:PORT:NAME_IN_SERVER", usage);
-    const target = splitTarget(positionals[0]);
-    if (!target) {
-      throw new UsageError(`'${positionals[0]}' is not SERVER:PORT:NAME_IN_SERVER`, usage);
-    }
+    const target = splitTarget(positionals[0] ?? "");
+    if (!target) throw new UsageError("expected SERVER:PORT:NAME_IN_SERVER", usage);
     const port = parsePort(String(target.port), "client", usage);
-    const local = positionals[1] ?? baseName(target.remote);
-    if (!local) {
-      throw new UsageError(
-        "NAME_IN_CLIENT is needed when NAME_IN_SERVER ends in a separator",
-        usage,
-      );
-    }
-    const progress = { bar: undefined as Progress | undefined };
+    const local = positionals[1] ?? target.remote.split(/[\\/]/).filter(Boolean).at(-1);
+    if (!local) throw new UsageError("NAME_IN_CLIENT is needed for a name that ends in /", usage);
+    // Ctrl+C ends the download with a message; what arrived stays in NAME_IN_CLIENT.part.
+    onInterrupt(() => stop.abort());
     const showProgress = !values.quiet && Deno.stderr.isTerminal();
     const result = await download({
       hostname: target.hostname,
@@ -294,18 +287,16 @@ if (import.meta.main) {
       resume: values.resume,
       timeoutMs: parseTimeoutMs(values.timeout, usage),
       trace: values.trace,
-      onProgress: (done, total) =>
-        (progress.bar ??= new Progress(total, showProgress)).update(done),
-    }).finally(() => progress.bar?.done());
-    const rate = result.seconds > 0 ? result.received / result.seconds / 1e6 : 0;
+      onProgress: showProgress ? progressLine() : undefined,
+      signal: stop.signal,
+    }).finally(() => showProgress && Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K")));
+    const { size, received, seconds, sha256 } = result;
+    const thisRun = received < size ? `, ${received} in this run` : "";
     console.log(
-      `received ${local} from ${
-        formatAddr({ hostname: target.hostname, port })
-      }: ${result.size} bytes (${formatBytes(result.size)})` +
-        `${result.received < result.size ? `, ${result.received} in this run` : ""} in ${
-          result.seconds.toFixed(2)
-        } s (${rate.toFixed(1)} MB/s)`,
+      `received ${local} from ${formatAddr({ hostname: target.hostname, port })}: ${size} bytes ` +
+        `(${formatBytes(size)})${thisRun} in ${seconds.toFixed(2)} s ` +
+        `(${(received / seconds / 1e6).toFixed(1)} MB/s)`,
     );
-    console.log(`sha256 OK ${result.sha256}`);
-  });
+    console.log(`sha256 OK ${sha256}`);
+  }, () => (stop.signal.aborted ? 130 : undefined));
 }

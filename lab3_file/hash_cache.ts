@@ -29,12 +29,12 @@
 
 import { racyFor } from "../common/steady_path.ts";
 
-/** Entries kept; the least recently used goes first. */
+/** Entries kept; the oldest goes first. */
 const MAX_ENTRIES = 1024;
 
 /**
- * The identity of a file version; `undefined` when the OS gives no times, or
- * when the file changed too recently for them to tell versions apart.
+ * The identity of a file version; `undefined` when the OS gives no times, or when the file
+ * changed too recently for them to tell versions apart.
  *
  * @example
  * ```ts
@@ -47,17 +47,15 @@ export function fileKey(
   info: Deno.FileInfo,
   now: number = Date.now(),
 ): string | undefined {
-  if (!info.mtime) return undefined;
   // Each time stamp by its own grain: Deno gives the change time in whole seconds.
-  const stamps = [info.mtime.getTime(), info.ctime?.getTime() ?? 0];
-  if (stamps.some((stamp) => racyFor(stamp, now) > 0)) return undefined;
-  return [path, info.size, info.mtime.getTime(), info.ctime?.getTime(), info.ino, info.dev]
-    .join("\0");
+  const stamps = [info.mtime?.getTime(), info.ctime?.getTime()];
+  if (stamps.some((stamp) => stamp === undefined || racyFor(stamp, now) > 0)) return undefined;
+  return [path, info.size, ...stamps, info.ino, info.dev].join("\0");
 }
 
 /**
- * A bounded map from file identity to SHA-256 hex, least recently used
- * entries dropped first.
+ * SHA-256 hex by file version ({@linkcode fileKey}), at most 1024 of them, the oldest dropped
+ * first.
  *
  * @example
  * ```ts
@@ -66,26 +64,11 @@ export function fileKey(
  * hashes.get("key"); // "e3b0c442..."
  * ```
  */
-export class HashCache {
-  readonly #entries = new Map<string, string>();
-
-  /** The cached hash, if this exact file version was hashed before. */
-  get(key: string | undefined): string | undefined {
-    if (key === undefined) return undefined;
-    const hex = this.#entries.get(key);
-    if (hex !== undefined) {
-      // Refresh: most recently used last.
-      this.#entries.delete(key);
-      this.#entries.set(key, hex);
-    }
-    return hex;
-  }
-
-  /** Remembers a hash for a file version. */
-  set(key: string | undefined, hex: string): void {
-    if (key === undefined) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, hex);
-    if (this.#entries.size > MAX_ENTRIES) this.#entries.delete(this.#entries.keys().next().value!);
+export class HashCache extends Map<string | undefined, string> {
+  /** Remembers a hash for a file version (none for `undefined`). */
+  override set(key: string | undefined, hex: string): this {
+    if (key === undefined) return this;
+    if (this.size >= MAX_ENTRIES) this.delete(this.keys().next().value);
+    return super.set(key, hex);
   }
 }

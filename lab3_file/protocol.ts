@@ -1,45 +1,49 @@
 /**
- * Lab 3 wire protocol.
+ * What lab 3's server and client share: the protocol, and the hash of a file's first bytes.
  *
- * Request: `<file name>\n<offset>\n` (UTF-8; name at most 4096 bytes).
- * Reply: `OK <size>\n`, the bytes from `offset` to the end, then the SHA-256
- * hex of the whole file and `\n`; or `ERROR <reason>\n` and close.
- * The client sends nothing after its request and closes the connection once
- * it has the hash line; a client that closes before it has left.
+ * Request: `<file name>\n<offset>\n` (UTF-8; the name at most 4096 bytes; the offset is the bytes
+ * the client has already, 0 for a fresh download).
+ * Reply: `OK <size>\n`, the bytes from `offset` to the end, then the SHA-256 hex of the whole
+ * file and `\n`; or `ERROR <reason>\n` and close. The client sends nothing after its request and
+ * closes once it has the hash line; a client that closes before then has left.
  *
  * @module
  */
 
 /** Longest file name in a request, in bytes. */
 export const MAX_NAME_BYTES = 4096;
-/** Longest offset line (a safe integer has at most 16 digits). */
-export const MAX_OFFSET_BYTES = 16;
-/** The default block size, as the handout says. */
-export const DEFAULT_BLOCK_SIZE = 1024;
-/** The largest `--block-size`. */
-export const MAX_BLOCK_SIZE = 1024 * 1024;
-/** Length of the SHA-256 hex line. */
-export const HASH_HEX_LENGTH = 64;
-
-/** Parses an `OK <size>` line; `undefined` if it is not one. */
-export function parseOkLine(line: string): number | undefined {
-  const m = line.match(/^OK (\d{1,16})$/);
-  return m ? Number(m[1]) : undefined;
-}
 
 /**
- * Splits the client's `SERVER:PORT:NAME_IN_SERVER` (`[v6]:PORT:NAME` for an
- * IPv6 address; the name may hold `:`). `undefined` when it is not one; the
- * port is not range-checked here.
+ * Feeds the next `length` bytes of `file` (from where it is, the start after an open) to `hash`:
+ * the hash covers the whole file, so a resumed transfer hashes the part the client has.
  *
  * @example
  * ```ts
- * splitTarget("[::1]:12000:notes.txt"); // { hostname: "::1", port: 12000, remote: "notes.txt" }
+ * import { createHash } from "node:crypto";
+ * const hash = createHash("sha256");
+ * const file = await Deno.open("notes.txt");
+ * await hashPrefix(file, (await file.stat()).size, hash);
+ * file.close();
+ * console.log(hash.digest("hex"));
  * ```
  */
-export function splitTarget(
-  text: string,
-): { hostname: string; port: number; remote: string } | undefined {
-  const m = text.match(/^(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5}):(.+)$/s);
-  return m ? { hostname: m[1] ?? m[2], port: Number(m[3]), remote: m[4] } : undefined;
+export async function hashPrefix(
+  file: Deno.FsFile,
+  length: number,
+  hash: { update(data: Uint8Array): void },
+): Promise<void> {
+  const buffer = new Uint8Array(Math.min(length, 1024 * 1024));
+  for (let left = length; left > 0;) {
+    const n = await file.read(buffer.subarray(0, Math.min(buffer.length, left)));
+    if (n === null) throw new Error("the file shrank while it was hashed");
+    hash.update(buffer.subarray(0, n));
+    left -= n;
+  }
+}
+
+/** A file opened by the server and checked to be the one its real `path` names. */
+export interface Opened {
+  path: string;
+  file: Deno.FsFile;
+  info: Deno.FileInfo;
 }

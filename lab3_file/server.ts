@@ -1,12 +1,12 @@
 /**
- * Lab 3 server: sends files from its root folder in blocks, with the file's
- * size before and its SHA-256 after, and never anything outside the root.
+ * Lab 3 server: sends files from its root folder in blocks, with the file's size before and its
+ * SHA-256 after, and never anything outside the root. The protocol is in `protocol.ts`.
  *
  * Run: `deno run --allow-net --allow-read=lab3_file/files lab3_file/server.ts 12000 --root lab3_file/files`
  *
- * Read `serveFiles` (the listener and the accept loop), then `serveOne` (one
- * transfer, top to bottom). `confine.ts` decides which file a name may
- * open; `file_hasher.ts` and `hash_cache.ts` only make it faster.
+ * Read `serveFiles` (the listener, the accept loop, `close()`), then `serveOne` (one transfer,
+ * top to bottom). `confine.ts` decides which file a name may open; `file_hasher.ts` and
+ * `hash_cache.ts` only make it faster.
  *
  * @module
  */
@@ -14,44 +14,33 @@
 import { createHash } from "node:crypto";
 import { formatAddr } from "../common/addr.ts";
 import { option, parseCli, parseNumber, parseTimeoutMs, serverPort } from "../common/cli.ts";
-import { describeError, Failure, runMain } from "../common/errors.ts";
-import { IdleTimeoutError, ProtocolError, Wire } from "../common/wire.ts";
+import { describeError, Failure, listening, runMain } from "../common/errors.ts";
+import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
+import { ProtocolError, readAhead, type Reader, readLine } from "../common/lines.ts";
 import { logLine } from "../common/log.ts";
-import { onInterrupt, type Server } from "../common/server.ts";
-import { acceptEach, closeAll } from "../common/wire.ts";
-import { quote, serverTracer } from "../common/trace.ts";
-import { checkOpened, confine, Refusal } from "./confine.ts";
-import { FileChangedError, FileHasher, hashOpenFile } from "./file_hasher.ts";
+import { acceptWithRetry, closeIdle, onInterrupt, type Server } from "../common/server.ts";
+import { quote, serverTracer, traced } from "../common/trace.ts";
+import { openConfined, Refusal } from "./confine.ts";
+import { FileHasher } from "./file_hasher.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
-import {
-  DEFAULT_BLOCK_SIZE,
-  MAX_BLOCK_SIZE,
-  MAX_NAME_BYTES,
-  MAX_OFFSET_BYTES,
-} from "./protocol.ts";
+import { hashPrefix, MAX_NAME_BYTES, type Opened } from "./protocol.ts";
 
-/** The handout's port. */
-export const DEFAULT_PORT = 12000;
+/** The handout's port and block size. */
+export const DEFAULT_PORT = 12000, DEFAULT_BLOCK_SIZE = 1024;
+/** The largest `--block-size`. */
+export const MAX_BLOCK_SIZE = 1024 * 1024;
 
 /**
- * Disk reads are this large whatever the block size: an awaited read per
- * 1 KiB block is what made Deno slow. They are synchronous, as nginx's are:
- * from the page cache one costs a fraction of an awaited read, and 256 KiB
- * stays in the CPU cache while it is sent. Only regular files get here.
+ * Disk reads are this large whatever the block size: an awaited read per 1 KiB block is what
+ * made Deno slow. They are synchronous, as nginx's are: from the page cache one costs a fraction
+ * of an awaited read, and 256 KiB stays in the CPU cache while it is sent.
  */
 const READ_CHUNK = 256 * 1024;
-
-/**
- * Files at least this large are hashed on a worker thread while they are
- * sent (`file_hasher.ts`): sending 1 KiB blocks keeps this thread busy on its own.
- */
+/** Files at least this large are hashed on the worker thread while they are sent. */
 const HASH_OFF_THREAD_BYTES = 8 * 1024 * 1024;
-
-/** Bytes a client may send after its request before the server takes it as a protocol error. */
+/** Bytes a client may send after its request before it breaks the protocol. */
 const MAX_TRAILING_BYTES = 4096;
-
-/** Sent to a client that sends no complete request within the idle timeout. */
-const IDLE_FAREWELL = new TextEncoder().encode("ERROR idle timeout\n");
+const encoder = new TextEncoder();
 
 /** Options for {@linkcode serveFiles}. */
 export interface FileServerOptions {
@@ -76,182 +65,149 @@ export interface FileServerOptions {
  *
  * @example
  * ```ts
- * await using server = serveFiles({ port: 0, root: "." });
+ * const server = serveFiles({ port: 0, root: "." });
  * console.log(server.addr.port);
+ * server.close();
+ * await server.finished;
  * ```
  */
-export function serveFiles(options: FileServerOptions): Server & AsyncDisposable {
-  const log = options.log ?? logLine;
-  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+export function serveFiles(options: FileServerOptions): Server {
+  const { log = logLine, blockSize = DEFAULT_BLOCK_SIZE, idleTimeoutMs = 30_000 } = options;
   const root = realFolder(options.root ?? ".");
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
-  // Each open connection and the task serving it, so close() can end them all.
-  const open = new Map<Deno.TcpConn, Promise<void>>();
+  // Each open connection and when it last moved: one clock closes the idle ones, close() all.
+  // While a connection reads its request it has a timer of its own (and Infinity here), so that
+  // it can tell its client why it closes.
+  const open = new Map<Deno.TcpConn, number>();
+  const idleSweep = setInterval(() => closeIdle(open, idleTimeoutMs), idleTimeoutMs / 4);
   const hashes = new HashCache();
   const hasher = new FileHasher();
+  let closing = false;
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const peer = formatAddr(conn.remoteAddr, "python");
-    const trace = options.trace ? serverTracer(formatAddr(conn.remoteAddr)) : undefined;
-    let written = 0; // Every byte the socket took, counted by the wire's trace hook.
-    using wire = new Wire(conn, {
-      timeoutMs: options.idleTimeoutMs ?? 30_000,
-      farewell: IDLE_FAREWELL,
-      trace: (direction, bytes) => {
-        if (direction === "->") written += bytes.length;
-        trace?.(direction, bytes);
-      },
-    });
+    const socket = options.trace ? traced(conn, serverTracer(formatAddr(conn.remoteAddr))) : conn;
+    const started = performance.now();
     // Aborted when this transfer ends, so a hash it no longer waits for can be cancelled.
     const ended = new AbortController();
-    const started = performance.now();
-    let name = "?";
-    let size = 0;
-    let offset = 0;
-    let dataStart = -1; // `written` when the first data byte went out; -1 before the OK line.
-    const report = (outcome: string) => {
-      const sent = dataStart < 0 ? 0 : Math.min(written - dataStart, size - offset);
-      const seconds = (performance.now() - started) / 1000;
-      const rate = seconds > 0 ? sent / seconds / 1e6 : 0;
-      const of = outcome === "ok" || dataStart < 0 ? "" : ` of ${size - offset}`;
-      log(
-        `${peer} ${quote(name)} ${sent}${of} bytes in ${seconds.toFixed(2)} s (${
-          rate.toFixed(1)
-        } MB/s): ${outcome}`,
-      );
-    };
+    let [name, offset, size, outcome] = ["?", 0, 0, "ok"];
+    let sent = -1; // Data bytes the socket took; -1 until `OK <size>` went out.
+    let opened: Opened | undefined;
     try {
-      // The request: a file name and an offset, one line each.
-      const nameLine = await wire.readLine(MAX_NAME_BYTES);
-      if (nameLine === null) return report("closed before a request");
+      // The request: a file name and an offset, one line each, each within the idle timeout.
+      const ahead = readAhead();
+      const line = (max: number) => withTimeout(idleTimeoutMs, readLine(socket, ahead, max));
+      const nameLine = await line(MAX_NAME_BYTES);
+      if (nameLine === null) return void (outcome = "closed before a request");
       name = nameLine;
-      offset = parseOffset(await wire.readLine(MAX_OFFSET_BYTES));
+      offset = parseOffset(await line(16)); // A safe integer has at most 16 digits.
 
-      // Confine the name to the root, open the file, then check that what
-      // was opened is what the name was confined to.
-      const path = await confine(root, name);
-      const opened = await openConfined(root, path);
-      using file = opened.file;
-      const { info } = opened;
+      // Confine the name to the root, open the file, and check that what was opened is the file
+      // the name was confined to.
+      opened = await openConfined(root, name);
+      const { path, file, info } = opened;
       size = info.size;
       if (offset > size) throw new Refusal(`offset ${offset} is beyond the end (${size} bytes)`);
 
-      // The whole file's SHA-256: remembered from an earlier transfer, or
-      // computed on the worker thread while this one sends (large files),
-      // or here from the blocks as they are read.
+      // The whole file's SHA-256: remembered from an earlier transfer, or made on the worker
+      // thread while this one sends (large files), or here from the bytes as they are read.
       const key = fileKey(path, info);
       const known = hashes.get(key) ??
-        (size >= HASH_OFF_THREAD_BYTES ? hasher.hash(path, info, key, ended.signal) : undefined);
+        (size >= HASH_OFF_THREAD_BYTES ? hasher.hash(opened, key, ended.signal) : undefined);
       const hash = known === undefined ? createHash("sha256") : undefined;
-      if (hash) {
-        // Resuming: the hash covers the whole file, so read (not send) the part the client has.
-        hashPrefix(file, offset, hash);
-      } else {
-        file.seekSync(offset, Deno.SeekMode.Start);
-      }
+      // Resuming: the hash covers the whole file, so read (not send) the part the client has.
+      if (hash) await hashPrefix(file, offset, hash);
+      else file.seekSync(offset, Deno.SeekMode.Start);
 
-      // The reply: the size, the blocks from the offset, the hash.
-      await wire.writeText(`OK ${size}\n`);
-      dataStart = written;
-      // File bytes from here: an idle timeout closes without a farewell, which would read as data.
-      wire.farewell = undefined;
-      // Whole blocks per disk read, so every socket write but the last is one full block.
+      // The reply: the size, the bytes from the offset in blocks, the hash.
+      await writeAll(socket, encoder.encode(`OK ${size}\n`));
+      sent = 0;
       const buffer = new Uint8Array(blockSize * Math.max(1, Math.floor(READ_CHUNK / blockSize)));
-      for (let position = offset; position < size;) {
-        const n = readFullSync(file, buffer.subarray(0, Math.min(buffer.length, size - position)));
-        if (n === 0) throw new Error("the file shrank while it was sent");
+      while (offset + sent < size) {
+        // The idle clock sees the transfer move each time a chunk went out.
+        if (open.has(conn)) open.set(conn, performance.now());
+        const n = file.readSync(buffer.subarray(0, Math.min(buffer.length, size - offset - sent)));
+        if (n === null) throw new Error("the file shrank while it was sent");
         hash?.update(buffer.subarray(0, n));
-        await wire.write(buffer.subarray(0, n), blockSize);
-        position += n;
+        // A write per block (never across two), so the trace shows each block's sends.
+        for (let at = 0; at < n;) {
+          const end = Math.min(n, at + blockSize - (sent % blockSize));
+          const moved = await socket.write(buffer.subarray(at, end));
+          at += moved;
+          sent += moved;
+        }
       }
-      // The client sends nothing more until it has the hash: if it closes
-      // while the worker still hashes, it left, and the hash is for nobody.
-      const left = clientLeft(wire);
-      const sha256 = hash?.digest("hex") ?? await unlessLeft(hashOf(known!, file, size), left);
+      if (open.has(conn)) open.set(conn, performance.now());
+      // The client sends nothing more until it has the hash: if it closes while the worker
+      // still hashes, it left, and the hash is for nobody.
+      const sha256 = hash?.digest("hex") ?? await Promise.race([known!, clientLeft(socket)]);
       // Kept for the next request, unless the file changed while it was read.
       if (fileKey(path, await file.stat()) === key) hashes.set(key, sha256);
-      await wire.writeText(`${sha256}\n`);
-      report("ok");
+      await writeAll(socket, encoder.encode(`${sha256}\n`));
     } catch (error) {
-      if (dataStart < 0 && (error instanceof Refusal || error instanceof ProtocolError)) {
-        await wire.writeText(`ERROR ${error.message}\n`).catch(() => {});
-        return report(`refused: ${error.message}`);
+      const refused = error instanceof Refusal || error instanceof ProtocolError ||
+        error instanceof IdleTimeoutError;
+      if (sent < 0 && refused) {
+        const reason = error instanceof IdleTimeoutError ? "idle timeout" : error.message;
+        await writeAll(socket, encoder.encode(`ERROR ${reason}\n`)).catch(() => {});
+        outcome = `refused: ${reason}`;
+      } else {
+        // Closed by the idle clock or by close(), which forget it, or failed.
+        const why = closing
+          ? "server stopping"
+          : open.has(conn)
+          ? describeError(error)
+          : "idle timeout";
+        outcome = `${sent < 0 ? "failed" : "cut"}: ${why}`;
       }
-      if (dataStart < 0 && error instanceof IdleTimeoutError) {
-        return report("refused: idle timeout"); // The wire sent the farewell.
-      }
-      report(`${dataStart < 0 ? "failed" : "cut"}: ${whyEnded(error)}`);
     } finally {
       ended.abort();
+      opened?.file.close();
+      if (open.delete(conn)) conn.close();
+      const seconds = (performance.now() - started) / 1000;
+      const bytes = sent < 0 ? "0" : outcome === "ok" ? `${sent}` : `${sent} of ${size - offset}`;
+      const rate = (Math.max(sent, 0) / seconds / 1e6).toFixed(1);
+      log(
+        `${peer} ${quote(name)} ${bytes} bytes in ${
+          seconds.toFixed(2)
+        } s (${rate} MB/s): ${outcome}`,
+      );
     }
-  }
-
-  /** Why a transfer ended early, in a few words. */
-  function whyEnded(error: unknown): string {
-    if (closing) return "server stopping";
-    if (error instanceof IdleTimeoutError) return "idle timeout";
-    return describeError(error);
   }
 
   async function acceptLoop(): Promise<void> {
-    for await (const conn of acceptEach(listener, log)) {
+    const serving = new Set<Promise<void>>();
+    for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
+      open.set(conn, Infinity);
       // Not awaited: the next client is accepted while this one is served.
-      open.set(conn, serveOne(conn).finally(() => open.delete(conn)));
+      const task = serveOne(conn).finally(() => serving.delete(task));
+      serving.add(task);
     }
-    await Promise.all(open.values());
+    clearInterval(idleSweep);
+    await Promise.all(serving);
     hasher.close();
   }
 
-  let closing = false;
-  const close = () => {
+  function close(): void {
+    if (closing) return;
     closing = true;
-    closeAll([listener, ...open.keys()]);
-    hasher.close(); // Transfers waiting for a hash end now, not when it is done.
-  };
-  const finished = acceptLoop();
-  return { addr: listener.addr, finished, close, [Symbol.asyncDispose]: () => (close(), finished) };
+    listener.close();
+    for (const conn of open.keys()) conn.close();
+    open.clear();
+  }
+
+  return { addr: listener.addr, finished: acceptLoop(), close };
 }
 
 /** The real path of the folder to serve, or a `Failure` saying why it cannot be served. */
 function realFolder(dir: string): string {
-  let root: string;
-  let info: Deno.FileInfo;
   try {
-    root = Deno.realPathSync(dir);
-    info = Deno.statSync(root);
+    const root = Deno.realPathSync(dir);
+    if (Deno.statSync(root).isDirectory) return root;
   } catch (error) {
     throw new Failure(`cannot serve ${dir}: ${describeError(error)}`);
   }
-  if (!info.isDirectory) throw new Failure(`root ${dir} is not a folder`);
-  return root;
-}
-
-/**
- * Opens the file `path` names and checks that what was opened is that file
- * (`checkOpened`). Anything that fails here is a {@linkcode Refusal}, so the
- * client gets `ERROR`: a folder swapped for a symlink to outside the root
- * can make the open land there, and Deno then refuses the handle's `stat()`
- * (`NotCapable`) when the server may read its root only.
- */
-async function openConfined(
-  root: string,
-  path: string,
-): Promise<{ file: Deno.FsFile; info: Deno.FileInfo }> {
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch {
-    throw new Refusal("cannot open file");
-  }
-  try {
-    const info = await file.stat();
-    await checkOpened(root, path, info);
-    return { file, info };
-  } catch (error) {
-    file.close();
-    if (error instanceof Refusal) throw error;
-    throw new Refusal("the file changed while it was opened; try again");
-  }
+  throw new Failure(`root ${dir} is not a folder`);
 }
 
 /** The offset line: the bytes the client already has. */
@@ -263,81 +219,18 @@ function parseOffset(line: string | null): number {
   return Number(line);
 }
 
-/** Feeds the first `length` bytes of `file` to `hash`, leaving the file at `length`. */
-function hashPrefix(file: Deno.FsFile, length: number, hash: ReturnType<typeof createHash>) {
-  const buffer = new Uint8Array(Math.min(READ_CHUNK, length));
-  for (let position = 0; position < length;) {
-    const n = readFullSync(file, buffer.subarray(0, Math.min(buffer.length, length - position)));
-    if (n === 0) throw new Error("the file shrank while it was read");
-    hash.update(buffer.subarray(0, n));
-    position += n;
-  }
-}
-
 /**
- * The hash a transfer waited for (cached, or the worker's); if the worker
- * found another file under the name, the open file's own, hashed here.
+ * Settles only if the client does something while it waits for the hash: it closes (it left), it
+ * sends more than a few KiB, or its socket fails or is closed.
  */
-async function hashOf(
-  known: string | Promise<string>,
-  file: Deno.FsFile,
-  size: number,
-): Promise<string> {
-  try {
-    return await known;
-  } catch (error) {
-    if (error instanceof FileChangedError) return await hashOpenFile(file, size);
-    throw error;
+async function clientLeft(socket: Reader): Promise<never> {
+  const scratch = new Uint8Array(512);
+  for (let extra = 0; extra <= MAX_TRAILING_BYTES;) {
+    const n = await socket.read(scratch);
+    if (n === null) throw new Failure("the client closed before the hash");
+    extra += n;
   }
-}
-
-/** Reads until `p` is full or the file ends; returns the bytes read. */
-function readFullSync(file: Deno.FsFile, p: Uint8Array): number {
-  let got = 0;
-  while (got < p.length) {
-    const n = file.readSync(p.subarray(got));
-    if (n === null) break;
-    got += n;
-  }
-  return got;
-}
-
-/** The client closed its side of the connection before the hash line: it left. */
-class ClientLeftError extends Error {
-  override name = "ClientLeftError";
-  constructor() {
-    super("the client closed before the hash");
-  }
-}
-
-/**
- * Resolves if the client closes its side of the connection (bytes it sends
- * after its request are skipped, a few KiB at most); rejects on a reset or
- * the idle timeout. Pending until the connection is closed otherwise.
- */
-function clientLeft(wire: Wire): Promise<void> {
-  const left = (async () => {
-    const scratch = new Uint8Array(512);
-    for (let extra = 0; extra <= MAX_TRAILING_BYTES;) {
-      const n = await wire.read(scratch);
-      if (n === null) return;
-      extra += n;
-    }
-    throw new ProtocolError("the client sent more than its request");
-  })();
-  left.catch(() => {}); // Still pending when the transfer ends, and then rejected.
-  return left;
-}
-
-/** `hash`, unless the client leaves first: then a {@linkcode ClientLeftError}. */
-function unlessLeft(hash: Promise<string>, left: Promise<void>): Promise<string> {
-  hash.catch(() => {}); // A hash nobody waits for any more may still fail.
-  return Promise.race([
-    hash,
-    left.then((): never => {
-      throw new ClientLeftError();
-    }),
-  ]);
+  throw new ProtocolError("the client sent more than its request");
 }
 
 if (import.meta.main) {
@@ -354,30 +247,28 @@ if (import.meta.main) {
         "block-size": {
           type: "string",
           arg: "N",
-          default: `${DEFAULT_BLOCK_SIZE}`,
-          help: `bytes per block, 1..${MAX_BLOCK_SIZE}`,
+          default: "1024",
+          help: "bytes per block, 1..1048576",
         },
         timeout: option.timeout("30", "close a connection idle this many seconds"),
         trace: option.trace,
       },
       maxPositionals: 1,
       epilog:
-        "example: deno run --allow-net --allow-read=lab3_file/files lab3_file/server.ts 12000 \\\n" +
-        "           --root lab3_file/files",
+        "example: deno run --allow-net --allow-read=lab3_file/files lab3_file/server.ts \\\n" +
+        "           12000 --root lab3_file/files",
     });
-    await using server = serveFiles({
-      hostname: values.address,
-      port: serverPort(positionals, values.port, DEFAULT_PORT, usage),
-      root: values.root,
-      blockSize: parseNumber(
-        values["block-size"],
-        "--block-size",
-        { min: 1, max: MAX_BLOCK_SIZE },
-        usage,
-      ),
-      idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
-      trace: values.trace,
-    });
+    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    const limits = { min: 1, max: MAX_BLOCK_SIZE };
+    const server = listening(port, () =>
+      serveFiles({
+        hostname: values.address,
+        port,
+        root: values.root,
+        blockSize: parseNumber(values["block-size"], "--block-size", limits, usage),
+        idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
+        trace: values.trace,
+      }));
     logLine(`Server waiting on ${formatAddr(server.addr, "python")}, serving ${values.root}`);
     onInterrupt(() => {
       logLine("Shutting down");

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { download } from "../lab3_file/client.ts";
-import { FileChangedError, FileHasher } from "../lab3_file/file_hasher.ts";
+import { download, splitTarget } from "../lab3_file/client.ts";
+import { FileHasher } from "../lab3_file/file_hasher.ts";
+import type { Opened } from "../lab3_file/protocol.ts";
 import { COARSE_RACY_MS, MAX_DEPTH, RACY_MS } from "../common/steady_path.ts";
 import { fileKey } from "../lab3_file/hash_cache.ts";
-import { splitTarget } from "../lab3_file/protocol.ts";
 import { serveFiles } from "../lab3_file/server.ts";
 import { randomBytes } from "../harness/bytes.ts";
 import { startChaosProxy } from "./support/chaos_proxy.ts";
@@ -408,6 +408,46 @@ Deno.test("a cut after N bytes: partial reported, nothing under the final name; 
   assert.equal(await exists(join(s.out, "blob.bin.part")), false);
 });
 
+Deno.test("Ctrl+C mid-download: one line says where the partial file is and that --resume continues it", async () => {
+  await using s = await setup();
+  // A slow link, so the download is still running when Ctrl+C comes.
+  await using proxy = startChaosProxy({
+    target: { hostname: "127.0.0.1", port: s.port },
+    segmentSize: 65536,
+    delayMs: 20,
+  });
+  const flags = ["--allow-net=127.0.0.1", `--allow-read=${s.out}`, `--allow-write=${s.out}`];
+  const client = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, CLIENT, `127.0.0.1:${proxy.addr.port}:blob.bin`, "b.bin"],
+    cwd: s.out,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  while (proxy.downstreamBytes() < 500_000) await sleep(10);
+  client.kill("SIGINT");
+  const out = await client.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 130, stderr);
+  const got = Number(
+    stderr.match(
+      /^error: partial transfer: got (\d+) of 3145745 bytes \(interrupted\); kept b\.bin\.part, run again with --resume to continue\n$/,
+    )?.[1],
+  );
+  assert.ok(got > 0 && got < 3145745, stderr);
+  // Every byte it counted is in the .part, and nothing has the final name.
+  assert.equal((await Deno.stat(join(s.out, "b.bin.part"))).size, got);
+  assert.equal(await exists(join(s.out, "b.bin")), false);
+  const resumed = await runScript(flags, CLIENT, [
+    `127.0.0.1:${s.port}:blob.bin`,
+    "b.bin",
+    "--resume",
+  ], {
+    cwd: s.out,
+  });
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.deepEqual(await Deno.readFile(join(s.out, "b.bin")), s.files["blob.bin"]);
+});
+
 Deno.test("wrong hash, wrong size and silence from a server: exit 1, nothing saved", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const replies = [
@@ -631,6 +671,22 @@ Deno.test("bad arguments exit 2", async () => {
   ]);
   assert.equal(noRoot.code, 1);
   assert.equal(noRoot.stderr, "error: cannot serve /nonexistent/dir: not found\n");
+});
+
+Deno.test("a port already in use: the server names it and says how to pick another, exit 1", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = taken.addr.port;
+  const r = await runScript(["--allow-net", "--allow-read"], SERVER, [
+    "-a",
+    "127.0.0.1",
+    `${port}`,
+  ]);
+  assert.equal(r.code, 1);
+  assert.equal(
+    r.stderr,
+    `error: port ${port} is already in use (another server, or an earlier run still holding ` +
+      "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
+  );
 });
 
 Deno.test("server CLI with least-privilege flags serves, and stops on Ctrl+C", async () => {
@@ -925,8 +981,16 @@ Deno.test("a large file replaced after the server opened it: the hash sent is th
   }
 });
 
+/** Opens `path` as the server does before it asks the hasher: the file, its real path and stat. */
+async function openForHash(path: string): Promise<Opened> {
+  const file = await Deno.open(path);
+  return { path: await Deno.realPath(path), file, info: await file.stat() };
+}
+
 Deno.test("FileHasher: requests for one file version share a job, cancelled when the last one leaves", async () => {
   const dir = await Deno.makeTempDir();
+  const hasher = new FileHasher();
+  const opened: Opened[] = [];
   try {
     const huge = join(dir, "huge.bin");
     {
@@ -935,48 +999,51 @@ Deno.test("FileHasher: requests for one file version share a job, cancelled when
     }
     const data = randomBytes(10_000);
     await Deno.writeFile(join(dir, "small.bin"), data);
-    using hasher = new FileHasher();
-    const info = await Deno.stat(huge);
+    opened.push(await openForHash(huge), await openForHash(huge));
     const first = new AbortController();
     const second = new AbortController();
-    const a = hasher.hash(huge, info, "huge@1", first.signal);
-    const b = hasher.hash(huge, info, "huge@1", second.signal);
-    assert.deepEqual(hasher.stats, { pending: 1, cancelled: 0 });
+    const a = hasher.hash(opened[0], "huge@1", first.signal);
+    const b = hasher.hash(opened[1], "huge@1", second.signal);
+    assert.equal(hasher.jobs.size, 1);
     first.abort();
-    await assert.rejects(a);
     // The other request still waits: the job runs on.
     await sleep(100);
-    assert.deepEqual(hasher.stats, { pending: 1, cancelled: 0 });
+    assert.deepEqual([hasher.jobs.size, hasher.cancelled], [1, 0]);
     second.abort();
+    await assert.rejects(a);
     await assert.rejects(b);
-    for (const deadline = performance.now() + 10_000; hasher.stats.pending > 0;) {
+    for (const deadline = performance.now() + 10_000; hasher.jobs.size > 0;) {
       assert.ok(performance.now() < deadline, "the worker did not stop the job");
       await sleep(10);
     }
-    assert.deepEqual(hasher.stats, { pending: 0, cancelled: 1 });
+    assert.deepEqual([hasher.jobs.size, hasher.cancelled], [0, 1]);
     // And the worker is free for the next file.
     const small = join(dir, "small.bin");
-    const hex = await hasher.hash(
-      small,
-      await Deno.stat(small),
-      undefined,
-      new AbortController().signal,
+    opened.push(await openForHash(small));
+    assert.equal(
+      await hasher.hash(opened[2], undefined, new AbortController().signal),
+      sha256(data),
     );
-    assert.equal(hex, sha256(data));
-    // A file swapped under the name since it was checked is not hashed.
+    // Another file under the name since it was opened: the worker does not hash it, the hash is
+    // that of the file opened.
+    opened.push(await openForHash(small));
     await Deno.rename(small, `${small}.old`);
-    await Deno.writeFile(small, data);
-    await assert.rejects(
-      hasher.hash(small, await Deno.stat(`${small}.old`), undefined, new AbortController().signal),
-      FileChangedError,
+    await Deno.writeFile(small, randomBytes(data.length));
+    assert.equal(
+      await hasher.hash(opened[3], undefined, new AbortController().signal),
+      sha256(data),
     );
   } finally {
+    hasher.close();
+    for (const { file } of opened) file.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("FileHasher: a small file's hash does not wait for a huge one's: shortest remaining first", async () => {
   const dir = await Deno.makeTempDir();
+  const hasher = new FileHasher();
+  const opened: Opened[] = [];
   try {
     const huge = join(dir, "huge.bin");
     {
@@ -986,28 +1053,25 @@ Deno.test("FileHasher: a small file's hash does not wait for a huge one's: short
     const data = randomBytes(3 * 1024 * 1024);
     const small = join(dir, "small.bin");
     await Deno.writeFile(small, data);
-    using hasher = new FileHasher();
+    opened.push(await openForHash(huge), await openForHash(small));
     // Given first: hours of hashing for a worker that runs each job to its end.
     const holder = new AbortController();
-    const held = hasher.hash(huge, await Deno.stat(huge), undefined, holder.signal);
+    const held = hasher.hash(opened[0], undefined, holder.signal);
     // Only so that such a worker makes this test fail instead of hang.
     const unblock = setTimeout(() => holder.abort(), 30_000);
     try {
-      const hex = await hasher.hash(
-        small,
-        await Deno.stat(small),
-        undefined,
-        new AbortController().signal,
-      );
+      const hex = await hasher.hash(opened[1], undefined, new AbortController().signal);
       assert.equal(hex, sha256(data));
       // The huge file's hash is still being made: the small one did not wait for it.
-      assert.deepEqual(hasher.stats, { pending: 1, cancelled: 0 });
+      assert.deepEqual([hasher.jobs.size, hasher.cancelled], [1, 0]);
     } finally {
       clearTimeout(unblock);
       holder.abort();
     }
     await assert.rejects(held);
   } finally {
+    hasher.close();
+    for (const { file } of opened) file.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
