@@ -187,16 +187,8 @@ export async function request(
  * ```
  */
 export function requestText(method: string, url: URL): string {
-  const target = `${url.pathname || "/"}${url.search}`;
-  return [
-    `${method} ${target} HTTP/1.1`,
-    `Host: ${url.host}`,
-    `User-Agent: ${USER_AGENT}`,
-    "Accept: */*",
-    "Connection: close",
-    "",
-    "",
-  ].join("\r\n");
+  return `${method} ${url.pathname || "/"}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
+    `User-Agent: ${USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n`;
 }
 
 /**
@@ -225,7 +217,7 @@ export function parseUrl(text: string): URL {
 export interface FetchOptions extends RequestOptions {
   /** Follow redirects (`-L`). */
   follow?: boolean;
-  /** Limit for the whole exchange, redirects included (`--max-time`); throws {@linkcode MaxTimeError}. */
+  /** Limit for the whole exchange, redirects included (`--max-time`): {@linkcode MaxTimeError}. */
   maxTimeMs?: number;
   /** Called with each response head (every hop with `follow`). */
   onHead?: (head: ResponseHead) => Promise<void> | void;

@@ -164,9 +164,9 @@ export async function readResponseHead(conn: Reader, buf: ReadBuffer): Promise<R
  *
  * @example
  * ```ts
- * const lines = ["HTTP/1.1 302 Found", "Location: /b"];
- * const head = { version: "1.1", status: 302, reason: "Found", headers: [["Location", "/b"]], lines };
- * headerValues(head as ResponseHead, "location"); // ["/b"]
+ * const headers: [string, string][] = [["Location", "/b"]];
+ * const head = { version: "1.1", status: 302, reason: "Found", headers, lines: [] };
+ * headerValues(head, "location"); // ["/b"]
  * ```
  */
 export function headerValues(head: ResponseHead, name: string): string[] {
@@ -181,9 +181,9 @@ export function headerValues(head: ResponseHead, name: string): string[] {
  *
  * @example
  * ```ts
- * const lines = ["HTTP/1.1 200 OK", "Content-Length: 5"];
- * const head = { version: "1.1", status: 200, reason: "OK", headers: [["Content-Length", "5"]], lines };
- * bodyFraming("GET", head as ResponseHead); // { kind: "length", length: 5 }
+ * const headers: [string, string][] = [["Content-Length", "5"]];
+ * const head = { version: "1.1", status: 200, reason: "OK", headers, lines: [] };
+ * bodyFraming("GET", head); // { kind: "length", length: 5 }
  * ```
  */
 export function bodyFraming(method: string, head: ResponseHead): BodyFraming {
@@ -221,7 +221,8 @@ export function bodyFraming(method: string, head: ResponseHead): BodyFraming {
  * await conn.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
  * const buf = readBuffer();
  * const head = await readResponseHead(conn, buf);
- * await readBody(conn, buf, bodyFraming("GET", head), async (data) => void await Deno.stdout.write(data));
+ * const sink = async (data: Uint8Array) => void await Deno.stdout.write(data);
+ * await readBody(conn, buf, bodyFraming("GET", head), sink);
  * ```
  */
 export async function readBody(
@@ -313,7 +314,7 @@ async function readLine(
   }
 }
 
-/** Reads more into `buf`, moving what is left of it to the front when it is full or all used; false at the end. */
+/** Reads more into `buf` (what is left moves to the front when it is full or used); false at the end. */
 async function fill(conn: Reader, buf: ReadBuffer): Promise<boolean> {
   if (buf.end === buf.bytes.length || buf.start === buf.end) {
     buf.bytes.copyWithin(0, buf.start, buf.end);

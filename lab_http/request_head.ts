@@ -66,7 +66,7 @@ export interface RequestHead {
   version: string;
   /** The request line, for the log. */
   line: string;
-  /** The header fields by lower-case name; a repeated one's values joined with ", " (RFC 9110 5.3). */
+  /** The header fields by lower-case name; a repeated field's values joined by ", " (RFC 9110 5.3). */
   headers: Map<string, string>;
   /** Whether the client wants the connection kept open after the answer. */
   keepAlive: boolean;
@@ -203,7 +203,7 @@ export function parseHead(text: string): RequestHead {
     if (list.some((t) => t !== "chunked")) throw new HeadError(501, "unknown transfer coding");
   }
   if (length !== undefined && chunked) throw bad("Content-Length and Transfer-Encoding");
-  // Without Content-Length, `Number(length)` is NaN, which is never more than a number (here and below).
+  // Without Content-Length, `Number(length)` is NaN, and `NaN > n` is false (here and below).
   if (Number(length) > MAX_BODY_BYTES) throw new HeadError(413, "body too large");
   // HTTP/1.2 and later minor versions are read as 1.1 (RFC 9110 2.5).
   let keepAlive = minor !== "0";

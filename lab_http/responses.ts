@@ -21,7 +21,7 @@ export interface Answer {
   length?: number;
   /** The body, when it is in memory. */
   body?: Uint8Array;
-  /** Or the file to send `length` bytes of from `start`: the answer owns it (the server closes it). */
+  /** Or the file to send `length` bytes of, from `start`: the answer owns it (the server closes it). */
   file?: Deno.FsFile;
   start?: number;
 }
@@ -65,7 +65,8 @@ const encoder = new TextEncoder();
  * @example
  * ```ts
  * const answer = makeAnswer(200, [["content-type", "text/plain"]], false, new Uint8Array(3));
- * new TextDecoder().decode(answer.head); // "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n"
+ * new TextDecoder().decode(answer.head);
+ * // "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n"
  * ```
  */
 export function makeAnswer(
@@ -109,7 +110,8 @@ export interface Representation {
  *
  * @example
  * ```ts
- * representation("a.txt", Deno.statSync("deno.json"), Date.now()).type; // "text/plain; charset=utf-8"
+ * representation("a.txt", Deno.statSync("deno.json"), Date.now()).type;
+ * // "text/plain; charset=utf-8"
  * ```
  */
 export function representation(name: string, info: Deno.FileInfo, now: number): Representation {
@@ -261,7 +263,8 @@ export function errorAnswer(
  *
  * @example
  * ```ts
- * new TextDecoder().decode(redirectAnswer("//docs", "?x=1", false).head).includes("location: /docs/?x=1"); // true
+ * const { head } = redirectAnswer("//docs", "?x=1", false);
+ * new TextDecoder().decode(head).includes("location: /docs/?x=1"); // true
  * ```
  */
 export function redirectAnswer(pathname: string, search: string, cors: boolean): Answer {

@@ -127,14 +127,9 @@ export function serveHttp(options: HttpServerOptions): Server {
   const idleSweep = setInterval(() => closeIdle(open, timeoutMs), timeoutMs / 4);
   let closing = false;
 
-  /** Notes that `conn` moved at `at` (Infinity: the server is busy with it), unless it was closed. */
+  /** Notes that `conn` moved at `at` (Infinity: busy answering it), unless it was closed meanwhile. */
   function moved(conn: Deno.TcpConn, at = performance.now()): void {
     if (open.has(conn)) open.set(conn, at);
-  }
-
-  /** Closes `conn`, unless the idle clock or close() closed it already. */
-  function hangUp(conn: Deno.TcpConn): void {
-    if (open.delete(conn)) conn.close();
   }
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
@@ -190,7 +185,8 @@ export function serveHttp(options: HttpServerOptions): Server {
       log(`${from} - - [${logDate()}] "${line}" ${error.status} ${refusal.length}`);
       await linger(conn, buf);
     } finally {
-      hangUp(conn);
+      // Closed here, unless the idle clock or close() closed it already.
+      if (open.delete(conn)) conn.close();
     }
   }
 
@@ -274,7 +270,9 @@ export function serveHttp(options: HttpServerOptions): Server {
    * still comes, for a while (nginx's lingering close).
    */
   async function linger(conn: Deno.TcpConn, sink: Uint8Array): Promise<void> {
-    const timer = setTimeout(() => hangUp(conn), LINGER_MS);
+    const timer = setTimeout(() => {
+      if (open.delete(conn)) conn.close();
+    }, LINGER_MS);
     try {
       await conn.closeWrite();
       for (let dropped = 0; dropped < LINGER_BYTES;) {
@@ -301,7 +299,7 @@ export function serveHttp(options: HttpServerOptions): Server {
     } catch {
       // Gone already.
     } finally {
-      hangUp(conn);
+      if (open.delete(conn)) conn.close();
     }
   }
 

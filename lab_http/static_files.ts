@@ -96,7 +96,10 @@ export function staticHandler(options: StaticOptions): StaticHandler {
 
       // 4. Build the answer: a small file read whole, a large one sent from the file.
       const rep = representation(place.real, opened, Date.now());
-      if (opened.size > SMALL_FILE) return answer = fileAnswer(req, rep, file, cors);
+      if (opened.size > SMALL_FILE) {
+        answer = fileAnswer(req, rep, file, cors);
+        return answer;
+      }
       const body = readWhole(file, opened.size);
       // Truncated while being read: being written, most likely. Ask again in a moment.
       if (body === undefined) return errorAnswer(503, cors, [["retry-after", "1"]]);
