@@ -220,7 +220,7 @@ const demos: Demo[] = [
         );
         t.output(server.lines.join("\n"));
         const base = `http://127.0.0.1:${server.match[1]}`;
-        const net = [`--allow-net=127.0.0.1:${server.match[1]}`];
+        const net = ["--allow-net=127.0.0.1"];
         const file = await t.client(net, "lab_http/client.ts", [`${base}/index.txt`]);
         const head = await t.client(net, "lab_http/client.ts", [`${base}/docs`, "-I"]);
         const follow = await t.client(net, "lab_http/client.ts", [`${base}/docs`, "-L", "-f"]);
