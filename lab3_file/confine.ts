@@ -18,9 +18,11 @@
 
 import { isAbsolute, join, sep, win32 } from "node:path";
 import { foldersTo, MAX_DEPTH, sameFile, steadyLook } from "../common/steady_path.ts";
-import type { Opened } from "./protocol.ts";
 
 const CHANGED = "the file changed while it was opened; try again";
+
+/** A file the server opened, with its real path and its `stat()`. */
+export type Opened = { path: string; file: Deno.FsFile; info: Deno.FileInfo };
 
 /** A request the server refuses; the message is the reason sent to the client. */
 export class Refusal extends Error {

@@ -32,8 +32,12 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
-import { hashPrefix, type Opened } from "./protocol.ts";
+import { createHash, type Hash } from "node:crypto";
+import type { Opened } from "./confine.ts";
+import { hashPrefix } from "./protocol.ts";
+
+/** What the worker's program uses of its global scope. */
+type WorkerScope = { onmessage: (event: MessageEvent) => void; postMessage(answer: unknown): void };
 
 /**
  * The worker's whole program, started from this function's source as a `data:` URL rather than
@@ -41,15 +45,9 @@ import { hashPrefix, type Opened } from "./protocol.ts";
  * `{ id, path, size, dev, ino }` (a file to hash) or `{ cancel: id }`, and answers
  * `{ id, hex }`, `{ id, changed: true }` (another file is under the name) or `{ id, error }`.
  */
-function workerMain(
-  scope: { onmessage: (event: MessageEvent) => void; postMessage(answer: unknown): void },
-  sha256: () => { update(data: Uint8Array): void; digest(encoding: "hex"): string },
-): void {
+function workerMain(scope: WorkerScope, sha256: () => Hash): void {
   const buffer = new Uint8Array(256 * 1024);
-  const jobs = new Map<
-    number,
-    { file: Deno.FsFile; hash: ReturnType<typeof sha256>; left: number }
-  >();
+  const jobs = new Map<number, { file: Deno.FsFile; hash: Hash; left: number }>();
   let slicing = false;
   const end = (id: number, answer: { hex?: string; changed?: true; error?: string }) => {
     jobs.get(id)?.file.close();
@@ -143,13 +141,8 @@ export class FileHasher {
     if (!job) {
       job = { id: this.#nextId++, key, waiting: 0, ...Promise.withResolvers<string>() };
       this.jobs.set(job.id, job);
-      this.#start().postMessage({
-        id: job.id,
-        path,
-        size: info.size,
-        dev: info.dev,
-        ino: info.ino,
-      });
+      const { size, dev, ino } = info;
+      this.#start().postMessage({ id: job.id, path, size, dev, ino });
     }
     const { id } = job;
     job.waiting++;

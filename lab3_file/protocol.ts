@@ -10,6 +10,8 @@
  * @module
  */
 
+import type { Hash } from "node:crypto";
+
 /** Longest file name in a request, in bytes. */
 export const MAX_NAME_BYTES = 4096;
 
@@ -27,11 +29,7 @@ export const MAX_NAME_BYTES = 4096;
  * console.log(hash.digest("hex"));
  * ```
  */
-export async function hashPrefix(
-  file: Deno.FsFile,
-  length: number,
-  hash: { update(data: Uint8Array): void },
-): Promise<void> {
+export async function hashPrefix(file: Deno.FsFile, length: number, hash: Hash): Promise<void> {
   const buffer = new Uint8Array(Math.min(length, 1024 * 1024));
   for (let left = length; left > 0;) {
     const n = await file.read(buffer.subarray(0, Math.min(buffer.length, left)));
@@ -39,11 +37,4 @@ export async function hashPrefix(
     hash.update(buffer.subarray(0, n));
     left -= n;
   }
-}
-
-/** A file opened by the server and checked to be the one its real `path` names. */
-export interface Opened {
-  path: string;
-  file: Deno.FsFile;
-  info: Deno.FileInfo;
 }

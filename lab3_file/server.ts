@@ -20,10 +20,10 @@ import { ProtocolError, readAhead, type Reader, readLine } from "../common/lines
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, closeIdle, onInterrupt, type Server } from "../common/server.ts";
 import { quote, serverTracer, traced } from "../common/trace.ts";
-import { openConfined, Refusal } from "./confine.ts";
+import { openConfined, type Opened, Refusal } from "./confine.ts";
 import { FileHasher } from "./file_hasher.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
-import { hashPrefix, MAX_NAME_BYTES, type Opened } from "./protocol.ts";
+import { hashPrefix, MAX_NAME_BYTES } from "./protocol.ts";
 
 /** The handout's port and block size. */
 export const DEFAULT_PORT = 12000, DEFAULT_BLOCK_SIZE = 1024;
@@ -90,7 +90,7 @@ export function serveFiles(options: FileServerOptions): Server {
     const started = performance.now();
     // Aborted when this transfer ends, so a hash it no longer waits for can be cancelled.
     const ended = new AbortController();
-    let [name, offset, size, outcome] = ["?", 0, 0, "ok"];
+    let name = "?", offset = 0, size = 0, outcome = "ok";
     let sent = -1; // Data bytes the socket took; -1 until `OK <size>` went out.
     let opened: Opened | undefined;
     try {
@@ -98,7 +98,10 @@ export function serveFiles(options: FileServerOptions): Server {
       const ahead = readAhead();
       const line = (max: number) => withTimeout(idleTimeoutMs, readLine(socket, ahead, max));
       const nameLine = await line(MAX_NAME_BYTES);
-      if (nameLine === null) return void (outcome = "closed before a request");
+      if (nameLine === null) {
+        outcome = "closed before a request";
+        return;
+      }
       name = nameLine;
       offset = parseOffset(await line(16)); // A safe integer has at most 16 digits.
 
@@ -152,12 +155,9 @@ export function serveFiles(options: FileServerOptions): Server {
         await writeAll(socket, encoder.encode(`ERROR ${reason}\n`)).catch(() => {});
         outcome = `refused: ${reason}`;
       } else {
-        // Closed by the idle clock or by close(), which forget it, or failed.
-        const why = closing
-          ? "server stopping"
-          : open.has(conn)
-          ? describeError(error)
-          : "idle timeout";
+        let why = describeError(error);
+        // Closed by close() or by the idle clock, which forget it.
+        if (!open.has(conn)) why = closing ? "server stopping" : "idle timeout";
         outcome = `${sent < 0 ? "failed" : "cut"}: ${why}`;
       }
     } finally {
@@ -166,12 +166,10 @@ export function serveFiles(options: FileServerOptions): Server {
       if (open.delete(conn)) conn.close();
       const seconds = (performance.now() - started) / 1000;
       const bytes = sent < 0 ? "0" : outcome === "ok" ? `${sent}` : `${sent} of ${size - offset}`;
-      const rate = (Math.max(sent, 0) / seconds / 1e6).toFixed(1);
-      log(
-        `${peer} ${quote(name)} ${bytes} bytes in ${
-          seconds.toFixed(2)
-        } s (${rate} MB/s): ${outcome}`,
-      );
+      const took = `${seconds.toFixed(2)} s (${
+        (Math.max(sent, 0) / seconds / 1e6).toFixed(1)
+      } MB/s)`;
+      log(`${peer} ${quote(name)} ${bytes} bytes in ${took}: ${outcome}`);
     }
   }
 
@@ -244,12 +242,7 @@ if (import.meta.main) {
         port: option.serverPort(DEFAULT_PORT),
         address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
         root: { type: "string", arg: "DIR", default: ".", help: "folder to serve" },
-        "block-size": {
-          type: "string",
-          arg: "N",
-          default: "1024",
-          help: "bytes per block, 1..1048576",
-        },
+        "block-size": { type: "string", arg: "N", default: "1024", help: "bytes per block" },
         timeout: option.timeout("30", "close a connection idle this many seconds"),
         trace: option.trace,
       },

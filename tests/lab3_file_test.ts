@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { download, splitTarget } from "../lab3_file/client.ts";
 import { FileHasher } from "../lab3_file/file_hasher.ts";
-import type { Opened } from "../lab3_file/protocol.ts";
+import type { Opened } from "../lab3_file/confine.ts";
 import { COARSE_RACY_MS, MAX_DEPTH, RACY_MS } from "../common/steady_path.ts";
 import { fileKey } from "../lab3_file/hash_cache.ts";
 import { serveFiles } from "../lab3_file/server.ts";
@@ -109,7 +109,7 @@ Deno.test("CLI download: byte-identical, verified, renamed from .part, with the 
   assert.equal(r.stderr, "", "no progress output when stderr is not a terminal");
   assert.match(
     r.stdout,
-    /^received copy\.bin from 127\.0\.0\.1:\d+: 3145745 bytes \(3\.0 MiB\) in [\d.]+ s \([\d.]+ MB\/s\)\n/,
+    /^received copy\.bin from 127\.0\.0\.1:\d+: 3145745 bytes in [\d.]+ s \([\d.]+ MB\/s\)\n/,
   );
   assert.match(r.stdout, new RegExp(`^sha256 OK ${sha256(s.files["blob.bin"])}$`, "m"));
   assert.deepEqual(await Deno.readFile(join(s.out, "copy.bin")), s.files["blob.bin"]);
