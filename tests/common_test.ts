@@ -16,7 +16,6 @@ import { acceptWithRetry, closeIdle } from "../common/server.ts";
 import { escapeControl, traced } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";
-import { readAll } from "./support/read_all.ts";
 
 const enc = new TextEncoder();
 
