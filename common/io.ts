@@ -34,7 +34,7 @@ export async function writeAll(conn: Writer, data: Uint8Array): Promise<void> {
  * @example
  * ```ts
  * using conn = await Deno.connect({ port: 12000 });
- * const line = await withTimeout(5000, readLine(conn, readAhead(), 1024));
+ * const n = await withTimeout(5000, conn.read(new Uint8Array(1024)));
  * ```
  */
 export function withTimeout<T>(ms: number, op: Promise<T>): Promise<T> {
