@@ -114,9 +114,11 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     ahead.start += filled;
     let have = offset; // Bytes in the .part.
     const save = () => {
-      hash.update(chunk.subarray(0, filled));
-      for (let at = 0; at < filled;) at += file!.writeSync(chunk.subarray(at, filled));
-      [have, filled] = [have + filled, 0];
+      const data = chunk.subarray(0, filled);
+      filled = 0; // Written at most once, even if the disk fails half way.
+      hash.update(data);
+      for (let at = 0; at < data.length;) at += file!.writeSync(data.subarray(at));
+      have += data.length;
     };
     try {
       while (have + filled < size) {
@@ -140,7 +142,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
 
     const expected = await readLine({ read }, ahead, 66).catch(() => null);
     if (stop.aborted) {
-      throw new Failure(`interrupted before the hash; kept ${part}, run again with --resume`);
+      const kept = `kept ${part}, run again with --resume to continue`;
+      throw new Failure(`interrupted before the hash line; ${kept}`);
     }
     const actual = hash.digest("hex");
     const written = file.statSync();
