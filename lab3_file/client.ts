@@ -248,6 +248,9 @@ function progressLine(): (done: number, total: number) => void {
 
 if (import.meta.main) {
   const stop = new AbortController();
+  // Stopped by Ctrl+C or SIGTERM: 128 + the signal's number, as a shell tells a program it ended.
+  const exitCodeFor = () =>
+    stop.signal.aborted ? (stop.signal.reason === "SIGINT" ? 130 : 143) : undefined;
   await runMain(async () => {
     const { values, positionals, usage } = parseCli({
       name: "lab3_file/client.ts",
@@ -275,7 +278,7 @@ if (import.meta.main) {
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
     const onProgress = !values.quiet && Deno.stderr.isTerminal() ? progressLine() : undefined;
     // Ctrl+C ends the download with a message; what arrived stays in NAME_IN_CLIENT.part.
-    onInterrupt(() => stop.abort());
+    onInterrupt((signal) => stop.abort(signal));
     const options = { ...target, local, force, resume, timeoutMs, trace, onProgress };
     const { size, received, seconds, sha256 } = await download({ ...options, signal: stop.signal })
       .finally(() => onProgress && Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K")));
@@ -286,5 +289,5 @@ if (import.meta.main) {
         `${thisRun} in ${seconds.toFixed(2)} s (${rate} MB/s)`,
     );
     console.log(`sha256 OK ${sha256}`);
-  }, () => (stop.signal.aborted ? 130 : undefined));
+  }, exitCodeFor);
 }

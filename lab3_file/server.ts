@@ -166,9 +166,8 @@ export function serveFiles(options: FileServerOptions): Server {
       if (open.delete(conn)) conn.close();
       const seconds = (performance.now() - started) / 1000;
       const bytes = sent < 0 ? "0" : outcome === "ok" ? `${sent}` : `${sent} of ${size - offset}`;
-      const took = `${seconds.toFixed(2)} s (${
-        (Math.max(sent, 0) / seconds / 1e6).toFixed(1)
-      } MB/s)`;
+      const rate = (Math.max(sent, 0) / seconds / 1e6).toFixed(1);
+      const took = `${seconds.toFixed(2)} s (${rate} MB/s)`;
       log(`${peer} ${quote(name)} ${bytes} bytes in ${took}: ${outcome}`);
     }
   }

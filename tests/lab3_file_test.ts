@@ -408,45 +408,45 @@ Deno.test("a cut after N bytes: partial reported, nothing under the final name; 
   assert.equal(await exists(join(s.out, "blob.bin.part")), false);
 });
 
-Deno.test("Ctrl+C mid-download: one line says where the partial file is and that --resume continues it", async () => {
-  await using s = await setup();
-  // A slow link, so the download is still running when Ctrl+C comes.
-  await using proxy = startChaosProxy({
-    target: { hostname: "127.0.0.1", port: s.port },
-    segmentSize: 65536,
-    delayMs: 20,
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  Deno.test(`${signal === "SIGINT" ? "Ctrl+C" : signal} mid-download: one line says where the partial file is and that --resume continues it; exit ${code}`, async () => {
+    await using s = await setup();
+    // A slow link, so the download is still running when the signal comes.
+    await using proxy = startChaosProxy({
+      target: { hostname: "127.0.0.1", port: s.port },
+      segmentSize: 65536,
+      delayMs: 20,
+    });
+    const flags = ["--allow-net=127.0.0.1", `--allow-read=${s.out}`, `--allow-write=${s.out}`];
+    const client = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", ...flags, CLIENT, `127.0.0.1:${proxy.addr.port}:blob.bin`, "b.bin"],
+      cwd: s.out,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    while (proxy.downstreamBytes() < 500_000) await sleep(10);
+    client.kill(signal);
+    const out = await client.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, code, stderr);
+    const got = Number(
+      stderr.match(
+        /^error: partial transfer: got (\d+) of 3145745 bytes \(interrupted\); kept b\.bin\.part, run again with --resume to continue\n$/,
+      )?.[1],
+    );
+    assert.ok(got > 0 && got < 3145745, stderr);
+    // Every byte it counted is in the .part, and nothing has the final name.
+    assert.equal((await Deno.stat(join(s.out, "b.bin.part"))).size, got);
+    assert.equal(await exists(join(s.out, "b.bin")), false);
+    const resumed = await runScript(flags, CLIENT, [
+      `127.0.0.1:${s.port}:blob.bin`,
+      "b.bin",
+      "--resume",
+    ], { cwd: s.out });
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(await Deno.readFile(join(s.out, "b.bin")), s.files["blob.bin"]);
   });
-  const flags = ["--allow-net=127.0.0.1", `--allow-read=${s.out}`, `--allow-write=${s.out}`];
-  const client = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...flags, CLIENT, `127.0.0.1:${proxy.addr.port}:blob.bin`, "b.bin"],
-    cwd: s.out,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  while (proxy.downstreamBytes() < 500_000) await sleep(10);
-  client.kill("SIGINT");
-  const out = await client.output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 130, stderr);
-  const got = Number(
-    stderr.match(
-      /^error: partial transfer: got (\d+) of 3145745 bytes \(interrupted\); kept b\.bin\.part, run again with --resume to continue\n$/,
-    )?.[1],
-  );
-  assert.ok(got > 0 && got < 3145745, stderr);
-  // Every byte it counted is in the .part, and nothing has the final name.
-  assert.equal((await Deno.stat(join(s.out, "b.bin.part"))).size, got);
-  assert.equal(await exists(join(s.out, "b.bin")), false);
-  const resumed = await runScript(flags, CLIENT, [
-    `127.0.0.1:${s.port}:blob.bin`,
-    "b.bin",
-    "--resume",
-  ], {
-    cwd: s.out,
-  });
-  assert.equal(resumed.code, 0, resumed.stderr);
-  assert.deepEqual(await Deno.readFile(join(s.out, "b.bin")), s.files["blob.bin"]);
-});
+}
 
 Deno.test("wrong hash, wrong size and silence from a server: exit 1, nothing saved", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
