@@ -185,7 +185,8 @@ const demos: Demo[] = [
         );
         t.output(server.lines.join("\n"));
         const port = server.match[1];
-        const net = [`--allow-net=127.0.0.1:${port}`, "--allow-read=.", "--allow-write=."];
+        // The README's run line: any port of 127.0.0.1, so -p needs no change to it.
+        const net = ["--allow-net=127.0.0.1", "--allow-read=.", "--allow-write=."];
         const get = (args: string[]) => t.client(net, "lab3_file/client.ts", args, undefined, out);
         const ok = await get([`127.0.0.1:${port}:photo.bin`, "copy.bin"]);
         const missing = await get([`127.0.0.1:${port}:nothing.txt`]);
