@@ -24,7 +24,14 @@ const CHANGED = "the file changed while it was opened; try again";
 /** A file the server opened, with its real path and its `stat()`. */
 export type Opened = { path: string; file: Deno.FsFile; info: Deno.FileInfo };
 
-/** A request the server refuses; the message is the reason sent to the client. */
+/**
+ * A request the server refuses; the message is the reason sent to the client.
+ *
+ * @example
+ * ```ts
+ * const refusal = new Refusal("no such file"); // sent as "ERROR no such file"
+ * ```
+ */
 export class Refusal extends Error {
   override name = "Refusal";
 }

@@ -58,11 +58,10 @@ function workerMain(scope: WorkerScope, sha256: () => Hash): void {
   // message to itself: the server's messages waited half a second behind those) lets the jobs
   // and cancels posted meanwhile in. Each pause costs about 2.5 ms.
   const slice = () => {
-    for (const until = performance.now() + 20; performance.now() < until;) {
+    for (const until = performance.now() + 20; jobs.size > 0 && performance.now() < until;) {
       let id = -1;
       for (const [other, job] of jobs) if (id < 0 || job.left < jobs.get(id)!.left) id = other;
-      const job = jobs.get(id);
-      if (!job) return void (slicing = false);
+      const job = jobs.get(id)!;
       try {
         // Synchronous: a 256 KiB read costs a fraction of an awaited one.
         const n = job.file.readSync(buffer.subarray(0, Math.min(buffer.length, job.left))) ?? 0;
@@ -74,7 +73,8 @@ function workerMain(scope: WorkerScope, sha256: () => Hash): void {
         end(id, { error: String(error) });
       }
     }
-    setTimeout(slice, 0);
+    slicing = jobs.size > 0;
+    if (slicing) setTimeout(slice, 0);
   };
   scope.onmessage = ({ data: { id, path, size, dev, ino, cancel } }) => {
     if (cancel !== undefined) return jobs.has(cancel) && end(cancel, { error: "cancelled" });

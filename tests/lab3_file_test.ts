@@ -109,7 +109,7 @@ Deno.test("CLI download: byte-identical, verified, renamed from .part, with the 
   assert.equal(r.stderr, "", "no progress output when stderr is not a terminal");
   assert.match(
     r.stdout,
-    /^received copy\.bin from 127\.0\.0\.1:\d+: 3145745 bytes in [\d.]+ s \([\d.]+ MB\/s\)\n/,
+    /^received copy\.bin from 127\.0\.0\.1:\d+: 3145745 bytes \(3\.0 MiB\) in [\d.]+ s \([\d.]+ MB\/s\)\n/,
   );
   assert.match(r.stdout, new RegExp(`^sha256 OK ${sha256(s.files["blob.bin"])}$`, "m"));
   assert.deepEqual(await Deno.readFile(join(s.out, "copy.bin")), s.files["blob.bin"]);
