@@ -280,8 +280,9 @@ if (import.meta.main) {
         trace: option.trace,
       },
       maxPositionals: 2,
-      epilog: "example: deno run --allow-net=127.0.0.1 --allow-read=. --allow-write=. \\\n" +
-        "           lab3_file/client.ts 127.0.0.1:12000:notes.txt notes.txt",
+      epilog:
+        "example: deno run --allow-net=127.0.0.1 --allow-read=/tmp/lab3 --allow-write=/tmp/lab3 \\\n" +
+        "           lab3_file/client.ts 127.0.0.1:12000:notes.txt /tmp/lab3/notes.txt",
     });
     const target = splitTarget(positionals[0] ?? "");
     if (!target) throw new UsageError("expected SERVER:PORT:NAME_IN_SERVER", usage);
