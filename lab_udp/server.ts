@@ -66,6 +66,15 @@ const encoder = new TextEncoder();
  * (`ŉ` -> `ʼN`), get only their `a`-`z` upper-cased, every other byte as it was.
  */
 function upperCase(request: Uint8Array): Uint8Array {
+  // Plain ASCII, most datagrams: upper-cased in place, nothing decoded, encoded or allocated. With
+  // the text path alone the server ran at 0.80x the Deno floor at 20 clients, with this at 0.89x
+  // (deno task bench 3 udp 5, 2026-12-06).
+  if (request.every((byte) => byte < 0x80)) {
+    for (let i = 0; i < request.length; i++) {
+      if (request[i] >= 0x61 && request[i] <= 0x7a) request[i] -= 0x20;
+    }
+    return request;
+  }
   try {
     const reply = encoder.encode(strictUtf8.decode(request).toUpperCase());
     if (reply.length <= request.length) return reply;
