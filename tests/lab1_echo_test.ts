@@ -274,18 +274,6 @@ Deno.test("a copy of lab1_echo/ + common/ runs on its own", async () => {
   }
 });
 
-Deno.test("a port already in use: the server names it and says how to pick another, exit 1", async () => {
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = taken.addr.port;
-  const r = await runScript(["--allow-net"], SERVER, ["-a", "127.0.0.1", `${port}`]);
-  assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    `error: port ${port} is already in use (another server, or an earlier run still holding ` +
-      "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
-  );
-});
-
 Deno.test("a server that reads one recv() and closes: the client says what it replied, exit 1", async () => {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const handout = (async () => {

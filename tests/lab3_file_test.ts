@@ -673,22 +673,6 @@ Deno.test("bad arguments exit 2", async () => {
   assert.equal(noRoot.stderr, "error: cannot serve /nonexistent/dir: not found\n");
 });
 
-Deno.test("a port already in use: the server names it and says how to pick another, exit 1", async () => {
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = taken.addr.port;
-  const r = await runScript(["--allow-net", "--allow-read"], SERVER, [
-    "-a",
-    "127.0.0.1",
-    `${port}`,
-  ]);
-  assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    `error: port ${port} is already in use (another server, or an earlier run still holding ` +
-      "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
-  );
-});
-
 Deno.test("server CLI with least-privilege flags serves, and stops on Ctrl+C", async () => {
   await using s = await setup();
   const server = await startScript(["--allow-net", `--allow-read=${s.root}`], SERVER, [

@@ -1420,22 +1420,6 @@ Deno.test("a connection cap: past --max-connections a client gets 503 with Retry
   }
 });
 
-Deno.test("a port already in use: the server names it and says how to pick another, exit 1", async () => {
-  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = taken.addr.port;
-  const r = await runScript(["--allow-net", "--allow-read=."], SERVER, [
-    "-a",
-    "127.0.0.1",
-    `${port}`,
-  ]);
-  assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    `error: port ${port} is already in use (another server, or an earlier run still holding ` +
-      "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
-  );
-});
-
 Deno.test("a slow answer is not a silent client: a request whose folder changed just now waits that out past a short idle timeout, and is answered", async () => {
   const s = await site();
   const server = serveHttp({

@@ -646,15 +646,3 @@ Deno.test("run without --unstable-net: one line that says to add the flag, exit 
   const flagged = await runScript(["--no-config", ...FLAGS], CLIENT, ["-p", `${s.port}`, "hi"]);
   assert.equal(flagged.stdout, "HI\n", flagged.stderr);
 });
-
-Deno.test("a port already in use: the server names it and says how to pick another, exit 1", async () => {
-  using taken = udp("127.0.0.1");
-  const port = (taken.addr as Deno.NetAddr).port;
-  const r = await runScript(FLAGS, SERVER, ["-a", "127.0.0.1", `${port}`]);
-  assert.equal(r.code, 1);
-  assert.equal(
-    r.stderr,
-    `error: port ${port} is already in use (another server, or an earlier run still holding ` +
-      "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
-  );
-});

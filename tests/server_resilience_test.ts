@@ -12,7 +12,7 @@ import { serveSum } from "../lab2_sum/server.ts";
 import { udpEcho } from "../lab_udp/client.ts";
 import { download } from "../lab3_file/client.ts";
 import { serveFiles } from "../lab3_file/server.ts";
-import { hasPython, script } from "../harness/process.ts";
+import { hasPython, runScript, script } from "../harness/process.ts";
 import { inProcess } from "./support/in_process.ts";
 import { readAll } from "./support/read_all.ts";
 
@@ -392,5 +392,31 @@ for (const { lab, flags, file, args, ask } of traceServers) {
       const [status] = await Promise.all([child.status, stdout.cancel()]);
       assert.equal(status.code, 0);
     });
+  });
+}
+
+// Every server, started on a port something else holds (TCP, or UDP for the UDP server).
+const portTakers = [
+  { file: "lab1_echo/server.ts", flags: ["--allow-net"], udp: false },
+  { file: "lab2_sum/server.ts", flags: ["--allow-net"], udp: false },
+  { file: "lab3_file/server.ts", flags: ["--allow-net", "--allow-read"], udp: false },
+  { file: "lab_http/server.ts", flags: ["--allow-net", "--allow-read"], udp: false },
+  { file: "lab_udp/server.ts", flags: ["--unstable-net", "--allow-net"], udp: true },
+];
+
+for (const { file, flags, udp } of portTakers) {
+  Deno.test(`${file}: a port already in use: the server names it and says how to pick another, exit 1`, async () => {
+    const taken = udp
+      ? Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 })
+      : Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (taken.addr as Deno.NetAddr).port;
+    const r = await runScript(flags, script(file), ["-a", "127.0.0.1", `${port}`])
+      .finally(() => taken.close());
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `error: port ${port} is already in use (another server, or an earlier run still holding ` +
+        "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
+    );
   });
 }
