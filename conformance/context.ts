@@ -17,7 +17,7 @@ import {
   type Vars,
   waitForBound,
 } from "./command.ts";
-import { Checks, type Level, missStatus, type Status } from "./report.ts";
+import { Checks, missStatus, specOf, type Status, type Verdict } from "./report.ts";
 import { lastLines, seconds } from "./why.ts";
 import { portTaken, quietPort } from "./ports.ts";
 
@@ -102,16 +102,16 @@ export class ServerUnderTest implements AsyncDisposable {
     ctx: Context,
     checks: Checks,
     transport: "tcp" | "udp",
+    id: string,
   ): Promise<ServerUnderTest | undefined> {
     const sut = new ServerUnderTest(ctx, transport);
     const problem = await sut.#launch();
     if (problem) {
-      checks.add("server starts", "handout", "FAIL", problem);
+      checks.add(id, "FAIL", problem);
       return undefined;
     }
     checks.add(
-      "server starts",
-      "handout",
+      id,
       "PASS",
       `${transport.toUpperCase()} port ${sut.port} bound`,
     );
@@ -218,21 +218,21 @@ export class ServerUnderTest implements AsyncDisposable {
    */
   async check(
     checks: Checks,
-    name: string,
-    level: Level,
-    fn: (port: number) => Promise<[Status | "MISS", string]>,
+    id: string,
+    fn: (port: number) => Promise<Verdict>,
     options: { exitExpected?: boolean } = {},
   ): Promise<Status | undefined> {
-    if (!checks.wants(name, level)) return undefined;
+    if (!checks.wants(id)) return undefined;
+    const { name, level } = specOf(id)!;
     if (!(await this.ensureRunning(checks, `"${name}"`))) {
-      checks.add(name, level, missStatus(level), "not run: the server could not be started again");
+      checks.add(id, missStatus(level), "not run: the server could not be started again");
       return missStatus(level);
     }
     const explain = checks.explain;
     // This check says itself whether the server exited during it.
     checks.explain = undefined;
     try {
-      return await checks.run(name, level, async () => {
+      return await checks.run(id, async () => {
         const [status, reason] = await fn(this.port);
         // A miss may be a crash in progress: give its exit a moment to show.
         if (status !== "PASS") await this.settle(300);

@@ -50,9 +50,9 @@ export async function checkLab1(ctx: Context, checks: Checks): Promise<void> {
 }
 
 async function checkServer(ctx: Context, checks: Checks): Promise<void> {
-  await using sut = await ServerUnderTest.start(ctx, checks, "tcp");
+  await using sut = await ServerUnderTest.start(ctx, checks, "tcp", "lab1.starts");
   if (!sut) return;
-  await checks.run("our client against it", "handout", async () => {
+  await checks.run("lab1.our_client", async () => {
     const port = `${sut.port}`;
     const r = await runScript(
       [`--allow-net=127.0.0.1:${port}`],
@@ -77,14 +77,19 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     }
     return ["MISS", `expected ${want.length} bytes back upper-cased; instead: ${describeTalk(r)}`];
   };
-  await checks.run("upper-case reply", "handout", expectReply("hello world"));
-  await checks.run("2 KB sentence", "handout", expectReply(sentence(2000)));
-  await checks.run("64 KB sentence", "handout", expectReply(sentence(65536)));
+  await checks.run("lab1.upper", expectReply("hello world"));
+  await checks.run("lab1.closes", async () => {
+    const r = await replay(sut.port, echoOf("hello world"));
+    if (r.end === "closed") return ["PASS", "it closed the connection after the reply"];
+    return ["MISS", `expected the reply, then the server's close; instead: ${describeTalk(r)}`];
+  });
+  await checks.run("lab1.2k", expectReply(sentence(2000)));
+  await checks.run("lab1.64k", expectReply(sentence(65536)));
   await robustnessChecks(sut, checks, {
+    lab: "lab1",
     rec: echoOf("sent one byte at a time"),
     same: sameBytes,
     longRec: echoOf(sentence(65536)),
-    segmentsName: "sentence in 1-byte segments",
   });
 }
 
@@ -95,8 +100,8 @@ async function checkClient(ctx: Context, checks: Checks): Promise<void> {
     const vars = { host: "127.0.0.1", port: `${ours.addr.port}`, sentence: SENTENCE };
     const r = await runClient(ctx, vars, `${SENTENCE}\n`);
     const want = SENTENCE.toUpperCase();
-    await checks.run("client: reply printed", "handout", () => replyPrinted(r, byArgument));
-    await checks.run("client: prompt", "handout", () => {
+    await checks.run("lab1.client.reply", () => replyPrinted(r, byArgument));
+    await checks.run("lab1.client.prompt", () => {
       const before = r.text.split(want)[0].trim();
       if (before) return ["PASS", `asked ${quote(before, 40)}`];
       if (byArgument) return ["PASS", "takes its sentence as an argument ({sentence}): no prompt"];

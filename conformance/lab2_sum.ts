@@ -32,7 +32,7 @@ function sameShape(expected: Uint8Array, got: Uint8Array): boolean {
 
 /** Runs the lab2 checks. */
 export async function checkLab2(ctx: Context, checks: Checks): Promise<void> {
-  await using sut = await ServerUnderTest.start(ctx, checks, "tcp");
+  await using sut = await ServerUnderTest.start(ctx, checks, "tcp", "lab2.starts");
   if (!sut) return;
   const ask = (port: number, name: string, number: number, signal?: AbortSignal) =>
     runClient(
@@ -58,22 +58,14 @@ export async function checkLab2(ctx: Context, checks: Checks): Promise<void> {
       }${lacks}; ${howItEnded(r)}`,
     ];
   };
-  await checks.run(
-    "names and sum",
-    "handout",
-    () => pair("Ann", 42)(sut.port, new AbortController().signal),
-  );
-  await checks.run(
-    "a second client",
-    "handout",
-    () => pair("Bob", 7)(sut.port, new AbortController().signal),
-  );
+  await checks.run("lab2.sum", () => pair("Ann", 42)(sut.port, new AbortController().signal));
+  await checks.run("lab2.second", () => pair("Bob", 7)(sut.port, new AbortController().signal));
   if (relayable(ctx, checks)) {
-    await relayChecks(sut, checks, pair("Dee", 15));
-    const rec = await recordPair(sut, checks, pair("Cy", 30));
-    if (rec) await robustnessChecks(sut, checks, { rec, same: sameShape });
+    await relayChecks("lab2", sut, checks, pair("Dee", 15));
+    const rec = await recordPair("lab2", sut, checks, pair("Cy", 30));
+    if (rec) await robustnessChecks(sut, checks, { lab: "lab2", rec, same: sameShape });
   }
-  await sut.check(checks, "out-of-range number stops the server", "handout", async (port) => {
+  await sut.check(checks, "lab2.stop", async (port) => {
     const r = await ask(port, "Eve", 0);
     await sut.settle(5000);
     if (!sut.exited()) {

@@ -41,7 +41,7 @@ const MISSING_LOCAL = "got_missing.txt";
 
 /** A download of a file the server does not have: said so (handout), and left no file (beyond). */
 async function missingFileChecks(ctx: Context, checks: Checks, r: CommandResult): Promise<void> {
-  await checks.run("missing remote file: reported", "handout", () => {
+  await checks.run("lab3.missing.reported", () => {
     if (r.killed) return ["MISS", `expected it to report the missing file; ${howItEnded(r)}`];
     if (r.code !== 0) return ["PASS", `exit ${r.code}`];
     if (/not found|no such|does not exist|doesn't exist|error|missing/i.test(r.text + r.stderr)) {
@@ -52,7 +52,7 @@ async function missingFileChecks(ctx: Context, checks: Checks, r: CommandResult)
       "expected a message or a non-zero exit for a missing file; exit 0 and no message",
     ];
   });
-  await checks.run("missing remote file: no file left behind", "beyond", async () => {
+  await checks.run("lab3.missing.no_file", async () => {
     const left = await Deno.stat(join(ctx.clientDir, MISSING_LOCAL)).then(() => true, () => false);
     return left
       ? ["MISS", `left a file ${MISSING_LOCAL} behind for a file the server does not have`]
@@ -71,7 +71,7 @@ export async function checkLab3(ctx: Context, checks: Checks): Promise<void> {
   for (const [name, data] of Object.entries(files)) {
     await Deno.writeFile(join(ctx.serverDir, name), data);
   }
-  await using sut = await ServerUnderTest.start(ctx, checks, "tcp");
+  await using sut = await ServerUnderTest.start(ctx, checks, "tcp", "lab3.starts");
   if (!sut) return;
   let runs = 0;
   const fetch = (port: number, remote: string, local: string, signal?: AbortSignal) =>
@@ -100,14 +100,14 @@ export async function checkLab3(ctx: Context, checks: Checks): Promise<void> {
     return ["PASS", `${files[remote].length} bytes, identical`];
   };
   const onServer = (run: PairRun) => () => run(sut.port, new AbortController().signal);
-  await checks.run("text file (first client)", "handout", onServer(download("notes.txt")));
-  await checks.run("binary file (second client)", "handout", onServer(download("image.bin")));
-  await checks.run("empty file (third client)", "handout", onServer(download("empty.txt")));
-  await checks.run("20 MB file", "handout", onServer(download("large.bin")));
-  if (checks.wants("missing remote file", "handout")) {
+  await checks.run("lab3.text", onServer(download("notes.txt")));
+  await checks.run("lab3.binary", onServer(download("image.bin")));
+  await checks.run("lab3.empty", onServer(download("empty.txt")));
+  await checks.run("lab3.20mb", onServer(download("large.bin")));
+  if (checks.wants("lab3.missing.reported") || checks.wants("lab3.missing.no_file")) {
     await missingFileChecks(ctx, checks, await fetch(sut.port, "no_such_file.txt", MISSING_LOCAL));
   }
-  await sut.check(checks, "2 clients at once", "beyond", async (port) => {
+  await sut.check(checks, "lab3.two_clients", async (port) => {
     const signal = new AbortController().signal;
     const [a, b] = await Promise.all([
       download("image.bin")(port, signal),
@@ -117,10 +117,11 @@ export async function checkLab3(ctx: Context, checks: Checks): Promise<void> {
     return ["MISS", `first: ${a[1]}; second: ${b[1]}`];
   });
   if (!relayable(ctx, checks)) return;
-  await relayChecks(sut, checks, download("notes.txt"));
-  const rec = await recordPair(sut, checks, download("notes.txt"));
+  await relayChecks("lab3", sut, checks, download("notes.txt"));
+  const rec = await recordPair("lab3", sut, checks, download("notes.txt"));
   if (rec) {
     await robustnessChecks(sut, checks, {
+      lab: "lab3",
       rec,
       same: sameBytes,
       longRec: askingFor(rec, "notes.txt", "large.bin"),

@@ -73,18 +73,15 @@ async function checkClient(ctx: Context, checks: Checks): Promise<void> {
     ] as ["MISS", string];
   };
   await checks.run(
-    "client: small page",
-    "handout",
+    "http.client.page",
     expectBody("/page.html", "page.html", PAGE, "page (sent with Content-Length)"),
   );
   await checks.run(
-    "client: 1 MB binary, byte-exact",
-    "handout",
+    "http.client.binary",
     expectBody("/big.bin", "big.bin", big, "binary body, byte-exact"),
   );
   await checks.run(
-    "client: body ended by close",
-    "handout",
+    "http.client.close",
     expectBody(
       "/unsized.txt",
       "unsized.txt",
@@ -92,7 +89,7 @@ async function checkClient(ctx: Context, checks: Checks): Promise<void> {
       "body (no length: it ends at the close)",
     ),
   );
-  await checks.run("client: chunked response", "handout", async () => {
+  await checks.run("http.client.chunked", async () => {
     const before = origin.requests.length;
     const { r, out } = await get("/chunked.txt", "chunked.txt");
     const asked = origin.requests.slice(before).find((q) => q.target.includes("/chunked.txt"));
@@ -133,9 +130,9 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
   await Deno.writeTextFile(join(ctx.serverDir, "sub", "note.txt"), "a file in a subfolder\n");
   await Deno.symlink("../outside_target.txt", join(ctx.serverDir, "linked_out.txt"));
 
-  await using sut = await ServerUnderTest.start(ctx, checks, "tcp");
+  await using sut = await ServerUnderTest.start(ctx, checks, "tcp", "http.starts");
   if (!sut) return;
-  await checks.run("server: a file", "handout", async () => {
+  await checks.run("http.file", async () => {
     const r = await httpGet(sut.port, "/page.html");
     if (r.status === 200 && sameBytes(r.body, PAGE)) return ["PASS", "200 and the exact page"];
     if (r.status === 200) {
@@ -146,7 +143,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     }
     return ["MISS", `expected 200 and the page; got ${statusText(r.status, r.talk)}`];
   });
-  await checks.run("server: a 404", "handout", async () => {
+  await checks.run("http.404", async () => {
     const r = await httpGet(sut.port, "/no-such-page.html");
     return r.status === 404
       ? ["PASS", "404"]
@@ -177,8 +174,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
   };
   await sut.check(
     checks,
-    "server: no file outside its folder via ..",
-    "beyond",
+    "http.dotdot",
     leaks([
       `/../${secretName}`,
       `/%2e%2e/${secretName}`,
@@ -189,14 +185,13 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
   );
   await sut.check(
     checks,
-    "server: no file outside its folder via an absolute path",
-    "beyond",
+    "http.absolute",
     leaks(
       [secretPath, `/${secretPath}`, `/%2f${secretPath.slice(1)}`],
       "the secret's absolute path",
     ),
   );
-  await sut.check(checks, "server: symlink out of its folder", "beyond", async (port) => {
+  await sut.check(checks, "http.symlink", async (port) => {
     const r = await httpGet(port, "/linked_out.txt");
     if (!containsBytes(r.raw, encoder.encode(linked))) {
       return [
@@ -209,7 +204,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
       "expected /linked_out.txt, a symlink to a file outside its folder, refused; it served the file: a link planted in the folder exposes any file (http.server and nginx follow symlinks by default)",
     ];
   });
-  await sut.check(checks, "server: dotfile", "beyond", async (port) => {
+  await sut.check(checks, "http.dotfile", async (port) => {
     const r = await httpGet(port, "/.kit_dotfile");
     if (!containsBytes(r.raw, encoder.encode(dotfile))) {
       return ["PASS", `GET /.kit_dotfile: ${statusText(r.status, r.talk)}`];
@@ -219,7 +214,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
       "expected /.kit_dotfile refused; it served the file: dotfiles such as .env or .git often hold secrets",
     ];
   });
-  await sut.check(checks, "server: //host redirect", "beyond", async (port) => {
+  await sut.check(checks, "http.redirect", async (port) => {
     for (const target of ["//evil.example/%2e%2e", "//evil.example/%2e%2e/sub"]) {
       const r = await httpGet(port, target);
       const location = r.headers.get("location") ?? "";
@@ -235,6 +230,7 @@ async function checkServer(ctx: Context, checks: Checks): Promise<void> {
     return ["PASS", "no redirect to another host for //evil.example/%2e%2e"];
   });
   await robustnessChecks(sut, checks, {
+    lab: "http",
     rec: getRequest("/page.html", sut.port),
     same: (_, got) => {
       const r = parseResponse(got);

@@ -41,15 +41,12 @@ async function ask(port: number, text: string): Promise<string | undefined> {
 /** Runs the UDP checks. */
 export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
   if (ctx.server) {
-    await using sut = await ServerUnderTest.start(ctx, checks, "udp");
+    await using sut = await ServerUnderTest.start(ctx, checks, "udp", "udp.starts");
     if (!sut) return;
     for (
-      const [name, text] of [["reply", "hello udp"], [
-        "1,400-byte datagram",
-        "abcdefghij".repeat(140),
-      ]]
+      const [id, text] of [["udp.reply", "hello udp"], ["udp.1400", "abcdefghij".repeat(140)]]
     ) {
-      await checks.run(name, "handout", async () => {
+      await checks.run(id, async () => {
         const reply = await ask(sut.port, text);
         if (reply === undefined) {
           return [
@@ -73,7 +70,7 @@ export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
     const byArgument = placeholders(ctx.client).has("sentence");
     const ours = serveUdp({ hostname: "127.0.0.1", port: kitPort(ctx), log: () => {} });
     try {
-      await checks.run("client: reply printed", "handout", async () => {
+      await checks.run("udp.client.reply", async () => {
         const vars = { host: "127.0.0.1", port: `${ours.addr.port}`, sentence: SENTENCE };
         return replyPrinted(await runClient(ctx, vars, `${SENTENCE}\n`), byArgument);
       });
@@ -81,7 +78,7 @@ export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
       ours.close();
       await ours.finished;
     }
-    await checks.run("client: gives up when no server answers", "beyond", async () => {
+    await checks.run("udp.client.gives_up", async () => {
       const limit = Math.min(ctx.timeoutMs, 10_000);
       const port = ctx.port ?? quietPort();
       const r = await runClient(

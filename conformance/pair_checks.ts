@@ -12,7 +12,7 @@ import { placeholders } from "./command.ts";
 import type { Context, ServerUnderTest } from "./context.ts";
 import type { Checks, Status } from "./report.ts";
 import { type RelayMode, startRelay } from "./relay.ts";
-import { robustCheckNames } from "./robust.ts";
+import { robustCheckIds } from "./robust.ts";
 import type { Recording } from "./wire.ts";
 import { seconds } from "./why.ts";
 
@@ -50,17 +50,15 @@ export async function throughRelay(
   }
 }
 
-const MODES: { mode: RelayMode; name: string; what: string; lesson: string }[] = [
+const MODES: { mode: RelayMode; what: string; lesson: string }[] = [
   {
     mode: "split",
-    name: "pair through a relay: 1-byte segments",
     what: "every write as 1-byte segments",
     lesson: "Segmentation: one send() may arrive in pieces, so one recv() may return part of a " +
       "message; frame messages (a length, or a newline) and read until one is whole",
   },
   {
     mode: "coalesce",
-    name: "pair through a relay: writes coalesced",
     what: "writes held back and delivered together",
     lesson: "Coalescing: two send()s may arrive together, so one recv() may return both, " +
       "sleep() or not; frame messages and read exactly one",
@@ -81,12 +79,13 @@ export function relayable(ctx: Context, checks: Checks): boolean {
 
 /** The two relay checks (labelled beyond: the handout never says TCP may split or join writes). */
 export async function relayChecks(
+  lab: string,
   sut: ServerUnderTest,
   checks: Checks,
   run: PairRun,
 ): Promise<void> {
-  for (const { mode, name, what, lesson } of MODES) {
-    await sut.check(checks, name, "beyond", async (port) => {
+  for (const { mode, what, lesson } of MODES) {
+    await sut.check(checks, `${lab}.relay.${mode}`, async (port) => {
       const { verdict: [status, reason] } = await throughRelay(port, mode, run);
       if (status === "PASS") return ["PASS", `through the kit's relay (${what}): ${reason}`];
       return ["MISS", `${lesson}. Through the kit's relay (${what}): ${reason}`];
@@ -100,11 +99,12 @@ export async function relayChecks(
  * `undefined` (with a note) when the run did not pass.
  */
 export async function recordPair(
+  lab: string,
   sut: ServerUnderTest,
   checks: Checks,
   run: PairRun,
 ): Promise<Recording | undefined> {
-  if (!robustCheckNames().some((n) => checks.wants(n, "beyond"))) return undefined;
+  if (!robustCheckIds(lab).some((id) => checks.wants(id))) return undefined;
   if (!(await sut.ensureRunning(checks, "the recorded run"))) return undefined;
   const { verdict: [status, reason], recordings } = await throughRelay(sut.port, "pass", run);
   if (status !== "PASS" || recordings.length === 0) {

@@ -31,29 +31,22 @@ export interface RobustOptions {
   same: (expected: Uint8Array, got: Uint8Array) => boolean;
   /** An exchange with a long reply, to reset in the middle of (default `rec`). */
   longRec?: Recording;
-  /** The 1-byte check's name (default "request in 1-byte segments"). */
-  segmentsName?: string;
+  /** The lab's id prefix: `lab1` makes `lab1.segments`, `lab1.silent`, ... (see `specs.ts`). */
+  lab: string;
   /** How many clients at once (default 20). */
   clients?: number;
 }
 
 /**
- * The names of the checks {@linkcode robustnessChecks} runs.
+ * The ids of the checks {@linkcode robustnessChecks} runs for a lab.
  *
  * @example
  * ```ts
- * robustCheckNames({ clients: 10 })[3]; // "10 concurrent clients"
+ * robustCheckIds("lab1")[3]; // "lab1.reset"
  * ```
  */
-export function robustCheckNames(
-  options: Pick<RobustOptions, "segmentsName" | "clients"> = {},
-): [string, string, string, string] {
-  return [
-    options.segmentsName ?? "request in 1-byte segments",
-    "a silent client does not block others",
-    "a client that resets mid-exchange",
-    `${options.clients ?? 20} concurrent clients`,
-  ];
+export function robustCheckIds(lab: string): [string, string, string, string] {
+  return [`${lab}.segments`, `${lab}.silent`, `${lab}.concurrent`, `${lab}.reset`];
 }
 
 /** How long a client that stays silent is kept while another one asks. */
@@ -69,12 +62,11 @@ export async function robustnessChecks(
   const expected = bytesOf(rec, "down");
   const ok = (r: TalkResult) => r.end !== "reset" && same(expected, r.reply);
   const clients = options.clients ?? 20;
-  const [segments, silent, reset, concurrent] = robustCheckNames(options);
+  const [segments, silent, concurrent, reset] = robustCheckIds(options.lab);
 
   await sut.check(
     checks,
     segments,
-    "beyond",
     async (port) => {
       const r = await replay(port, rec, { split: true });
       const sent = bytesOf(rec, "up").length;
@@ -90,7 +82,7 @@ export async function robustnessChecks(
     },
   );
 
-  await sut.check(checks, silent, "beyond", async (port) => {
+  await sut.check(checks, silent, async (port) => {
     const quiet = await silentClient(port);
     if (!quiet) return ["MISS", "could not connect a first client"];
     let during: TalkResult;
@@ -125,7 +117,7 @@ export async function robustnessChecks(
     return ["PASS", "answered while another client sat silent, and after it hung up"];
   });
 
-  await sut.check(checks, reset, "beyond", async (port) => {
+  await sut.check(checks, reset, async (port) => {
     const up = bytesOf(rec, "up");
     await sendThenReset(port, up.subarray(0, Math.max(1, Math.floor(up.length / 2))));
     await sendThenReset(port, bytesOf(options.longRec ?? rec, "up"), { awaitReply: true });
@@ -143,7 +135,7 @@ export async function robustnessChecks(
     ];
   });
 
-  await sut.check(checks, concurrent, "beyond", async (port) => {
+  await sut.check(checks, concurrent, async (port) => {
     const results = await Promise.all(
       Array.from({ length: clients }, () => replay(port, rec, { idleMs: 5000 })),
     );
