@@ -50,6 +50,7 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
   try {
     const data = new TextEncoder().encode(options.sentence);
     let sendError;
+    // BEGIN SOLUTION send the sentence, then half-close; keep a send error for after the reply
     try {
       await writeAll(socket, data);
       // Half-close: "that was all", so the server knows the sentence is complete.
@@ -57,6 +58,8 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
     } catch (error) {
       sendError = error; // The server stopped reading; what it replied is still to be read.
     }
+    // END SOLUTION
+    // BEGIN SOLUTION read the reply until the server closes, at most limit bytes
     // The reply is everything until the server closes, however many reads it takes; upper case
     // can make it longer (ß becomes SS), not explode.
     const limit = data.length * 3 + 1024;
@@ -67,6 +70,7 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
       reply += decoder.decode(buffer.subarray(0, n), { stream: true });
     }
     reply += decoder.decode();
+    // END SOLUTION
     if (sendError === undefined) return reply;
     throw new Failure(
       `the server closed the connection before it read the whole sentence ` +

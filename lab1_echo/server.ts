@@ -67,6 +67,7 @@ export function serveEcho(options: EchoServerOptions): Server {
     const encoder = new TextEncoder();
     let sentence = "";
     try {
+      // BEGIN SOLUTION read until the client half-closes, sending each piece back upper-cased
       // Read until the client half-closes; each piece goes back upper-cased as it comes.
       for (let n; (n = await socket.read(buffer)) !== null;) {
         open.set(conn, performance.now());
@@ -75,6 +76,7 @@ export function serveEcho(options: EchoServerOptions): Server {
         await writeAll(socket, encoder.encode(text.toUpperCase()));
       }
       await writeAll(socket, encoder.encode(decoder.decode().toUpperCase()));
+      // END SOLUTION
     } catch (error) {
       const why = open.has(conn) ? describeError(error) : "idle timeout, closed";
       if (!closing) log(`${peer}: ${why}`);

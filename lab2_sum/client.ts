@@ -66,7 +66,10 @@ export async function exchangeSum(
     return `${ahead.end} bytes of the reply: ${quote(text.slice(0, 60))}`;
   };
   try {
+    // BEGIN SOLUTION send the name and the number, one line each
     await writeAll(socket, new TextEncoder().encode(`${options.name}\n${options.number}\n`));
+    // END SOLUTION
+    // BEGIN SOLUTION read the reply: the server's name and number, or its ERROR line
     // The reply: two lines, or one ERROR line.
     const first = await nextLine();
     if (first === null) throw new Failure("the server closed the connection without answering");
@@ -87,6 +90,7 @@ export async function exchangeSum(
       throw new Failure(`the server's number ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}`);
     }
     return { name: first, number };
+    // END SOLUTION
   } catch (error) {
     // Ours say what went wrong already; so does a failure before any byte of the reply.
     if (error instanceof Failure || ahead.end === 0) throw error;

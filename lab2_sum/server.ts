@@ -90,6 +90,7 @@ export function serveSum(options: SumServerOptions): Server {
       await writeAll(socket, encoder.encode(`ERROR ${reason}\n`));
     };
     try {
+      // BEGIN SOLUTION read the two lines, check them, log the sum, reply with your name and number
       const clientName = await nextLine();
       const numberLine = clientName === null ? null : await nextLine();
       if (clientName === null || numberLine === null) {
@@ -112,6 +113,7 @@ export function serveSum(options: SumServerOptions): Server {
       log(`Server's name: ${name}`);
       log(`${clientNumber} + ${number} = ${clientNumber + number}`);
       await writeAll(socket, encoder.encode(`${name}\n${number}\n`));
+      // END SOLUTION
     } catch (error) {
       // A line too long, not UTF-8 or cut short: the client is told why (if it is still there).
       if (error instanceof ProtocolError) await refuse(error.message).catch(() => {});

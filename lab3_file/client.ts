@@ -85,7 +85,9 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     });
     const socket = options.trace ? traced(conn, stderrTracer()) : conn;
     const read = (p: Uint8Array) => withTimeout(timeoutMs, socket.read(p));
+    // BEGIN SOLUTION send the request: the file's name, then the offset, one line each
     await writeAll(socket, new TextEncoder().encode(`${options.remote}\n${offset}\n`));
+    // END SOLUTION
     // The server's hash covers the whole file: hash what we have while the server answers.
     const hash = createHash("sha256");
     const ahead = readAhead();
@@ -126,6 +128,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       [chunk, spare] = [spare, chunk];
     };
     try {
+      // BEGIN SOLUTION receive the bytes up to the size into chunk, saving each full chunk
       while (have + filled < size) {
         if (filled === chunk.length) await save();
         const n = await read(chunk.subarray(filled, Math.min(chunk.length, size - have)));
@@ -135,6 +138,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       }
       await save();
       await writing;
+      // END SOLUTION
     } catch (error) {
       // Every byte that came goes to the .part, so --resume continues from there.
       await save().then(() => writing).catch(() => {});
@@ -154,6 +158,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const written = file.statSync();
     file.close(); // Before the rename or removal below: Windows allows neither on an open file.
     file = undefined;
+    // BEGIN SOLUTION check the hash line against the hash of what was saved
     if (expected === null || !/^[0-9a-f]{64}$/.test(expected)) {
       throw new Failure(`the server sent no SHA-256 after the data; kept ${part} unverified`);
     }
@@ -162,6 +167,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       const why = `got ${actual}, server says ${expected}`;
       throw new Failure(`sha256 mismatch: ${why}; discarded the download`);
     }
+    // END SOLUTION
     // Only the file written and verified gets the name.
     if (!sameFile(await Deno.lstat(part), written)) {
       throw new Failure(`${part} was replaced during the download; ${local} not written`);

@@ -94,6 +94,7 @@ export function serveFiles(options: FileServerOptions): Server {
     let sent = -1; // Data bytes the socket took; -1 until `OK <size>` went out.
     let opened: Opened | undefined;
     try {
+      // BEGIN SOLUTION read the request: the name line, then the offset line
       // The request: a file name and an offset, one line each, each within the idle timeout.
       const ahead = readAhead();
       const line = (max: number) => withTimeout(idleTimeoutMs, readLine(socket, ahead, max));
@@ -104,6 +105,7 @@ export function serveFiles(options: FileServerOptions): Server {
       }
       name = nameLine;
       offset = parseOffset(await line(16)); // A safe integer has at most 16 digits.
+      // END SOLUTION
 
       // Confine the name to the root, open the file, and check that what was opened is the file
       // the name was confined to.
@@ -122,6 +124,7 @@ export function serveFiles(options: FileServerOptions): Server {
       if (hash) await hashPrefix(file, offset, hash);
       else file.seekSync(offset, Deno.SeekMode.Start);
 
+      // BEGIN SOLUTION send OK <size>, then the bytes from the offset, blockSize at most per write
       // The reply: the size, the bytes from the offset in blocks, the hash.
       await writeAll(socket, encoder.encode(`OK ${size}\n`));
       sent = 0;
@@ -141,12 +144,15 @@ export function serveFiles(options: FileServerOptions): Server {
         }
       }
       if (open.has(conn)) open.set(conn, performance.now());
+      // END SOLUTION
+      // BEGIN SOLUTION send the SHA-256 line of the whole file
       // The client sends nothing more until it has the hash: if it closes while the worker
       // still hashes, it left, and the hash is for nobody.
       const sha256 = hash?.digest("hex") ?? await Promise.race([known!, clientLeft(socket)]);
       // Kept for the next request, unless the file changed while it was read.
       if (fileKey(path, await file.stat()) === key) hashes.set(key, sha256);
       await writeAll(socket, encoder.encode(`${sha256}\n`));
+      // END SOLUTION
     } catch (error) {
       const refused = error instanceof Refusal || error instanceof ProtocolError ||
         error instanceof IdleTimeoutError;

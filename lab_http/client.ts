@@ -147,6 +147,7 @@ export async function request(
     const head = await withTimeout(
       timeoutMs,
       (async () => {
+        // BEGIN SOLUTION send the request, then read the response head, skipping interim 1xx ones
         await writeAll(socket, new TextEncoder().encode(text));
         let head = await readResponseHead(socket, buf);
         // Interim 1xx responses (not 101) come before the real one: a bounded number of them,
@@ -159,6 +160,7 @@ export async function request(
           head = await readResponseHead(socket, buf);
         }
         return head;
+        // END SOLUTION
       })(),
     );
     showHead(head);
@@ -166,8 +168,10 @@ export async function request(
     // 4. The body, where the caller says, each wait for its bytes within the timeout.
     const sink = await bodyTo(head);
     if (sink === undefined) return { head, length: 0 };
+    // BEGIN SOLUTION read the body, framed as the head says, into the sink
     const timed = { read: (p: Uint8Array) => withTimeout(timeoutMs, socket.read(p)) };
     return { head, length: await readBody(timed, buf, bodyFraming(method, head), sink) };
+    // END SOLUTION
   } catch (error) {
     signal?.throwIfAborted();
     throw error;
@@ -187,8 +191,10 @@ export async function request(
  * ```
  */
 export function requestText(method: string, url: URL): string {
+  // BEGIN SOLUTION the request line, Host, User-Agent, Accept, Connection: close, a blank line
   return `${method} ${url.pathname || "/"}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\n` +
     `User-Agent: ${USER_AGENT}\r\nAccept: */*\r\nConnection: close\r\n\r\n`;
+  // END SOLUTION
 }
 
 /**

@@ -144,6 +144,7 @@ export function serveHttp(options: HttpServerOptions): Server {
         let scanned = 0;
         // A head sent a byte at a time must still arrive within the timeout, as a whole.
         let started = 0;
+        // BEGIN SOLUTION read until buf holds a whole request head; end is where it ends
         for (;;) {
           // Empty lines before a request are skipped (RFC 9112 2.2).
           if (have > 0 && (buf[0] === CR || buf[0] === LF)) {
@@ -163,6 +164,7 @@ export function serveHttp(options: HttpServerOptions): Server {
           if (started === 0) started = now;
           else if (now - started > timeoutMs) throw new HeadError(408, "head too slow");
         }
+        // END SOLUTION
         // 2. Check it, 3. answer it. A body is never read: the connection closes after the
         // answer instead, after dropping what still comes (or pipelined requests after it).
         const head = parseHead(decodeHead(buf.subarray(0, end)));
@@ -223,11 +225,13 @@ export function serveHttp(options: HttpServerOptions): Server {
     const body = head.method === "HEAD" || status === 304 ? undefined : answer.body;
     // A small answer in one write, logged as it goes out.
     if (file === undefined && (body?.length ?? 0) <= WRITE_BLOCK) {
+      // BEGIN SOLUTION log the request, then write the head and the body in one write
       const out = finishHead(answer, connection, body);
       if (options.trace) traceResponse(out);
       log(`${line} ${status} ${answer.length ?? "-"}`);
       await writeAll(conn, out);
       return keepAlive;
+      // END SOLUTION
     }
     // A large answer: the head, then the body in blocks (a file's read a chunk at a time),
     // logged once it ended, with the bytes the connection took.

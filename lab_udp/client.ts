@@ -108,6 +108,7 @@ export async function udpEcho(options: UdpEchoOptions): Promise<{ reply: string;
   if (request.length > MAX_DATAGRAM) throw new Failure(tooBig(request.length));
   const client = await openClient(options);
   try {
+    // BEGIN SOLUTION send the request and wait timeoutMs for the reply, up to tries times
     for (let attempt = 1; attempt <= tries; attempt++) {
       await client.send(request);
       // Every try sends the same request, so a late reply to an earlier try is just as good.
@@ -116,6 +117,7 @@ export async function udpEcho(options: UdpEchoOptions): Promise<{ reply: string;
     }
     const times = `${tries} ${tries === 1 ? "try" : "tries"} (${timeoutMs / 1000} s timeout)`;
     throw new Failure(`no reply from ${client.name} after ${times}`);
+    // END SOLUTION
   } finally {
     await client.close();
   }

@@ -140,7 +140,9 @@ export function serveUdp(options: UdpServerOptions): Server {
       }
       const reply = upperCase(request);
       try {
+        // BEGIN SOLUTION send the reply back to the address the request came from
         await socket.send(reply, from);
+        // END SOLUTION
       } catch (error) {
         if (closing) return;
         log(`Could not reply to ${peer}: ${describeError(error)}`);
