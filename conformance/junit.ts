@@ -1,12 +1,14 @@
 /**
  * JUnit XML for CI systems: one `testsuite` per report (per student in
  * batch mode), one `testcase` per check, a `failure` for each FAIL; a WARN
- * passes, with its reason in `system-out`.
+ * passes, with its reason in `system-out`. A run stopped at its time cap,
+ * or one in which the kit failed, gets a testcase with an `error`.
  *
  * @module
  */
 
 import type { Report } from "./report.ts";
+import type { RunEnd } from "./batch.ts";
 
 /**
  * Escapes text for XML, dropping the control characters XML 1.0 cannot hold.
@@ -34,24 +36,33 @@ export function xmlEscape(text: string): string {
  * @example
  * ```ts
  * import type { Report } from "./report.ts";
+import type { RunEnd } from "./batch.ts";
  * declare const report: Report;
  * const xml = junitXml([{ name: "lab1_echo", report }]);
  * ```
  */
-export function junitXml(suites: { name: string; report: Report }[]): string {
+export function junitXml(
+  suites: { name: string; report: Report; end?: RunEnd; detail?: string }[],
+): string {
   const a = xmlEscape;
+  const stopped = (s: { end?: RunEnd }) => s.end !== undefined && s.end !== "graded";
   const total = (key: "pass" | "fail" | "warn") =>
     suites.reduce((n, s) => n + s.report.summary[key], 0);
-  const tests = suites.reduce((n, s) => n + s.report.checks.length, 0);
+  const tests = suites.reduce((n, s) => n + s.report.checks.length + (stopped(s) ? 1 : 0), 0);
+  const errors = suites.filter(stopped).length;
   const out = [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="conformance" tests="${tests}" failures="${total("fail")}" errors="0">`,
+    `<testsuites name="conformance" tests="${tests}" failures="${
+      total("fail")
+    }" errors="${errors}">`,
   ];
-  for (const { name, report } of suites) {
+  for (const suite of suites) {
+    const { name, report } = suite;
+    const error = stopped(suite) ? 1 : 0;
     out.push(
-      `  <testsuite name="${
-        a(name)
-      }" tests="${report.checks.length}" failures="${report.summary.fail}" errors="0" skipped="0">`,
+      `  <testsuite name="${a(name)}" tests="${
+        report.checks.length + error
+      }" failures="${report.summary.fail}" errors="${error}" skipped="0">`,
       "    <properties>",
       `      <property name="lab" value="${a(report.lab)}"/>`,
       ...(report.server ? [`      <property name="server" value="${a(report.server)}"/>`] : []),
@@ -74,6 +85,15 @@ export function junitXml(suites: { name: string; report: Report }[]): string {
       } else {
         out.push(`${open}/>`);
       }
+    }
+    if (error) {
+      out.push(
+        `    <testcase classname="${classname}" name="the whole run">`,
+        `      <error message="${a(suite.detail ?? "")}" type="${suite.end}">${
+          a(`${suite.end}: ${suite.detail ?? ""}`)
+        }</error>`,
+        "    </testcase>",
+      );
     }
     out.push("  </testsuite>");
   }
