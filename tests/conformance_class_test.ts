@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { availableIsolation } from "../conformance/jobs.ts";
 import { checkSpecs } from "../conformance/report.ts";
 import type { BatchRow } from "../conformance/batch.ts";
-import { copyDir, hasPython, ROOT, script } from "../harness/process.ts";
+import { zip } from "../conformance/zip.ts";
+import { copyDir, hasPython, ROOT, runScript, script } from "../harness/process.ts";
 import { freePort } from "../harness/free_port.ts";
 import { findChromium, openPage } from "./support/chromium.ts";
 
@@ -548,4 +549,207 @@ Deno.test({
       await Deno.mkdir(join(ROOT, "tests", "artifacts"), { recursive: true });
       await Deno.writeFile(join(ROOT, "tests", "artifacts", "class_report.png"), png);
     }),
+});
+
+Deno.test("the zip writer: Python's zipfile reads back every byte, name and mode", async () => {
+  if (!PY) return;
+  await withTemp("zip_", async (dir) => {
+    const data = new Uint8Array(70_000).map((_, i) => (i * 7919) % 251);
+    const bytes = zip([
+      {
+        name: "run_autograder",
+        data: new TextEncoder().encode("#!/bin/sh\necho hi\n"),
+        mode: 0o755,
+      },
+      { name: "kit/café.ts", data },
+      { name: "empty", data: new Uint8Array() },
+    ]);
+    await Deno.writeFile(join(dir, "a.zip"), bytes);
+    await Deno.writeFile(join(dir, "data"), data);
+    const out = await new Deno.Command(PY, {
+      args: [
+        "-c",
+        "import json, sys, zipfile\n" +
+        "z = zipfile.ZipFile(sys.argv[1])\n" +
+        "assert z.testzip() is None\n" +
+        "print(json.dumps([[i.filename, i.external_attr >> 16, len(z.read(i))] for i in z.infolist()]" +
+        " + [z.read('kit/café.ts') == open(sys.argv[2], 'rb').read()]))",
+        join(dir, "a.zip"),
+        join(dir, "data"),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [
+      ["run_autograder", 0o100755, 18],
+      ["kit/café.ts", 0o100644, 70_000],
+      ["empty", 0o100644, 0],
+      true,
+    ]);
+  });
+});
+
+/** Unpacks a zip with Python's zipfile (which checks every CRC) into `to`. */
+async function unzip(file: string, to: string): Promise<void> {
+  const out = await new Deno.Command(PY!, {
+    args: [
+      "-c",
+      "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\nassert z.testzip() is None\nz.extractall(sys.argv[2])",
+      file,
+      to,
+    ],
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+}
+
+/** bash itself, found once: the runs below change PATH. */
+const BASH = new TextDecoder().decode(
+  new Deno.Command("sh", { args: ["-c", "command -v bash"], stdout: "piped" }).outputSync().stdout,
+).trim();
+
+/** Runs the bundle's run_autograder as Gradescope does, with `root` for /autograder. */
+async function runAutograder(root: string, env: Record<string, string> = {}) {
+  const out = await new Deno.Command(BASH, {
+    args: [join(root, "run_autograder")],
+    env: { AUTOGRADER_ROOT: root, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const log = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, log);
+  return {
+    log,
+    results: JSON.parse(await Deno.readTextFile(join(root, "results", "results.json"))),
+  };
+}
+
+pythonTest(
+  "the Gradescope bundle grades a submission as Gradescope runs it, and says when it cannot",
+  () =>
+    withTemp("autograder_", async (dir) => {
+      await Deno.writeTextFile(join(dir, "weights.json"), JSON.stringify({ beyond: 0.5 }));
+      const bundle = join(dir, "autograder.zip");
+      const built = await runScript(["-A"], script("conformance/autograder.ts"), [
+        "lab1",
+        "--server",
+        `"${PY}" server.py {port}`,
+        "--client",
+        `"${PY}" client.py {host} {port}`,
+        "--visibility",
+        "after_published",
+        "--weights",
+        join(dir, "weights.json"),
+        "--out",
+        bundle,
+      ]);
+      assert.equal(built.code, 0, built.stderr);
+      // Gradescope unpacks the zip into source/ and copies run_autograder up one folder.
+      const root = join(dir, "autograder");
+      await unzip(bundle, join(root, "source"));
+      await Deno.copyFile(join(root, "source", "run_autograder"), join(root, "run_autograder"));
+      for (
+        const file of [
+          "setup.sh",
+          "run_autograder",
+          "conformance/main.ts",
+          "lab1_echo/client.ts",
+          "deno.lock",
+        ]
+      ) {
+        assert.ok((await Deno.stat(join(root, "source", file))).isFile, file);
+      }
+      await assert.rejects(Deno.stat(join(root, "source", "tests")));
+      const deno = Deno.execPath().replace(/\/[^/]+$/, "");
+      const path = { PATH: `${deno}:${Deno.env.get("PATH")}` };
+
+      const grade = async (kind: string) => {
+        await Deno.remove(join(root, "submission"), { recursive: true }).catch(() => {});
+        await copyDir(join(CLASS, kind), join(root, "submission"));
+        return await runAutograder(root, path);
+      };
+      const names = checkSpecs("lab1").map((c) => c.name);
+      const good = await grade("correct");
+      assert.deepEqual(good.results.tests.map((t: { name: string }) => t.name), names, good.log);
+      assert.equal(good.results.visibility, "after_published");
+      for (const t of good.results.tests) {
+        assert.equal(t.visibility, "after_published");
+        assert.equal(t.max_score, t.tags[0] === "handout" ? 2 : 0.5);
+      }
+      const max = good.results.tests.reduce(
+        (n: number, t: { max_score: number }) => n + t.max_score,
+        0,
+      );
+      const handout = good.results.tests.filter((t: { tags: string[] }) => t.tags[0] === "handout");
+      assert.ok(handout.every((t: { status: string }) => t.status === "passed"), good.log);
+      const bad = await grade("crashes");
+      assert.ok(
+        bad.results.score < good.results.score,
+        `${bad.results.score} < ${good.results.score}`,
+      );
+      assert.ok(good.results.score <= max);
+      const starts = bad.results.tests.find((t: { name: string }) => t.name === "upper-case reply");
+      assert.equal(starts.status, "failed");
+      assert.match(JSON.stringify(bad.results.tests), /AttributeError/);
+
+      // No deno (setup.sh failed): a results.json that says so, not an empty grade.
+      const bare = join(dir, "bare");
+      await Deno.mkdir(bare);
+      for (const tool of ["mkdir", "rm"]) {
+        const where = new TextDecoder().decode(
+          (await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "piped" })
+            .output()).stdout,
+        ).trim();
+        await Deno.symlink(where, join(bare, tool));
+      }
+      const noDeno = await runAutograder(root, { PATH: bare });
+      assert.match(noDeno.log, /kit exit 127/);
+      assert.equal(noDeno.results.score, 0);
+      assert.match(
+        noDeno.results.output,
+        /could not run, so nothing was graded: deno is not installed/,
+      );
+      assert.equal(noDeno.results.visibility, "after_published");
+      // The kit itself fails (no temporary folder): it writes the results.json itself.
+      const kitFails = await runAutograder(root, { ...path, TMPDIR: join(dir, "no such folder") });
+      assert.equal(kitFails.results.score, 0);
+      assert.match(
+        kitFails.results.output,
+        /^The autograder itself could not run, so nothing was graded: /,
+      );
+      assert.equal(kitFails.results.visibility, "after_published");
+    }),
+);
+
+Deno.test("the bundle's setup.sh installs python3, iproute2 and Deno 2.9.6 from npm", async () => {
+  await withTemp("setup_", async (dir) => {
+    // Gradescope runs it as root on Ubuntu; here apt-get and npm are stand-ins that log.
+    const bin = join(dir, "bin");
+    await Deno.mkdir(bin);
+    const log = join(dir, "log");
+    const stub = (body: string) => `#!/bin/sh\necho "$(basename "$0") $*" >> "${log}"\n${body}\n`;
+    await Deno.writeTextFile(join(bin, "apt-get"), stub(""));
+    await Deno.writeTextFile(
+      join(bin, "npm"),
+      stub(
+        `printf '#!/bin/sh\\necho "deno 2.9.6 (stable, release, x86_64-unknown-linux-gnu)"\\n' > "${bin}/deno"; chmod 755 "${bin}/deno"`,
+      ),
+    );
+    for (const f of ["apt-get", "npm"]) await Deno.chmod(join(bin, f), 0o755);
+    const { setupScript } = await import("../conformance/autograder.ts");
+    await Deno.writeTextFile(join(dir, "setup.sh"), setupScript());
+    const out = await new Deno.Command("bash", {
+      args: [join(dir, "setup.sh")],
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, text);
+    const calls = await Deno.readTextFile(log);
+    assert.match(calls, /^apt-get install -y -qq python3 iproute2 /m);
+    assert.match(calls, /^npm install -g .*deno@2\.9\.6$/m);
+    assert.match(text, /^deno 2\.9\.6 /m);
+  });
 });
