@@ -59,7 +59,7 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
       sendError = error; // The server stopped reading; what it replied is still to be read.
     }
     // END SOLUTION
-    // BEGIN SOLUTION read the reply until the server closes, at most limit bytes
+    // BEGIN SOLUTION read the reply until the server closes, each wait within timeoutMs
     // The reply is everything until the server closes, however many reads it takes; upper case
     // can make it longer (ß becomes SS), not explode.
     const limit = data.length * 3 + 1024;
