@@ -8,6 +8,7 @@
  */
 
 import { resolve } from "node:path";
+import { hasProcNet, listeners, socketInodes } from "./net.ts";
 
 /** Values for `{host}`, `{port}`, `{remote}`, `{local}` and the kit's extras. */
 export type Vars = Record<string, string>;
@@ -141,6 +142,8 @@ export interface CommandResult {
   stopReason?: string;
   /** The time limit it ran under. */
   limitMs: number;
+  /** How long it ran. */
+  ms: number;
 }
 
 /** Options for {@linkcode runCommand}. */
@@ -151,29 +154,67 @@ export interface RunCommandOptions {
   timeoutMs: number;
   /** Kills the command early; `signal.reason` (a string) says why. */
   signal?: AbortSignal;
+  /** Told its pid (its process group's id) once it runs. */
+  onSpawn?: (pid: number) => void;
 }
 
 const decoder = new TextDecoder();
 
-/** Runs a command to completion (or the time limit), feeding `stdin`. */
+/**
+ * Kills a program and everything it started: each program runs in a
+ * process group of its own (`detached`), so a `sh -c` wrapper's python,
+ * or a server's forked child, goes with it.
+ */
+function killGroup(pid: number): void {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    // The whole group is gone already.
+  }
+}
+
+/** Reads a stream to its end. */
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      parts.push(chunk);
+      size += chunk.length;
+    }
+  } catch {
+    // The pipe broke: what was read is kept.
+  }
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+/**
+ * Runs a command to completion (or the time limit), feeding `stdin`. When
+ * it exits, whatever it left running in its process group is killed, so
+ * its pipes close and nothing it started outlives it.
+ */
 export async function runCommand(
   argv: string[],
   options: RunCommandOptions,
 ): Promise<CommandResult> {
   let child: Deno.ChildProcess;
-  const base = { stdout: new Uint8Array(), text: "", killed: false, timedOut: false };
+  const started = performance.now();
+  const base = { stdout: new Uint8Array(), text: "", killed: false, timedOut: false, ms: 0 };
   try {
     child = spawn(argv, options.cwd, "piped");
   } catch (error) {
     return { ...base, code: 127, stderr: spawnError(argv[0], error), limitMs: options.timeoutMs };
   }
+  options.onSpawn?.(child.pid);
   let timedOut = false;
   let stopReason: string | undefined;
-  const kill = () => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  };
+  const kill = () => killGroup(child.pid);
   const timer = setTimeout(() => {
     timedOut = true;
     kill();
@@ -183,21 +224,28 @@ export async function runCommand(
     kill();
   };
   options.signal?.addEventListener("abort", onAbort, { once: true });
+  const out = collect(child.stdout);
+  const err = collect(child.stderr);
   const writer = child.stdin.getWriter();
   await writer.write(new TextEncoder().encode(options.stdin ?? "")).catch(() => {});
   // Keyboard input ends here, as when a user presses Ctrl+D.
   await writer.close().catch(() => {});
   try {
-    const out = await child.output();
+    const status = await child.status;
+    const ms = performance.now() - started;
+    // Anything it left behind holds the pipes open: it goes too.
+    kill();
+    const [stdout, stderr] = await Promise.all([out, err]);
     return {
-      code: out.code,
-      stdout: out.stdout,
-      text: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
+      code: status.code,
+      stdout,
+      text: decoder.decode(stdout),
+      stderr: decoder.decode(stderr),
       killed: timedOut || stopReason !== undefined,
       timedOut,
       stopReason,
       limitMs: options.timeoutMs,
+      ms,
     };
   } finally {
     clearTimeout(timer);
@@ -205,10 +253,17 @@ export async function runCommand(
   }
 }
 
-/** Starts `argv` in `cwd` with its output piped. */
+/** Starts `argv` in `cwd` with its output piped, in a process group of its own. */
 function spawn(argv: string[], cwd: string, stdin: "piped" | "null"): Deno.ChildProcess {
   const [program, ...args] = argv;
-  return new Deno.Command(program, { args, cwd, stdin, stdout: "piped", stderr: "piped" }).spawn();
+  return new Deno.Command(program, {
+    args,
+    cwd,
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
 }
 
 function spawnError(program: string, error: unknown): string {
@@ -224,8 +279,12 @@ const TAIL_CHARS = 4096;
 
 /** A long-running command (a server under test). */
 export interface Running extends AsyncDisposable {
+  /** Its pid, which is also its process group's id (0 if it never started). */
+  pid: number;
   /** Whether it has exited, and how. */
   exited(): Deno.CommandStatus | undefined;
+  /** When it exited (`performance.now()`), if it has. */
+  exitedAt(): number | undefined;
   /** Whether the kit killed it. */
   killedByKit(): boolean;
   /** The end of what it printed on stderr (and stdout), as far as read. */
@@ -233,6 +292,7 @@ export interface Running extends AsyncDisposable {
   stdoutTail(): string;
   /** Resolves when it exits. */
   status: Promise<Deno.CommandStatus>;
+  /** Kills its whole process group and waits for it and its pipes. */
   stop(): Promise<void>;
 }
 
@@ -244,8 +304,11 @@ export function startCommand(argv: string[], options: { cwd: string }): Running 
   } catch (error) {
     const status = { success: false, code: 127, signal: null };
     const message = spawnError(argv[0], error);
+    const at = performance.now();
     return {
+      pid: 0,
       exited: () => status,
+      exitedAt: () => at,
       killedByKit: () => false,
       stderrTail: () => message,
       stdoutTail: () => "",
@@ -255,6 +318,7 @@ export function startCommand(argv: string[], options: { cwd: string }): Running 
     };
   }
   let done: Deno.CommandStatus | undefined;
+  let doneAt: number | undefined;
   let killed = false;
   const tails = { out: "", err: "" };
   const keep = async (s: ReadableStream<Uint8Array>, key: "out" | "err") => {
@@ -267,19 +331,21 @@ export function startCommand(argv: string[], options: { cwd: string }): Running 
     }
   };
   const drained = Promise.all([keep(child.stdout, "out"), keep(child.stderr, "err")]);
-  const status = child.status.then((s) => (done = s));
+  const status = child.status.then((s) => {
+    doneAt = performance.now();
+    return (done = s);
+  });
   const stop = async () => {
-    if (!done) {
-      killed = true;
-      try {
-        child.kill("SIGKILL");
-      } catch { /* gone */ }
-    }
+    if (!done) killed = true;
+    // Also when it exited by itself: a child it started may still hold the port and the pipes.
+    killGroup(child.pid);
     await status;
     await drained;
   };
   return {
+    pid: child.pid,
     exited: () => done,
+    exitedAt: () => doneAt,
     killedByKit: () => killed,
     stderrTail: () => tails.err,
     stdoutTail: () => tails.out,
@@ -292,10 +358,16 @@ export function startCommand(argv: string[], options: { cwd: string }): Running 
 /** How a wait for a server's port ended. */
 export type BindOutcome = "bound" | "exited" | "timeout";
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /**
- * Waits until the server has bound `port`, or exits, or time runs out. It
- * probes by trying to bind the port itself, never by connecting: an empty
- * connection would count as a client and could crash a naive server.
+ * Waits until the server listens on `port`, or exits, or time runs out.
+ * Where the kernel's socket table can be read, "listens" is a LISTEN row
+ * (for UDP: a bound socket) held by the server's own process group, polled
+ * every 10 ms: no socket of the kit's touches the port, and a TIME_WAIT
+ * left on it, or another program's socket, is not taken for the server.
+ * Elsewhere the kit tries to bind the port itself, never connecting: an
+ * empty connection would count as a client and could crash a naive server.
  */
 export async function waitForBound(
   port: number,
@@ -306,17 +378,29 @@ export async function waitForBound(
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     if (server.exited()) return "exited";
+    if (hasProcNet) {
+      const rows = listeners(port, transport) ?? [];
+      if (rows.length > 0) {
+        const mine = socketInodes(server.pid);
+        if (rows.some((r) => mine.has(r.inode))) return server.exited() ? "exited" : "bound";
+      }
+      await sleep(10);
+      continue;
+    }
     if (!portFree(port, transport)) {
       // Bound; give a just-started server a moment to reach accept().
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       return server.exited() ? "exited" : "bound";
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return server.exited() ? "exited" : "timeout";
 }
 
-/** Whether nothing has bound `port` on loopback (for `transport`). */
+/**
+ * Whether nothing has bound `port` on loopback (for `transport`), tried by
+ * binding it: a TIME_WAIT socket on it makes this false too.
+ */
 export function portFree(port: number, transport: "tcp" | "udp"): boolean {
   try {
     if (transport === "tcp") Deno.listen({ hostname: "127.0.0.1", port }).close();

@@ -1,7 +1,8 @@
 /**
  * JUnit XML for CI systems: one `testsuite` per report (per student in
  * batch mode), one `testcase` per check, a `failure` for each FAIL; a WARN
- * passes, with its reason in `system-out`. A run stopped at its time cap,
+ * passes, with its reason in `system-out` (as does an INFO); a NOT_RUN is
+ * `skipped`, with the reason it was not run. A run stopped at its time cap,
  * or one in which the kit failed, gets a testcase with an `error`.
  *
  * @module
@@ -36,7 +37,6 @@ export function xmlEscape(text: string): string {
  * @example
  * ```ts
  * import type { Report } from "./report.ts";
-import type { RunEnd } from "./batch.ts";
  * declare const report: Report;
  * const xml = junitXml([{ name: "lab1_echo", report }]);
  * ```
@@ -50,6 +50,7 @@ export function junitXml(
     suites.reduce((n, s) => n + s.report.summary[key], 0);
   const tests = suites.reduce((n, s) => n + s.report.checks.length + (stopped(s) ? 1 : 0), 0);
   const errors = suites.filter(stopped).length;
+  const skipped = (r: Report) => r.checks.filter((c) => c.status === "NOT_RUN").length;
   const out = [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="conformance" tests="${tests}" failures="${
@@ -62,7 +63,7 @@ export function junitXml(
     out.push(
       `  <testsuite name="${a(name)}" tests="${
         report.checks.length + error
-      }" failures="${report.summary.fail}" errors="${error}" skipped="0">`,
+      }" failures="${report.summary.fail}" errors="${error}" skipped="${skipped(report)}">`,
       "    <properties>",
       `      <property name="lab" value="${a(report.lab)}"/>`,
       ...(report.server ? [`      <property name="server" value="${a(report.server)}"/>`] : []),
@@ -80,7 +81,9 @@ export function junitXml(
           `      <failure message="${a(c.reason)}" type="${c.level}">${a(text)}</failure>`,
           "    </testcase>",
         );
-      } else if (c.status === "WARN") {
+      } else if (c.status === "NOT_RUN") {
+        out.push(`${open}>`, `      <skipped message="${a(c.reason)}"/>`, "    </testcase>");
+      } else if (c.status === "WARN" || c.status === "INFO") {
         out.push(`${open}>`, `      <system-out>${a(text)}</system-out>`, "    </testcase>");
       } else {
         out.push(`${open}/>`);

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import type { CommandResult } from "./command.ts";
 import { type Context, randomBytes, runClient, sameBytes, ServerUnderTest } from "./context.ts";
 import { type PairRun, recordPair, relayable, relayChecks } from "./pair_checks.ts";
-import type { Checks } from "./report.ts";
+import { refusedClientCause } from "./causes.ts";
+import type { Checks, Verdict } from "./report.ts";
 import { robustnessChecks } from "./robust.ts";
 import type { Recording } from "./wire.ts";
 import { howItEnded } from "./why.ts";
@@ -39,25 +40,29 @@ function askingFor(rec: Recording, from: string, to: string): Recording {
 
 const MISSING_LOCAL = "got_missing.txt";
 
-/** A download of a file the server does not have: said so (handout), and left no file (beyond). */
-async function missingFileChecks(ctx: Context, checks: Checks, r: CommandResult): Promise<void> {
-  await checks.run("lab3.missing.reported", () => {
-    if (r.killed) return ["MISS", `expected it to report the missing file; ${howItEnded(r)}`];
-    if (r.code !== 0) return ["PASS", `exit ${r.code}`];
-    if (/not found|no such|does not exist|doesn't exist|error|missing/i.test(r.text + r.stderr)) {
-      return ["PASS", "said so"];
-    }
-    return [
+/** Whether a download of a file the server does not have was said to fail (handout). */
+function reportedVerdict(r: CommandResult): Verdict {
+  const asked = `asked for no_such_file.txt, which the server does not have`;
+  if (r.killed) return ["MISS", `${asked}; expected it to report that; ${howItEnded(r)}`];
+  if (r.code !== 0) return ["PASS", `exit ${r.code}`];
+  if (/not found|no such|does not exist|doesn't exist|error|missing/i.test(r.text + r.stderr)) {
+    return ["PASS", "said so"];
+  }
+  return [
+    "MISS",
+    `${asked}; expected a message or a non-zero exit; exit 0 and no message`,
+  ];
+}
+
+/** Whether that download left a file behind (beyond). */
+async function noFileVerdict(ctx: Context): Promise<Verdict> {
+  const left = await Deno.stat(join(ctx.clientDir, MISSING_LOCAL)).then(() => true, () => false);
+  return left
+    ? [
       "MISS",
-      "expected a message or a non-zero exit for a missing file; exit 0 and no message",
-    ];
-  });
-  await checks.run("lab3.missing.no_file", async () => {
-    const left = await Deno.stat(join(ctx.clientDir, MISSING_LOCAL)).then(() => true, () => false);
-    return left
-      ? ["MISS", `left a file ${MISSING_LOCAL} behind for a file the server does not have`]
-      : ["PASS", "no file left"];
-  });
+      `asked for no_such_file.txt, which the server does not have; it left a file ${MISSING_LOCAL} behind: open the output file once the server said the file exists`,
+    ]
+    : ["PASS", "no file left"];
 }
 
 /** Runs the lab3 checks. */
@@ -74,19 +79,28 @@ export async function checkLab3(ctx: Context, checks: Checks): Promise<void> {
   await using sut = await ServerUnderTest.start(ctx, checks, "tcp", "lab3.starts");
   if (!sut) return;
   let runs = 0;
-  const fetch = (port: number, remote: string, local: string, signal?: AbortSignal) =>
-    runClient(ctx, { host: "127.0.0.1", port: `${port}`, remote, local }, "", { signal });
+  const fetch = (
+    port: number,
+    remote: string,
+    local: string,
+    signal?: AbortSignal,
+    onSpawn?: (pid: number) => void,
+  ) =>
+    runClient(ctx, { host: "127.0.0.1", port: `${port}`, remote, local }, "", { signal, onSpawn });
   /** One download, judged by the file it left; every run saves under a new name. */
-  const download = (remote: string): PairRun => async (port, signal) => {
+  const download = (remote: string): PairRun => async (port, signal, onSpawn) => {
     const local = `got_${++runs}_${remote}`;
-    const r = await fetch(port, remote, local, signal);
+    const r = await fetch(port, remote, local, signal, onSpawn);
     let got: Uint8Array;
     try {
       got = await Deno.readFile(join(ctx.clientDir, local));
     } catch {
+      const cause = refusedClientCause(r.stderr);
       return [
         "MISS",
-        `expected ${remote} saved as ${local}; there is no such file; ${howItEnded(r)}`,
+        `asked for ${remote} to be saved as ${local}; there is no such file; ${howItEnded(r)}${
+          cause ? `; ${cause}` : ""
+        }`,
       ];
     }
     if (!sameBytes(got, files[remote])) {
@@ -94,19 +108,28 @@ export async function checkLab3(ctx: Context, checks: Checks): Promise<void> {
         "MISS",
         `expected ${local} to hold the ${
           files[remote].length
-        } bytes of ${remote}; it has ${got.length} bytes that differ; ${howItEnded(r)}`,
+        } bytes of ${remote}; it has ${got.length} bytes${
+          got.length < files[remote].length ? " (cut short)" : ""
+        } that differ; ${howItEnded(r)}`,
       ];
     }
     return ["PASS", `${files[remote].length} bytes, identical`];
   };
-  const onServer = (run: PairRun) => () => run(sut.port, new AbortController().signal);
-  await checks.run("lab3.text", onServer(download("notes.txt")));
-  await checks.run("lab3.binary", onServer(download("image.bin")));
-  await checks.run("lab3.empty", onServer(download("empty.txt")));
-  await checks.run("lab3.20mb", onServer(download("large.bin")));
-  if (checks.wants("lab3.missing.reported") || checks.wants("lab3.missing.no_file")) {
-    await missingFileChecks(ctx, checks, await fetch(sut.port, "no_such_file.txt", MISSING_LOCAL));
-  }
+  const direct = (run: PairRun) => (port: number) => run(port, new AbortController().signal);
+  await sut.check(checks, "lab3.text", direct(download("notes.txt")));
+  await sut.check(checks, "lab3.binary", direct(download("image.bin")));
+  await sut.check(checks, "lab3.empty", direct(download("empty.txt")));
+  await sut.check(checks, "lab3.20mb", direct(download("large.bin")));
+  let missing: CommandResult | undefined;
+  const askMissing = async (port: number) =>
+    missing ??= await fetch(port, "no_such_file.txt", MISSING_LOCAL);
+  await sut.check(checks, "lab3.missing.reported", async (port) => {
+    return reportedVerdict(await askMissing(port));
+  });
+  await sut.check(checks, "lab3.missing.no_file", async (port) => {
+    await askMissing(port);
+    return await noFileVerdict(ctx);
+  });
   await sut.check(checks, "lab3.two_clients", async (port) => {
     const signal = new AbortController().signal;
     const [a, b] = await Promise.all([
@@ -116,7 +139,7 @@ export async function checkLab3(ctx: Context, checks: Checks): Promise<void> {
     if (a[0] === "PASS" && b[0] === "PASS") return ["PASS", "both identical"];
     return ["MISS", `first: ${a[1]}; second: ${b[1]}`];
   });
-  if (!relayable(ctx, checks)) return;
+  if (!relayable("lab3", ctx, checks)) return;
   await relayChecks("lab3", sut, checks, download("notes.txt"));
   const rec = await recordPair("lab3", sut, checks, download("notes.txt"));
   if (rec) {

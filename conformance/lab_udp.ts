@@ -46,12 +46,12 @@ export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
     for (
       const [id, text] of [["udp.reply", "hello udp"], ["udp.1400", "abcdefghij".repeat(140)]]
     ) {
-      await checks.run(id, async () => {
-        const reply = await ask(sut.port, text);
+      await sut.check(checks, id, async (port) => {
+        const reply = await ask(port, text);
         if (reply === undefined) {
           return [
             "MISS",
-            `expected ${text.length} bytes back upper-cased; no reply in 3 tries, 1 s apart`,
+            `sent a ${text.length}-byte datagram; expected it back upper-cased; no reply in 3 tries, 1 s apart`,
           ];
         }
         if (reply !== text.toUpperCase()) {

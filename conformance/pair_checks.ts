@@ -10,14 +10,23 @@
 
 import { placeholders } from "./command.ts";
 import type { Context, ServerUnderTest } from "./context.ts";
-import type { Checks, Status } from "./report.ts";
+import { checkSpecs } from "./specs.ts";
+import { GroupWatch, hasProcNet } from "./net.ts";
+import type { Checks, Verdict } from "./report.ts";
 import { type RelayMode, startRelay } from "./relay.ts";
 import { robustCheckIds } from "./robust.ts";
 import type { Recording } from "./wire.ts";
 import { seconds } from "./why.ts";
 
-/** Runs their client against `port`; `signal` stops it early. Returns the check's verdict. */
-export type PairRun = (port: number, signal: AbortSignal) => Promise<[Status | "MISS", string]>;
+/**
+ * Runs their client against `port`; `signal` stops it early; `onSpawn` is
+ * told its pid once it runs. Returns the check's verdict.
+ */
+export type PairRun = (
+  port: number,
+  signal: AbortSignal,
+  onSpawn?: (pid: number) => void,
+) => Promise<Verdict>;
 
 /** A pair through the relay that moves no byte for this long is stuck (each waits on the other). */
 const STALL_MS = 3000;
@@ -30,8 +39,12 @@ export async function throughRelay(
   serverPort: number,
   mode: RelayMode,
   run: PairRun,
-): Promise<{ verdict: [Status | "MISS", string]; recordings: Recording[] }> {
-  await using relay = startRelay(serverPort, mode);
+  server?: GroupWatch,
+): Promise<{ verdict: Verdict; recordings: Recording[] }> {
+  let client: GroupWatch | undefined;
+  await using relay = startRelay(serverPort, mode, {
+    readers: { up: () => server, down: () => client },
+  });
   const controller = new AbortController();
   const watchdog = setInterval(() => {
     if (relay.stalledMs() > STALL_MS) {
@@ -43,7 +56,9 @@ export async function throughRelay(
     }
   }, 250);
   try {
-    const verdict = await run(relay.port, controller.signal);
+    const verdict = await run(relay.port, controller.signal, (pid) => {
+      if (hasProcNet) client = new GroupWatch(pid);
+    });
     return { verdict, recordings: relay.recordings };
   } finally {
     clearInterval(watchdog);
@@ -67,13 +82,18 @@ const MODES: { mode: RelayMode; what: string; lesson: string }[] = [
 
 /**
  * Whether the relay can sit between the pair: the client must take
- * `{port}`. When it does not (a fixed `--port`), says so in a note.
+ * `{port}`. When it does not (a fixed `--port`), every check that needs
+ * the relay is NOT_RUN, saying the fixed port ruled it out, and a note
+ * says so too.
  */
-export function relayable(ctx: Context, checks: Checks): boolean {
+export function relayable(lab: string, ctx: Context, checks: Checks): boolean {
   if (placeholders(ctx.client!).has("port")) return true;
-  checks.note(
-    `the relay and robustness checks were not run: they put the kit's relay between the pair on a port of its own, and the client always connects to port ${ctx.port} (no {port} in --client)`,
-  );
+  const why =
+    `they put the kit's relay between the pair on a port of its own, and the client always connects to port ${ctx.port} (no {port} in --client)`;
+  for (const spec of checkSpecs(lab)) {
+    if (spec.secondPort) checks.notRun(spec.id, `not run: ruled out by --port ${ctx.port}: ${why}`);
+  }
+  checks.note(`the relay and robustness checks were not run: ${why}`);
   return false;
 }
 
@@ -86,7 +106,7 @@ export async function relayChecks(
 ): Promise<void> {
   for (const { mode, what, lesson } of MODES) {
     await sut.check(checks, `${lab}.relay.${mode}`, async (port) => {
-      const { verdict: [status, reason] } = await throughRelay(port, mode, run);
+      const { verdict: [status, reason] } = await throughRelay(port, mode, run, sut.reader());
       if (status === "PASS") return ["PASS", `through the kit's relay (${what}): ${reason}`];
       return ["MISS", `${lesson}. Through the kit's relay (${what}): ${reason}`];
     });
@@ -105,12 +125,16 @@ export async function recordPair(
   run: PairRun,
 ): Promise<Recording | undefined> {
   if (!robustCheckIds(lab).some((id) => checks.wants(id))) return undefined;
-  if (!(await sut.ensureRunning(checks, "the recorded run"))) return undefined;
+  const cannot = await sut.ensureRunning(checks, "the recorded run");
+  if (cannot) {
+    for (const id of robustCheckIds(lab)) checks.notRun(id, cannot);
+    return undefined;
+  }
   const { verdict: [status, reason], recordings } = await throughRelay(sut.port, "pass", run);
   if (status !== "PASS" || recordings.length === 0) {
-    checks.note(
-      `the robustness checks (silent client, 1-byte segments, reset, 20 concurrent clients) were not run: they play back a recorded plain run of the pair, and that run failed: ${reason}`,
-    );
+    const why =
+      `not run: they play back a recorded plain run of the pair through the kit's relay, and that run failed: ${reason}`;
+    for (const id of robustCheckIds(lab)) checks.notRun(id, why);
     return undefined;
   }
   if (recordings.length > 1) {

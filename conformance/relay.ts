@@ -9,6 +9,7 @@
  */
 
 import { acceptAll, closeQuietly } from "./accept.ts";
+import type { GroupWatch } from "./net.ts";
 import { concat, type Recording } from "./wire.ts";
 
 /** `pass`: as read; `split`: 1-byte writes; `coalesce`: held until the sender pauses, then one write. */
@@ -20,6 +21,16 @@ export interface RelayOptions {
   holdMs?: number;
   /** Split: how many bytes each way go as 1-byte writes; the rest pass as read (default 4096). */
   splitBytes?: number;
+  /**
+   * Split: the processes reading each way (`up`: the server's, `down`: the
+   * client's, once it runs). The first bytes of a burst go each once the
+   * reader woke up for the one before and went back to waiting, so its
+   * `recv()` returns them one by one on any machine. Without them, a few
+   * milliseconds apart.
+   */
+  readers?: { up?: () => GroupWatch | undefined; down?: () => GroupWatch | undefined };
+  /** Give up on connecting to the server after this long (default 5 s). */
+  connectMs?: number;
 }
 
 /** A running relay. */
@@ -36,9 +47,11 @@ export interface Relay extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** Split: how many bytes of each burst are written apart: 5 ms for the first ones, then 1 ms. */
+/** Split: how many bytes of each burst are written apart (where a message starts, framing breaks). */
 const PACED_BYTES = 64;
 const SLOW_BYTES = 8;
+/** Split: at most this long spent, per connection and way, waiting for a reader to take a byte. */
+const PACE_BUDGET_MS = 3000;
 /** Coalesce: the most held back before it is delivered anyway. */
 const MAX_HOLD = 1024 * 1024;
 
@@ -74,7 +87,11 @@ export function startRelay(
   const handle = async (client: Deno.TcpConn) => {
     let server: Deno.TcpConn;
     try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      server = await Deno.connect({
+        hostname: "127.0.0.1",
+        port: targetPort,
+        signal: AbortSignal.timeout(options.connectMs ?? 5000),
+      });
     } catch {
       closeQuietly(client);
       return;
@@ -86,13 +103,35 @@ export function startRelay(
     const rec: Recording = { events: [] };
     recordings.push(rec);
     const start = performance.now();
+    let aborted = false;
     const abort = () => {
+      aborted = true;
       closeQuietly(client);
       closeQuietly(server);
     };
 
     const pump = async (from: Deno.TcpConn, to: Deno.TcpConn, dir: "up" | "down") => {
       let splitLeft = mode === "split" ? options.splitBytes ?? 4096 : 0;
+      let budget = PACE_BUDGET_MS;
+      /** Writes one byte while the reader waits, then waits until it took it. */
+      const paced = async (byte: Uint8Array, slow: boolean) => {
+        const reader = options.readers?.[dir]?.();
+        const begin = performance.now();
+        if (reader && budget > 0) await reader.quiet(budget);
+        const before = reader?.state();
+        await writeAll(to, byte);
+        if (before && budget > 0) {
+          await reader!.reacted(
+            before,
+            Math.max(0, budget - (performance.now() - begin)),
+            () => aborted,
+          );
+        } else if (!before) await sleep(slow ? 5 : 1);
+        budget -= performance.now() - begin;
+        if (Deno.env.get("KIT_DEBUG_TIMES") && performance.now() - begin > 50) {
+          console.error(`paced ${dir} ${byte[0]} ${Math.round(performance.now() - begin)} ms`);
+        }
+      };
       let held: Uint8Array[] = [];
       let heldBytes = 0;
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -100,14 +139,13 @@ export function startRelay(
       let queue = Promise.resolve();
       const send = (bytes: Uint8Array) => {
         queue = queue.then(async () => {
-          // The first bytes of each burst go a few ms apart, so the reader's recv()
-          // returns them one by one even on a busy machine (where a message starts is
-          // where naive framing breaks); the rest still go 1 byte per write, unpaced.
+          // The first bytes of each burst go one per read of the reader's (where a message
+          // starts is where naive framing breaks); the rest still go 1 byte per write, unpaced.
           for (let i = 0; splitLeft > 0 && bytes.length > 0; i++) {
-            await writeAll(to, bytes.subarray(0, 1));
+            if (i < PACED_BYTES) await paced(bytes.subarray(0, 1), i < SLOW_BYTES);
+            else await writeAll(to, bytes.subarray(0, 1));
             bytes = bytes.subarray(1);
             splitLeft--;
-            if (i < PACED_BYTES) await sleep(i < SLOW_BYTES ? 5 : 1);
           }
           if (bytes.length > 0) await writeAll(to, bytes);
         }).catch(abort);

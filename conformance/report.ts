@@ -82,11 +82,6 @@ export type Verdict = [Status | "MISS", string];
 export class Checks {
   readonly list: Check[] = [];
   readonly notes: string[] = [];
-  /**
-   * Called after a check that did not pass; its text (e.g. "the server had
-   * exited ...") is added to the reason.
-   */
-  explain?: () => string | undefined;
 
   /**
    * @param only Words choosing the checks to run: a level (`handout`,
@@ -159,6 +154,7 @@ export class Checks {
     }
     let status: Status;
     let reason: string;
+    const begin = performance.now();
     try {
       const [s, r] = await fn();
       status = s === "MISS" ? missStatus(level) : s;
@@ -167,9 +163,8 @@ export class Checks {
       status = missStatus(level);
       reason = error instanceof Error ? error.message : String(error);
     }
-    if (status !== "PASS") {
-      const extra = this.explain?.();
-      if (extra && !reason.includes(extra)) reason = `${reason}; ${extra}`;
+    if (Deno.env.get("KIT_DEBUG_TIMES")) {
+      console.error(`${id}: ${Math.round(performance.now() - begin)} ms`);
     }
     this.add(id, status, reason);
     return status;
