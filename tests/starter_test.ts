@@ -44,7 +44,9 @@ async function exec(
   const child = new Deno.Command(program, {
     args,
     cwd,
-    env: ENV,
+    // INIT_CWD as a shell in `cwd` leaves it: `deno task` keeps an INIT_CWD it inherits, and
+    // one from `deno task test` around this test would point the starter's task at the repository.
+    env: { ...ENV, INIT_CWD: cwd },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
