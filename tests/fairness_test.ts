@@ -17,6 +17,7 @@ import { join } from "node:path";
 import type { Report } from "../conformance/report.ts";
 import { checkSpecs } from "../conformance/specs.ts";
 import { hasPython, runScript, script } from "../harness/process.ts";
+import { freePort } from "../harness/free_port.ts";
 
 /** The interpreter itself, not a version manager's shim (which takes a second to start). */
 async function pythonPath(): Promise<string | undefined> {
@@ -201,5 +202,38 @@ pythonTest(
       report.checks.find((c) => c.id === "http.file")!.reason,
       /as the handout's skeleton/,
     );
+  },
+);
+
+pythonTest(
+  "ports: handout pairs fixed on one port (--port N, both roles, no SO_REUSEADDR) are graded in full",
+  async () => {
+    // The handout hard-codes 12000: here each program is given one port, N, and the kit is told so.
+    // Every program leaves N in TIME_WAIT for the next one: the student's server for the kit's, the
+    // kit's for the student's, and lab 2's stopped server for its restart.
+    for (const lab of ["lab1_echo", "lab2_sum"]) {
+      const port = freePort();
+      const [server, client] = lab === "lab1_echo"
+        ? ["lab1_echo/TCPServer.py", "lab1_echo/TCPClient.py"]
+        : ["lab2_sum/Server.py", "lab2_sum/Client.py"];
+      const report = await grade({
+        name: `${lab} on port ${port}`,
+        lab,
+        server: py(HANDOUT, server, `${port}`),
+        client: py(HANDOUT, client, `127.0.0.1 ${port}`),
+        args: ["--port", `${port}`],
+      });
+      for (const c of report.checks.filter((c) => c.level === "handout")) {
+        assert.ok(c.status === "PASS" || c.status === "WARN", `${lab}:\n${describe(report)}`);
+      }
+      if (lab === "lab2_sum") {
+        // The relay needs a port of its own for the client: ruled out, and said so.
+        for (const id of ["lab2.relay.split", "lab2.relay.coalesce", "lab2.segments"]) {
+          const check = report.checks.find((c) => c.id === id);
+          assert.equal(check?.status, "NOT_RUN", describe(report));
+          assert.match(check!.reason, new RegExp(`ruled out by --port ${port}`));
+        }
+      }
+    }
   },
 );
