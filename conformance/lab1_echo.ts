@@ -35,7 +35,11 @@ const CLOSE_MS = 1000;
  * printed, how it ended (a crash with its last stderr lines), the usual
  * cause, and a hint when it seems to take its text as an argument.
  */
-export function replyPrinted(r: CommandResult, byArgument: boolean): Verdict {
+export function replyPrinted(
+  r: CommandResult,
+  byArgument: boolean,
+  server = "lab1_echo/server.ts",
+): Verdict {
   const want = SENTENCE.toUpperCase();
   if (r.text.includes(want)) return ["PASS", `printed ${want}`];
   const typed = byArgument
@@ -47,7 +51,7 @@ export function replyPrinted(r: CommandResult, byArgument: boolean): Verdict {
   const cause = refusedClientCause(r.stderr);
   return [
     "MISS",
-    `the kit ${typed} and ran its server (ours) on {port}; expected ${want} in its output; it printed ${
+    `the kit ${typed} and ran a server for it (the kit's copy of ${server}); expected ${want} in its output; it printed ${
       quote(r.text.trim())
     }, ${howItEnded(r)}${hint}${cause ? `; ${cause}` : ""}`,
   ];

@@ -53,6 +53,11 @@ export async function checkLab2(ctx: Context, checks: Checks): Promise<void> {
       `${name}\n${number}\n`,
       { signal, onSpawn },
     );
+  /** How the name and number reached it: typed, and as arguments where the template has them. */
+  const given = (name: string, number: number) =>
+    /\{(name|number)\}/.test(ctx.client ?? "")
+      ? `gave it ${name} and ${number} as {name} and {number} (and typed them on its stdin)`
+      : `typed ${name} and ${number} on its stdin`;
   /** One run of their client, judged by what it printed. */
   const pair = (name: string, number: number): PairRun => async (port, signal, onSpawn) => {
     const r = await ask(port, name, number, signal, onSpawn);
@@ -66,7 +71,9 @@ export async function checkLab2(ctx: Context, checks: Checks): Promise<void> {
     const cause = refusedClientCause(r.stderr);
     return [
       "MISS",
-      `typed ${name} and ${number} on its stdin; expected its output to show ${name} and ${number} + n = sum; it printed ${
+      `${
+        given(name, number)
+      }; expected its output to show ${name} and ${number} + n = sum; it printed ${
         quote(r.text.trim())
       }${lacks}; ${howItEnded(r)}${cause ? `; ${cause}` : ""}`,
     ];

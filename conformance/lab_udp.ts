@@ -72,7 +72,11 @@ export async function checkUdp(ctx: Context, checks: Checks): Promise<void> {
     try {
       await checks.run("udp.client.reply", async () => {
         const vars = { host: "127.0.0.1", port: `${ours.addr.port}`, sentence: SENTENCE };
-        return replyPrinted(await runClient(ctx, vars, `${SENTENCE}\n`), byArgument);
+        return replyPrinted(
+          await runClient(ctx, vars, `${SENTENCE}\n`),
+          byArgument,
+          "lab_udp/server.ts",
+        );
       });
     } finally {
       ours.close();

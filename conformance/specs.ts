@@ -188,6 +188,8 @@ export const LABS: Record<string, LabSpec> = {
         name: "client: gives up when no server answers",
         level: "beyond",
         role: "client",
+        // A client that cannot get a reply from a server that answers ends too: not giving up.
+        needs: ["udp.client.reply"],
       },
     ],
   },

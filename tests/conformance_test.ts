@@ -155,6 +155,19 @@ Deno.test("conformance warns about a UDP client with no timeout", async () => {
   assert.equal(report.summary.fail, 0);
 });
 
+Deno.test("conformance: a UDP client that cannot get a reply is not said to give up", async () => {
+  // A client that dies at once (here: its module is missing) also ends when no server answers.
+  const report = await runConformance("lab_udp", {
+    client: fixture("no_such_udp_client.ts", "{host} {port}"),
+    timeoutMs: 3000,
+  });
+  const reply = checkOf(report, "client: reply printed")!;
+  assert.equal(reply.status, "FAIL", describe(report));
+  assert.match(reply.reason, /the kit's copy of lab_udp\/server\.ts/);
+  assert.doesNotMatch(reply.reason, /\{port\}/);
+  assert.equal(statusOf(report, "client: gives up when no server answers"), "NOT_RUN");
+});
+
 Deno.test("conformance catches an HTTP client that reads one chunk", async () => {
   const report = await runConformance("lab_http", {
     client: fixture("http_client_one_chunk.ts", "{url}"),

@@ -394,9 +394,12 @@ function sections(markdown: string): Map<string, string> {
 export function starterReadme(lab: StarterLab, exercises: Exercise[], others: string[]): string {
   const readme = sections(Deno.readTextFileSync(join(ROOT, lab.name, "README.md")));
   const [title, ...intro] = readme.get("")!.split("\n");
-  const peer = ["lab1_echo", "lab_udp"].includes(lab.name)
-    ? "\n\nThe kit has no server of its own here: it tests your client against your server (and " +
-      'its "our client against it" check runs your client). Finish the server first.'
+  const peer = lab.name === "lab1_echo"
+    ? "\n\nThe kit has no server of its own here: it tests your client against your server,\n" +
+      'and its "our client against it" check runs your client. Finish the server first.'
+    : lab.name === "lab_udp"
+    ? "\n\nThe kit has no server of its own here: it tests your client against your server.\n" +
+      "Finish the server first."
     : "";
   const list = exercises.map((e, i) => `${i + 1}. \`${e.file}\`, line ${e.line}: ${e.what}.`);
   const other = others.length === 0
