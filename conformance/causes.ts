@@ -93,7 +93,11 @@ export const ONE_AT_A_TIME =
  * ```
  */
 export function backlogCause(backlog: number, clients: number): string {
-  return `usual cause: listen(${backlog}): at most ${
+  // Python's socketserver listens with its request_queue_size, 5, without a listen() in sight.
+  const socketserver = backlog === 5
+    ? " (or socketserver's default request_queue_size = 5: set a larger one on the class)"
+    : "";
+  return `usual cause: listen(${backlog})${socketserver}: at most ${
     backlog + 1
   } connections wait for accept(), so of ${clients} clients arriving together the kernel drops the rest (they retry after 1 s) or resets them; pass a larger backlog, e.g. listen(128)`;
 }

@@ -61,6 +61,57 @@ export function kitPort(ctx: Context): number {
   return ctx.port ?? 0;
 }
 
+/**
+ * Starts one of the kit's own servers for a client check on {@linkcode kitPort}. On a fixed port
+ * still held by TIME_WAIT sockets (a student's server without SO_REUSEADDR leaves them when it
+ * closes first, and Linux lets no one bind past them for a minute) it waits for them to clear,
+ * saying so in a note, as it does before the student's server; a port another program listens on
+ * is named in the error.
+ *
+ * @example
+ * ```ts
+ * import type { Checks } from "./report.ts";
+ * declare const ctx: Context;
+ * declare const checks: Checks;
+ * const listener = await startKitServer(ctx, checks, (port) => Deno.listen({ port }));
+ * listener.close();
+ * ```
+ */
+export async function startKitServer<T>(
+  ctx: Context,
+  checks: Checks,
+  start: (port: number) => T,
+): Promise<T> {
+  const port = kitPort(ctx);
+  try {
+    return start(port);
+  } catch (error) {
+    if (port === 0 || !(error instanceof Deno.errors.AddrInUse)) throw error;
+  }
+  const taken = () =>
+    new Error(
+      `TCP port ${port} is in use by another program: the kit could not start its own server on it for the client checks`,
+    );
+  if ((listeners(port, "tcp") ?? []).length > 0) throw taken();
+  const begin = performance.now();
+  await until(() => (timeWaits(port) ?? 0) === 0, TIME_WAIT_MS, 100);
+  const waited = seconds(performance.now() - begin);
+  try {
+    const started = start(port);
+    checks.note(
+      `the kit waited ${waited} for port ${port}'s TIME_WAIT sockets (left by closed connections) to clear before starting its own server there for the client checks`,
+    );
+    return started;
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `TCP port ${port} still held after ${waited} (TIME_WAIT sockets, or another program): the kit could not start its own server on it for the client checks`,
+      );
+    }
+    throw error;
+  }
+}
+
 /** Options for {@linkcode runClient}. */
 export interface ClientRunOptions {
   timeoutMs?: number;

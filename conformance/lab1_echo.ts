@@ -9,7 +9,7 @@ import { serveEcho } from "../lab1_echo/server.ts";
 import { runScript, script } from "../harness/process.ts";
 import { cutReplyCause, neverClosedCause, refusedClientCause } from "./causes.ts";
 import { type CommandResult, placeholders } from "./command.ts";
-import { type Context, kitPort, runClient, sameBytes, ServerUnderTest } from "./context.ts";
+import { type Context, runClient, sameBytes, ServerUnderTest, startKitServer } from "./context.ts";
 import type { Checks, Verdict } from "./report.ts";
 import { robustnessChecks } from "./robust.ts";
 import { describeTalk, exchangeOf, replay } from "./wire.ts";
@@ -134,12 +134,13 @@ async function checkClient(ctx: Context, checks: Checks): Promise<void> {
   // Ours reads until the client half-closes or closes, so it closes second: the port keeps no
   // TIME_WAIT and their server can bind a fixed --port right after. A client waiting for the
   // server's close without half-closing gets it after 2 s of silence.
-  const ours = serveEcho({
-    hostname: "127.0.0.1",
-    port: kitPort(ctx),
-    idleTimeoutMs: 2000,
-    log: () => {},
-  });
+  const ours = await startKitServer(ctx, checks, (port) =>
+    serveEcho({
+      hostname: "127.0.0.1",
+      port,
+      idleTimeoutMs: 2000,
+      log: () => {},
+    }));
   try {
     const byArgument = placeholders(ctx.client!).has("sentence");
     const vars = { host: "127.0.0.1", port: `${ours.addr.port}`, sentence: SENTENCE };

@@ -16,11 +16,11 @@ import { join } from "node:path";
 import {
   containsBytes,
   type Context,
-  kitPort,
   randomBytes,
   runClient,
   sameBytes,
   ServerUnderTest,
+  startKitServer,
 } from "./context.ts";
 import { startOrigin } from "./http_origin.ts";
 import { getRequest, httpGet, parseResponse } from "./http_probe.ts";
@@ -53,11 +53,12 @@ async function checkClient(ctx: Context, checks: Checks): Promise<void> {
   const big = randomBytes(1024 * 1024);
   const unsized = [lines("close-delimited", 60), lines("second piece", 60)];
   const chunks = [encoder.encode("chunked "), encoder.encode("body "), lines("chunk", 120)];
-  await using origin = startOrigin(kitPort(ctx), {
-    sized: { "/page.html": PAGE, "/big.bin": big },
-    unsized: { "/unsized.txt": unsized },
-    chunked: { "/chunked.txt": chunks },
-  });
+  await using origin = await startKitServer(ctx, checks, (port) =>
+    startOrigin(port, {
+      sized: { "/page.html": PAGE, "/big.bin": big },
+      unsized: { "/unsized.txt": unsized },
+      chunked: { "/chunked.txt": chunks },
+    }));
   const get = async (path: string, local: string) => {
     const url = `http://127.0.0.1:${origin.port}${path}`;
     const vars = { host: "127.0.0.1", port: `${origin.port}`, remote: path, url, local };

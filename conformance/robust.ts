@@ -279,10 +279,16 @@ async function resetCheck(
     return ["PASS", "went on answering after one client reset mid-request and one mid-reply"];
   }
   await sut.settle();
+  // Its last words say which: an error of the reset itself, or one from using what it read.
+  const died = sut.exitNote() ?? "";
+  const cause =
+    /Error\b/.test(died) && !/ConnectionResetError|BrokenPipeError|ECONNRESET|EPIPE/.test(died)
+      ? "usual cause: it took what a reset connection left (half a request, or the b'' that recv() returns at its end) for a whole request, and the error from using it (its stderr, at the end) was not caught; check what recv() returned before using it, catch errors per connection, close it, and go on to the next"
+      : "usual cause: a recv() or send() on a connection the client reset raises an error (ConnectionResetError, BrokenPipeError) that nothing catches; catch it, close that connection, and go on to the next";
   return [
     "MISS",
     `one client sent half its request and reset the connection (RST); one sent its whole request and reset at the first byte of the reply; expected the next client to be answered; it got: ${
       describeTalk(r)
-    }; usual cause: a recv() or send() on a connection the client reset raises an error (ConnectionResetError, BrokenPipeError) that nothing catches; catch it, close that connection, and go on to the next`,
+    }; ${cause}`,
   ];
 }

@@ -237,3 +237,26 @@ pythonTest(
     }
   },
 );
+
+pythonTest(
+  "ports: a fixed-port pair graded again at once gets the same verdicts; the kit waits out TIME_WAIT",
+  async () => {
+    // The handout's server closes first, so its port keeps TIME_WAIT sockets without
+    // SO_REUSEADDR for a minute, and Linux lets no one bind it, the kit's own server included.
+    const port = freePort();
+    const s: Submission = {
+      name: `lab1 on port ${port}`,
+      lab: "lab1_echo",
+      server: py(HANDOUT, "lab1_echo/TCPServer.py", `${port}`),
+      client: py(HANDOUT, "lab1_echo/TCPClient.py", `127.0.0.1 ${port}`),
+      args: ["--port", `${port}`],
+    };
+    const first = await grade(s);
+    const again = await grade(s);
+    assert.deepEqual(table(again), table(first), `${describe(first)}\n---\n${describe(again)}`);
+    assert.ok(
+      again.notes.some((n) => new RegExp(`waited .* for port ${port}'s TIME_WAIT`).test(n)),
+      describe(again),
+    );
+  },
+);
