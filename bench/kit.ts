@@ -14,7 +14,7 @@
 import { join } from "node:path";
 import type { BatchRow } from "../conformance/batch.ts";
 import { runClass } from "../conformance/main.ts";
-import { copyDir, hasPython, script } from "../harness/process.ts";
+import { copyDir, pythonPath, script } from "../harness/process.ts";
 
 const KINDS = ["correct", "one_recv", "never_closes", "crashes", "hangs"];
 /** A backstop only: today's slowest kind (hangs) finishes well inside it. */
@@ -41,16 +41,11 @@ export async function benchKit(
   size = 200,
 ): Promise<void> {
   console.log(`\n## conformance kit: a class of ${size} lab1 submissions\n`);
-  if (!(await hasPython())) {
+  const python = await pythonPath();
+  if (!python) {
     console.log("python3 is not installed: skipped");
     return;
   }
-  const python = new TextDecoder().decode(
-    (await new Deno.Command("python3", {
-      args: ["-c", "import sys; print(sys.executable)"],
-      stdout: "piped",
-    }).output()).stdout,
-  ).trim();
   const root = await Deno.makeTempDir({ prefix: "bench_kit_" });
   try {
     const course = join(root, "class");

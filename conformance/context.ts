@@ -88,28 +88,45 @@ export async function startKitServer<T>(
   } catch (error) {
     if (port === 0 || !(error instanceof Deno.errors.AddrInUse)) throw error;
   }
-  const taken = () =>
-    new Error(
+  const held = await waitForPort(port);
+  if (held === "taken") {
+    throw new Error(
       `TCP port ${port} is in use by another program: the kit could not start its own server on it for the client checks`,
     );
-  if ((listeners(port, "tcp") ?? []).length > 0) throw taken();
-  const begin = performance.now();
-  await until(() => (timeWaits(port) ?? 0) === 0, TIME_WAIT_MS, 100);
-  const waited = seconds(performance.now() - begin);
+  }
   try {
     const started = start(port);
-    checks.note(
-      `the kit waited ${waited} for port ${port}'s TIME_WAIT sockets (left by closed connections) to clear before starting its own server there for the client checks`,
-    );
+    if (held) {
+      checks.note(
+        `the kit waited ${held.waited} for port ${port}'s TIME_WAIT sockets (left by closed connections) to clear before starting its own server there for the client checks`,
+      );
+    }
     return started;
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
+      const after = held ? ` after ${held.waited}` : "";
       throw new Error(
-        `TCP port ${port} still held after ${waited} (TIME_WAIT sockets, or another program): the kit could not start its own server on it for the client checks`,
+        `TCP port ${port} still held${after} (TIME_WAIT sockets, or another program): the kit could not start its own server on it for the client checks`,
       );
     }
     throw error;
   }
+}
+
+/**
+ * Before a program binds a fixed TCP port: `"taken"` when a program listens on it; else waits (at
+ * most a minute) until no TIME_WAIT socket holds it, and says how long and whether they cleared.
+ * `undefined` when nothing held it, or where the kernel's table cannot be read.
+ */
+async function waitForPort(
+  port: number,
+): Promise<"taken" | { cleared: boolean; waited: string } | undefined> {
+  if (!hasProcNet) return undefined;
+  if ((listeners(port, "tcp") ?? []).length > 0) return "taken";
+  if ((timeWaits(port) ?? 0) === 0) return undefined;
+  const begin = performance.now();
+  const cleared = await until(() => timeWaits(port) === 0, TIME_WAIT_MS, 100);
+  return { cleared, waited: seconds(performance.now() - begin) };
 }
 
 /** Options for {@linkcode runClient}. */
@@ -232,28 +249,25 @@ export class ServerUnderTest implements AsyncDisposable {
    * Nothing the student did wrong: closed connections leave them.
    */
   async #portClear(checks: Checks, port: number): Promise<LaunchProblem | undefined> {
-    if (this.transport === "udp" || !hasProcNet) return undefined;
-    const others = listeners(port, "tcp") ?? [];
-    if (others.length > 0) {
+    if (this.transport === "udp") return undefined;
+    const held = await waitForPort(port);
+    if (held === "taken") {
       return {
         reason:
           `TCP port ${port} was taken by another program before the server started (an earlier run's server, or another program): the kit could not run it`,
         kit: true,
       };
     }
-    if ((timeWaits(port) ?? 0) === 0) return undefined;
-    const begin = performance.now();
-    const cleared = await until(() => timeWaits(port) === 0, TIME_WAIT_MS, 100);
-    const waited = seconds(performance.now() - begin);
-    if (!cleared) {
+    if (!held) return undefined;
+    if (!held.cleared) {
       return {
         reason:
-          `TCP port ${port} still held by TIME_WAIT sockets after ${waited}: the kit could not start the server on it`,
+          `TCP port ${port} still held by TIME_WAIT sockets after ${held.waited}: the kit could not start the server on it`,
         kit: true,
       };
     }
     checks.note(
-      `the kit waited ${waited} for port ${port}'s TIME_WAIT sockets (left by closed connections) to clear before starting the server: a server without SO_REUSEADDR cannot bind its port until then`,
+      `the kit waited ${held.waited} for port ${port}'s TIME_WAIT sockets (left by closed connections) to clear before starting the server: a server without SO_REUSEADDR cannot bind its port until then`,
     );
     return undefined;
   }

@@ -240,3 +240,22 @@ export async function hasPython(): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * The python3 interpreter itself (`sys.executable`), not a version manager's shim, which takes
+ * about a second to start; `undefined` when there is no python3.
+ *
+ * @example
+ * ```ts
+ * const python = await pythonPath(); // "/usr/bin/python3", or undefined
+ * ```
+ */
+export async function pythonPath(): Promise<string | undefined> {
+  if (!(await hasPython())) return undefined;
+  const out = await new Deno.Command("python3", {
+    args: ["-c", "import sys; print(sys.executable)"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout).trim() || "python3";
+}

@@ -7,24 +7,13 @@ import { availableIsolation } from "../conformance/jobs.ts";
 import { checkSpecs } from "../conformance/report.ts";
 import type { BatchRow } from "../conformance/batch.ts";
 import { zip } from "../conformance/zip.ts";
-import { copyDir, hasPython, ROOT, runScript, script } from "../harness/process.ts";
+import { copyDir, pythonPath, ROOT, runScript, script } from "../harness/process.ts";
 import { freePort } from "../harness/free_port.ts";
 import { findChromium, openPage } from "./support/chromium.ts";
 
 const KIT = script("conformance/main.ts");
 const CLASS = script("tests/class/lab1");
 const CLIENTS = script("tests/fixtures/students/class_lab1");
-
-/** The interpreter itself, not a version manager's shim (which takes a second to start). */
-async function pythonPath(): Promise<string | undefined> {
-  if (!(await hasPython())) return undefined;
-  const out = await new Deno.Command("python3", {
-    args: ["-c", "import sys; print(sys.executable)"],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(out.stdout).trim() || "python3";
-}
 
 const PY = await pythonPath();
 const NETNS = (await availableIsolation()) === "netns";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { runConformance } from "../conformance/main.ts";
 import type { Report } from "../conformance/report.ts";
 import { freePort } from "../harness/free_port.ts";
-import { hasPython, ROOT, runScript, script } from "../harness/process.ts";
+import { pythonPath, ROOT, runScript, script } from "../harness/process.ts";
 
 const deno = (flags: string, file: string, args: string) =>
   `"${Deno.execPath()}" run --quiet ${flags} "${script(file)}" ${args}`;
@@ -58,17 +58,6 @@ function describe(report: Report): string {
   return report.checks.map((c) => `${c.status} ${c.level} ${c.name}: ${c.reason}`).concat(
     report.notes.map((n) => `note: ${n}`),
   ).join("\n");
-}
-
-/** The interpreter itself, not a version manager's shim (which takes a second to start here). */
-async function pythonPath(): Promise<string | undefined> {
-  if (!(await hasPython())) return undefined;
-  const out = await new Deno.Command("python3", {
-    args: ["-c", "import sys; print(sys.executable)"],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(out.stdout).trim() || "python3";
 }
 
 const PY = await pythonPath();

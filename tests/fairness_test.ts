@@ -16,19 +16,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Report } from "../conformance/report.ts";
 import { checkSpecs } from "../conformance/specs.ts";
-import { hasPython, runScript, script } from "../harness/process.ts";
+import { pythonPath, runScript, script } from "../harness/process.ts";
 import { freePort } from "../harness/free_port.ts";
-
-/** The interpreter itself, not a version manager's shim (which takes a second to start). */
-async function pythonPath(): Promise<string | undefined> {
-  if (!(await hasPython())) return undefined;
-  const out = await new Deno.Command("python3", {
-    args: ["-c", "import sys; print(sys.executable)"],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return new TextDecoder().decode(out.stdout).trim() || "python3";
-}
 
 const PY = await pythonPath();
 const HANDOUT = script("tests/fixtures/handout");
