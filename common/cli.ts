@@ -17,39 +17,15 @@ export class UsageError extends Error {
   }
 }
 
-/**
- * The option rows the scripts share, for {@linkcode parseCli}'s table. A server's `-p` has no
- * default: the port may come as the handout's positional `PORT` instead ({@linkcode serverPort}).
- * @example
- * ```ts
- * const options = { address: option.address("127.0.0.1", "server address"), trace: option.trace };
- * ```
- */
-export const option = {
-  trace: { type: "boolean", help: "print every socket read and write to stderr" } as const,
-  address: (defaultHost: string, help: string) =>
-    ({ type: "string", short: "a", arg: "ADDR", default: defaultHost, help }) as const,
-  port: (defaultPort: string, help: string) =>
-    ({ type: "string", short: "p", arg: "PORT", default: defaultPort, help }) as const,
-  serverPort: (defaultPort: number) =>
-    ({
-      type: "string",
-      short: "p",
-      arg: "PORT",
-      help: `port to listen on, also as PORT (default ${defaultPort}); 0 picks a free one`,
-    }) as const,
-  timeout: (defaultSeconds: string, help: string) =>
-    ({ type: "string", arg: "SECONDS", default: defaultSeconds, help }) as const,
-};
-
 const HELP = { type: "boolean", short: "h", help: "show this help and exit" } as const;
 
 /**
  * Parses `args` (default `Deno.args`): `-h/--help`, which every script takes, prints the usage and
- * exits 0; anything unknown or malformed throws {@linkcode UsageError}.
+ * exits 0; anything unknown or malformed throws {@linkcode UsageError}. A string option's value is
+ * named by its `arg`, else by its name in capitals.
  * @example
  * ```ts
- * const options = { port: option.port("12000", "server port") };
+ * const options = { port: { type: "string", short: "p", default: "12000", help: "port" } } as const;
  * parseCli({ name: "client.ts", summary: "demo", options }, ["-p", "8080"]).values.port; // "8080"
  * ```
  */
@@ -67,7 +43,8 @@ export function parseCli<const O extends Record<string, OptionSpec>>(
 ) {
   const options = { ...spec.options, help: HELP };
   const rows = Object.entries(options as Record<string, OptionSpec>).map(([long, o]) => [
-    `${o.short ? `-${o.short}, ` : "    "}--${long}${o.arg ? ` ${o.arg}` : ""}`,
+    `${o.short ? `-${o.short}, ` : "    "}--${long}` +
+    (o.type === "string" ? ` ${o.arg ?? long.toUpperCase()}` : ""),
     typeof o.default === "string" ? `${o.help} (default: ${o.default})` : o.help,
   ]);
   const width = Math.max(...rows.map(([flag]) => flag.length));
@@ -88,21 +65,10 @@ export function parseCli<const O extends Record<string, OptionSpec>>(
     return { values: parsed.values, positionals: parsed.positionals, usage };
   } catch (error) {
     if (error instanceof UsageError) throw error;
-    throw new UsageError(problem(error as Error & { code?: string }, options), usage);
+    // parseArgs says what is wrong and how to write it, over a few lines: one line here.
+    const why = (error as Error).message.replaceAll("\n", " ");
+    throw new UsageError(why[0].toLowerCase() + why.slice(1), usage);
   }
-}
-
-/** `parseArgs`'s error in one short line, told apart by its `code`, naming the option. */
-function problem(error: Error & { code?: string }, options: Record<string, OptionSpec>): string {
-  const written = error.message.match(/'(?:-\w, )?(--?[\w-]+)/)?.[1] ?? "";
-  if (error.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option '${written}'`;
-  if (error.code !== "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") return error.message.split("\n")[0];
-  const long = Object.keys(options).find((name) =>
-    written === `--${name}` || written === `-${options[name].short}`
-  );
-  return /does not take/.test(error.message)
-    ? `option '--${long}' takes no value`
-    : `option '--${long}' needs a value (write --${long}=VALUE for one starting with '-')`;
 }
 
 /**
@@ -114,8 +80,7 @@ function problem(error: Error & { code?: string }, options: Record<string, Optio
  */
 export function parsePort(text: string, role: "server" | "client", usage = ""): number {
   const port = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
-  const min = role === "server" ? 1024 : 1;
-  if ((port >= min && port <= 65535) || (role === "server" && port === 0)) return port;
+  if (port <= 65535 && (role === "server" ? port === 0 || port >= 1024 : port >= 1)) return port;
   const range = role === "server" ? "0 (any free port) or 1024..65535" : "1..65535";
   throw new UsageError(`invalid port '${text}': expected ${range}`, usage);
 }
@@ -128,12 +93,11 @@ export function parsePort(text: string, role: "server" | "client", usage = ""): 
  * ```
  */
 export function serverPort(
-  positionals: string[],
+  [positional]: string[],
   option: string | undefined,
   defaultPort: number,
   usage = "",
 ): number {
-  const [positional] = positionals;
   if (positional !== undefined && option !== undefined && positional !== option) {
     throw new UsageError("give the port once: as PORT or as -p PORT", usage);
   }
@@ -150,17 +114,13 @@ export function serverPort(
 export function parseNumber(
   text: string,
   what: string,
-  limits: { min: number; max: number; fraction?: boolean },
+  { min, max, fraction }: { min: number; max: number; fraction?: boolean },
   usage = "",
 ): number {
-  const pattern = limits.fraction ? /^-?(\d+(\.\d*)?|\.\d+)$/ : /^-?\d+$/;
-  const value = pattern.test(text.trim()) ? Number(text) : NaN;
-  if (value >= limits.min && value <= limits.max) return value;
-  const kind = limits.fraction ? "a number" : "an integer";
-  throw new UsageError(
-    `invalid ${what} '${text}': expected ${kind} from ${limits.min} to ${limits.max}`,
-    usage,
-  );
+  const value = (fraction ? /^-?(\d+(\.\d*)?|\.\d+)$/ : /^-?\d+$/).test(text.trim()) ? +text : NaN;
+  if (value >= min && value <= max) return value;
+  const kind = fraction ? "a number" : "an integer";
+  throw new UsageError(`invalid ${what} '${text}': expected ${kind} from ${min} to ${max}`, usage);
 }
 
 /**

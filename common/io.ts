@@ -13,9 +13,6 @@ export class IdleTimeoutError extends Deno.errors.TimedOut {
   }
 }
 
-/** What these helpers write to: a `Deno.Conn`, or anything with its `write`. */
-export type Writer = Pick<Deno.Conn, "write">;
-
 /**
  * Writes every byte of `data`: `write()` may take only part of it.
  * @example
@@ -24,7 +21,7 @@ export type Writer = Pick<Deno.Conn, "write">;
  * await writeAll(conn, new TextEncoder().encode("hello\n"));
  * ```
  */
-export async function writeAll(conn: Writer, data: Uint8Array): Promise<void> {
+export async function writeAll(conn: Pick<Deno.Conn, "write">, data: Uint8Array): Promise<void> {
   for (let off = 0; off < data.length;) off += await conn.write(data.subarray(off));
 }
 

@@ -1,8 +1,7 @@
 /**
  * Reading a TCP byte stream, where one `write()` may arrive as several `read()`s and one `read()`
- * may bring two messages: {@linkcode readLine} and {@linkcode readExactly} (Stevens' `readline`
- * and `readn`), with a read-ahead that keeps what came past the last line. The protocol's errors
- * are classes with fields.
+ * may bring two messages: {@linkcode readLine} (Stevens' `readline`), with a read-ahead that
+ * keeps what came past the last line. The protocol's errors are classes with fields.
  * @module
  */
 
@@ -99,40 +98,15 @@ export async function readLine(
   }
 }
 
-/**
- * Reads exactly `into.length` bytes, the read-ahead first; throws {@linkcode UnexpectedEofError}
- * if the stream ends sooner.
- * @example
- * ```ts
- * using conn = await Deno.connect({ port: 12000 });
- * const block = new Uint8Array(1024);
- * await readExactly(conn, readAhead(), block);
- * ```
- */
-export async function readExactly(conn: Reader, ahead: ReadAhead, into: Uint8Array): Promise<void> {
-  let got = Math.min(into.length, ahead.end - ahead.start);
-  into.set(ahead.bytes.subarray(ahead.start, ahead.start + got));
-  ahead.start += got;
-  while (got < into.length) {
-    const n = await conn.read(into.subarray(got));
-    if (n === null) throw new UnexpectedEofError(got, into.length);
-    got += n;
-  }
-}
-
 /** Reads into the free end of `ahead`, making room first if it is full; false at the end. */
 async function readMore(conn: Reader, ahead: ReadAhead): Promise<boolean> {
   if (ahead.end === ahead.bytes.length) {
-    if (ahead.start > 0) {
-      ahead.bytes.copyWithin(0, ahead.start, ahead.end);
-    } else {
-      // All of it is one unfinished line (readLine bounds how long it may grow).
-      const bigger = new Uint8Array(ahead.bytes.length * 2);
-      bigger.set(ahead.bytes);
-      ahead.bytes = bigger;
-    }
-    ahead.end -= ahead.start;
-    ahead.start = 0;
+    // What is not taken yet moves to the front, into a buffer twice as big if it fills this one
+    // (readLine bounds how long a line may grow).
+    const rest = ahead.bytes.slice(ahead.start, ahead.end);
+    if (ahead.start === 0) ahead.bytes = new Uint8Array(ahead.bytes.length * 2);
+    ahead.bytes.set(rest);
+    [ahead.start, ahead.end] = [0, rest.length];
   }
   const n = await conn.read(ahead.bytes.subarray(ahead.end));
   if (n === null) return false;

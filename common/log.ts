@@ -11,36 +11,18 @@ import { writeAll } from "./io.ts";
 
 const FLUSH_MS = 25;
 const MAX_PENDING = 10_000;
-// How long the exit waits for a stream nobody reads.
-const EXIT_FLUSH_MS = 1000;
 
 /** One stream's lines not written yet, and the loop writing them. */
-interface Lines {
-  stream: typeof Deno.stdout;
-  /** "log" or "trace"; the stream's short and long names. */
-  kind: string;
-  names: [string, string];
-  pending: string[];
-  dropped: number;
+class Lines {
+  pending: string[] = [];
+  dropped = 0;
+  closed = false;
   writing?: Promise<void>;
-  closed: boolean;
+  constructor(readonly stream: typeof Deno.stdout, readonly kind: string, readonly name: string) {}
 }
 
-const out: Lines = {
-  stream: Deno.stdout,
-  kind: "log",
-  names: ["stdout", "standard output"],
-  pending: [],
-  dropped: 0,
-  closed: false,
-};
-const err: Lines = {
-  ...out,
-  stream: Deno.stderr,
-  kind: "trace",
-  names: ["stderr", "standard error"],
-};
-err.pending = [];
+const out = new Lines(Deno.stdout, "log", "stdout");
+const err = new Lines(Deno.stderr, "trace", "stderr");
 
 function add(lines: Lines, line: string): void {
   if (lines.closed) return;
@@ -51,24 +33,21 @@ function add(lines: Lines, line: string): void {
 
 async function writeLoop(lines: Lines): Promise<void> {
   try {
-    while (lines.pending.length > 0 || lines.dropped > 0) {
+    while (lines.pending.length > 0) {
       // The lines of this turn, and of the next FLUSH_MS, go out together.
       await new Promise((resolve) => setTimeout(resolve, FLUSH_MS));
-      if (lines.dropped > 0) {
-        lines.pending.push(
-          `... ${lines.dropped} ${lines.kind} lines dropped (${lines.names[0]} was not reading)`,
-        );
+      const { kind, name, dropped } = lines;
+      if (dropped > 0) {
+        lines.pending.push(`... ${dropped} ${kind} lines dropped (${name} was not reading)`);
       }
       const text = lines.pending.join("\n") + "\n";
-      lines.pending = [];
-      lines.dropped = 0;
+      [lines.pending, lines.dropped] = [[], 0];
       await writeAll(lines.stream, new TextEncoder().encode(text));
     }
   } catch (error) {
     // Closed, most often (`server | head -1`): its lines stop, the server goes on.
     lines.closed = true;
-    lines.pending = [];
-    const why = error instanceof Deno.errors.BrokenPipe ? `${lines.names[1]} closed` : `${error}`;
+    const why = error instanceof Deno.errors.BrokenPipe ? `${lines.name} closed` : `${error}`;
     add(lines === out ? err : out, `${lines.kind}: ${why}; no more ${lines.kind} lines`);
   }
   lines.writing = undefined;
@@ -98,20 +77,18 @@ export function traceLine(line: string): void {
 }
 
 /**
- * Writes the pending lines of both streams, waiting at most a second; `runMain` calls it before
- * exiting.
+ * Writes the pending lines of both streams, waiting at most a second for a stream nobody reads;
+ * `runMain` calls it before exiting.
  * @example
  * ```ts
  * await flushLog();
  * ```
  */
 export async function flushLog(): Promise<void> {
-  const deadline = performance.now() + EXIT_FLUSH_MS;
+  const deadline = performance.now() + 1000;
   // Until neither writes: a closed stream's last line starts the other one's loop again.
   while ((out.writing || err.writing) && performance.now() < deadline) {
-    await Promise.race([
-      Promise.all([out.writing, err.writing]),
-      new Promise((resolve) => setTimeout(resolve, 50)),
-    ]);
+    const tick = new Promise((resolve) => setTimeout(resolve, 50));
+    await Promise.race([Promise.all([out.writing, err.writing]), tick]);
   }
 }

@@ -1,20 +1,14 @@
 /**
- * What every server shares and no lab teaches: its shape, an accept that tells a lost client from
- * a sick server, and Ctrl+C. The accept loop itself stays in each lab's script.
+ * What every server shares and no lab teaches: an accept that tells a lost client from a sick
+ * server, one clock for idle connections, and Ctrl+C. The accept loop itself stays in each lab's
+ * script, and each lab's `serveX()` returns the same shape: `addr` (the real port when 0 was
+ * asked), `finished` (resolves when the server and every connection are closed) and `close()`.
  * @module
  */
 
-/** A running server, as every lab's `serveX()` returns it: a test stops it with `close()`. */
-export interface Server {
-  /** The bound address, with the real port when 0 was asked. */
-  readonly addr: Deno.NetAddr;
-  /** Resolves when the server and every connection it served are closed. */
-  readonly finished: Promise<void>;
-  /** Stops accepting and closes every open connection (idempotent). */
-  close(): void;
-}
-
-const ACCEPT_RETRY_MS = 100;
+const { BadResource, Interrupted, NotConnected, ConnectionReset, ConnectionAborted } = Deno.errors;
+// A client that reset or went before its accept: the server is fine, the next one is accepted.
+const LOST = [NotConnected, ConnectionReset, ConnectionAborted];
 
 /**
  * Waits for the next connection: a client that reset before its accept is skipped; another
@@ -37,17 +31,11 @@ export async function acceptWithRetry(
       if (failures > 0) log(`accept works again after ${failures} failed tries`);
       return conn;
     } catch (error) {
-      if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-        return null;
-      }
-      const lost = error instanceof Deno.errors.NotConnected ||
-        error instanceof Deno.errors.ConnectionReset ||
-        error instanceof Deno.errors.ConnectionAborted;
-      if (lost) continue;
-      if (failures++ === 0) {
-        log(`accept failed: ${(error as Error).message}; retrying every ${ACCEPT_RETRY_MS} ms`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+      if (error instanceof BadResource || error instanceof Interrupted) return null;
+      if (LOST.some((lost) => error instanceof lost)) continue;
+      const why = `accept failed: ${(error as Error).message}; retrying every 100 ms`;
+      if (failures++ === 0) log(why);
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 }
@@ -64,9 +52,8 @@ export async function acceptWithRetry(
  * ```
  */
 export function closeIdle(open: Map<Deno.Conn, number>, timeoutMs: number): void {
-  const limit = performance.now() - timeoutMs;
   for (const [conn, lastMoved] of open) {
-    if (lastMoved > limit) continue;
+    if (performance.now() - lastMoved < timeoutMs) continue;
     open.delete(conn);
     conn.close();
   }
@@ -85,7 +72,5 @@ export function onInterrupt(stop: (signal: "SIGINT" | "SIGTERM") => void): () =>
   const names = Deno.build.os === "windows" ? ["SIGINT"] as const : ["SIGINT", "SIGTERM"] as const;
   const handlers = names.map((name) => [name, () => stop(name)] as const);
   for (const [name, handler] of handlers) Deno.addSignalListener(name, handler);
-  return () => {
-    for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
-  };
+  return () => handlers.forEach(([name, handler]) => Deno.removeSignalListener(name, handler));
 }

@@ -7,90 +7,69 @@
 
 import { traceLine } from "./log.ts";
 
-/** Prints one transfer: `->` sent, `<-` received; `undefined` means tracing is off. */
+/** Prints one transfer: `->` sent, `<-` received. */
 export type Tracer = (direction: "->" | "<-", bytes: Uint8Array) => void;
 
-const SHOWN_CHARS = 60;
-const SHOWN_BYTES = 16;
-
 /**
- * A client's tracer: each line written to stderr at once, so it keeps its place among the client's
- * other messages there. A stderr nobody reads holds the client; a closed one throws.
+ * A tracer whose lines start with `[label]` when a label is given (a server traces many peers).
+ * By default the lines go through `traceLine` (log.ts), which a stderr nobody reads or a closed
+ * one can neither hold nor end; a client passes `console.error`, so each line keeps its place
+ * among its other messages.
  * @example
  * ```ts
- * stderrTracer("127.0.0.1:12000")("->", new Uint8Array([1, 2, 3]));
+ * tracer("127.0.0.1:5000")("<-", new Uint8Array([1, 2, 3]));
+ * tracer(undefined, console.error)("->", new TextEncoder().encode("hi"));
  * ```
  */
-export function stderrTracer(label?: string): Tracer {
+export function tracer(label?: string, write: (line: string) => void = traceLine): Tracer {
   const prefix = label ? `[${label}] ` : "";
-  const encoder = new TextEncoder();
-  return (direction, bytes) => {
-    const line = encoder.encode(`${prefix}${formatTrace(direction, bytes)}\n`);
-    for (let off = 0; off < line.length;) off += Deno.stderr.writeSync(line.subarray(off));
-  };
+  return (direction, bytes) => write(prefix + formatTrace(direction, bytes));
 }
 
 /**
- * A server's tracer, each line prefixed with `label` (a server traces many peers). The lines go
- * to stderr through `traceLine` (log.ts), as the log goes to stdout: a stderr nobody reads or a
- * closed one can neither hold the server nor end it.
- * @example
- * ```ts
- * serverTracer("127.0.0.1:5000")("<-", new Uint8Array([1, 2, 3]));
- * ```
- */
-export function serverTracer(label: string): Tracer {
-  const prefix = `[${label}] `;
-  return (direction, bytes) => traceLine(prefix + formatTrace(direction, bytes));
-}
-
-/**
- * The socket's `read` and `write`, each transfer shown by `tracer` as it happens: what a script
+ * The socket's `read` and `write`, each transfer shown by `trace` as it happens: what a script
  * reads and writes through when `--trace` is on.
  * @example
  * ```ts
  * using conn = await Deno.connect({ port: 12000 });
- * const socket = traced(conn, stderrTracer());
+ * const socket = traced(conn, tracer());
  * await socket.write(new TextEncoder().encode("hi"));
  * ```
  */
-export function traced(conn: Pick<Deno.Conn, "read" | "write">, tracer: Tracer): Pick<
-  Deno.Conn,
-  "read" | "write"
-> {
+export function traced(conn: Pick<Deno.Conn, "read" | "write">, trace: Tracer) {
   return {
-    async read(p) {
+    async read(p: Uint8Array): Promise<number | null> {
       const n = await conn.read(p);
-      if (n !== null) tracer("<-", p.subarray(0, n));
+      if (n !== null) trace("<-", p.subarray(0, n));
       return n;
     },
-    async write(p) {
+    async write(p: Uint8Array): Promise<number> {
       const n = await conn.write(p);
-      tracer("->", p.subarray(0, n));
+      trace("->", p.subarray(0, n));
       return n;
     },
   };
 }
 
-// One transfer as a trace line: printable UTF-8 quoted, anything else as hex.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+// One transfer as a trace line: printable UTF-8 quoted (60 characters at most), else hex.
 function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
   const head = `${direction} ${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;
-  let text: string | undefined;
+  let text = "\0";
   try {
     // Streaming, so a character cut at the end of the shown part is no error.
-    const shown = bytes.subarray(0, SHOWN_CHARS * 4);
-    text = new TextDecoder("utf-8", { fatal: true }).decode(shown, { stream: true });
+    text = strictUtf8.decode(bytes.subarray(0, 240), { stream: true });
   } catch { /* not UTF-8: shown as hex */ }
   // deno-lint-ignore no-control-regex
-  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text)) {
-    const more = text.length > SHOWN_CHARS || bytes.length > SHOWN_CHARS * 4;
-    return `${head}  ${quote(text.slice(0, SHOWN_CHARS))}${more ? " ..." : ""}`;
+  if (!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text)) {
+    const more = text.length > 60 || bytes.length > 240 ? " ..." : "";
+    return `${head}  ${quote(text.slice(0, 60))}${more}`;
   }
-  const hex = Array.from(bytes.subarray(0, SHOWN_BYTES), (b) => b.toString(16).padStart(2, "0"));
-  return `${head}  (binary) ${hex.join(" ")}${bytes.length > SHOWN_BYTES ? " ..." : ""}`;
+  const hex = Array.from(bytes.subarray(0, 16), (b) => b.toString(16).padStart(2, "0"));
+  return `${head}  (binary) ${hex.join(" ")}${bytes.length > 16 ? " ..." : ""}`;
 }
 
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const CONTROL =
   // deno-lint-ignore no-control-regex
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
@@ -105,9 +84,6 @@ const CONTROL =
  * ```
  */
 export function escapeControl(text: string): string {
-  // Most text has none: a test for plain ASCII, then a search, are cheaper
-  // than a replace with a callback.
-  if (PRINTABLE_ASCII.test(text) || text.search(CONTROL) < 0) return text;
   return text.replace(CONTROL, (c) => {
     const hex = c.charCodeAt(0).toString(16);
     return hex.length > 2 ? `\\u${hex.padStart(4, "0")}` : `\\x${hex.padStart(2, "0")}`;

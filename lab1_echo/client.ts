@@ -7,12 +7,12 @@
  * @module
  */
 
-import { option, parseCli, parsePort, parseTimeoutMs } from "../common/cli.ts";
 import { formatAddr } from "../common/addr.ts";
+import { parseCli, parsePort, parseTimeoutMs } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { withTimeout, writeAll } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
-import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
+import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
 
 /** Options for {@linkcode echoOnce}. */
 export interface EchoClientOptions {
@@ -33,23 +33,20 @@ export interface EchoClientOptions {
  * ```
  */
 export async function echoOnce(options: EchoClientOptions): Promise<string> {
-  const { hostname, port } = options;
-  const timeoutMs = options.timeoutMs ?? 10_000;
+  const { hostname, port, timeoutMs = 10_000 } = options;
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    throw new Failure(
-      `could not connect to ${formatAddr({ hostname, port })}: ${describeError(error)}`,
-    );
+    throw new Failure(`could not connect to ${formatAddr(options)}: ${describeError(error)}`);
   }
-  const socket = options.trace ? traced(conn, stderrTracer()) : conn;
+  const socket = options.trace ? traced(conn, tracer(undefined, console.error)) : conn;
+  const data = new TextEncoder().encode(options.sentence);
   const decoder = new TextDecoder();
   let reply = "";
   let received = 0;
+  let sendError;
   try {
-    const data = new TextEncoder().encode(options.sentence);
-    let sendError;
     // BEGIN SOLUTION send the sentence, then half-close; keep a send error for after the reply
     try {
       await writeAll(socket, data);
@@ -60,10 +57,9 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
     }
     // END SOLUTION
     // BEGIN SOLUTION read the reply until the server closes, each wait within timeoutMs
-    // The reply is everything until the server closes, however many reads it takes; upper case
-    // can make it longer (ß becomes SS), not explode.
-    const limit = data.length * 3 + 1024;
+    // The reply is everything until the server closes, however many reads it takes.
     const buffer = new Uint8Array(16 * 1024);
+    const limit = data.length * 3 + 1024; // Upper case can make it longer (ß becomes SS).
     for (let n; (n = await withTimeout(timeoutMs, socket.read(buffer))) !== null;) {
       received += n;
       if (received > limit) throw new Failure(`the reply is longer than ${limit} bytes`);
@@ -71,19 +67,18 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
     }
     reply += decoder.decode();
     // END SOLUTION
-    if (sendError === undefined) return reply;
-    throw new Failure(
-      `the server closed the connection before it read the whole sentence ` +
-        `(${describeError(sendError)}); it replied ${received} bytes: ${quote(reply.slice(0, 60))}`,
-    );
   } catch (error) {
     if (error instanceof Failure || received === 0) throw error;
-    throw new Failure(
-      `${describeError(error)} after ${received} bytes of the reply: ${quote(reply.slice(0, 60))}`,
-    );
+    const why = `${describeError(error)} after ${received} bytes of the reply`;
+    throw new Failure(`${why}: ${quote(reply.slice(0, 60))}`);
   } finally {
     conn.close();
   }
+  if (sendError === undefined) return reply;
+  throw new Failure(
+    `the server closed the connection before it read the whole sentence ` +
+      `(${describeError(sendError)}); it replied ${received} bytes: ${quote(reply.slice(0, 60))}`,
+  );
 }
 
 if (import.meta.main) {
@@ -94,13 +89,12 @@ if (import.meta.main) {
       summary: "Sends a sentence to the lab 1 server and prints its upper-case reply.\n" +
         "Without a sentence it asks for one on stdin.",
       options: {
-        address: option.address("127.0.0.1", "server address"),
-        port: option.port("12000", "server port"),
-        timeout: option.timeout("10", "limit for connecting and for the reply"),
-        trace: option.trace,
+        address: { type: "string", short: "a", default: "127.0.0.1", help: "server address" },
+        port: { type: "string", short: "p", default: "12000", help: "server port" },
+        timeout: { type: "string", arg: "SECONDS", default: "10", help: "connect and reply limit" },
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: Infinity,
-      epilog: "example: deno run --allow-net=127.0.0.1 lab1_echo/client.ts hello world",
     });
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
@@ -108,13 +102,8 @@ if (import.meta.main) {
       ? positionals.join(" ")
       : await ask("Input lowercase sentence: ");
     if (sentence === null) throw new Failure("no sentence: standard input ended");
-    const reply = await echoOnce({
-      hostname: values.address,
-      port,
-      sentence,
-      timeoutMs,
-      trace: values.trace,
-    });
+    const { address: hostname, trace } = values;
+    const reply = await echoOnce({ hostname, port, sentence, timeoutMs, trace });
     console.log(`Message received: ${escapeControl(reply)}`);
   });
 }

@@ -11,17 +11,15 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import { option, parseCli, parseTimeoutMs, serverPort } from "../common/cli.ts";
+import { parseCli, parseTimeoutMs, serverPort } from "../common/cli.ts";
 import { describeError, listening, runMain } from "../common/errors.ts";
 import { writeAll } from "../common/io.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, closeIdle, onInterrupt, type Server } from "../common/server.ts";
-import { quote, serverTracer, traced } from "../common/trace.ts";
+import { acceptWithRetry, closeIdle, onInterrupt } from "../common/server.ts";
+import { quote, traced, tracer } from "../common/trace.ts";
 
 /** The handout's port. */
 export const DEFAULT_PORT = 12000;
-/** How much of a sentence the log shows, so a huge one cannot flood it. */
-const LOGGED_CHARS = 200;
 
 /** Options for {@linkcode serveEcho}. */
 export interface EchoServerOptions {
@@ -48,19 +46,18 @@ export interface EchoServerOptions {
  * await server.finished;
  * ```
  */
-export function serveEcho(options: EchoServerOptions): Server {
-  const log = options.log ?? logLine;
-  const timeoutMs = options.idleTimeoutMs ?? 30_000;
+export function serveEcho(options: EchoServerOptions) {
+  const { log = logLine, idleTimeoutMs = 30_000 } = options;
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
   // Each open connection and when it last moved: one clock closes the idle ones, close() all.
   const open = new Map<Deno.TcpConn, number>();
-  const idleSweep = setInterval(() => closeIdle(open, timeoutMs), timeoutMs / 4);
+  const idleSweep = setInterval(() => closeIdle(open, idleTimeoutMs), idleTimeoutMs / 4);
   let closing = false;
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const peer = formatAddr(conn.remoteAddr, "python");
     log(`Connected by: ${peer}`);
-    const socket = options.trace ? traced(conn, serverTracer(formatAddr(conn.remoteAddr))) : conn;
+    const socket = options.trace ? traced(conn, tracer(formatAddr(conn.remoteAddr))) : conn;
     const buffer = new Uint8Array(16 * 1024);
     // A character cut between two reads is decoded whole on the next one.
     const decoder = new TextDecoder();
@@ -72,21 +69,20 @@ export function serveEcho(options: EchoServerOptions): Server {
       for (let n; (n = await socket.read(buffer)) !== null;) {
         open.set(conn, performance.now());
         const text = decoder.decode(buffer.subarray(0, n), { stream: true });
-        if (sentence.length <= LOGGED_CHARS) sentence += text;
+        sentence += sentence.length <= 200 ? text : ""; // The log shows 200 characters at most.
         await writeAll(socket, encoder.encode(text.toUpperCase()));
       }
       await writeAll(socket, encoder.encode(decoder.decode().toUpperCase()));
       // END SOLUTION
     } catch (error) {
-      const why = open.has(conn) ? describeError(error) : "idle timeout, closed";
-      if (!closing) log(`${peer}: ${why}`);
+      if (!closing) {
+        log(`${peer}: ${open.has(conn) ? describeError(error) : "idle timeout, closed"}`);
+      }
     } finally {
       // Closed here, unless the idle clock or close() closed it already.
       if (open.delete(conn)) conn.close();
-      const shown = sentence.length > LOGGED_CHARS
-        ? `${sentence.slice(0, LOGGED_CHARS)}...`
-        : sentence;
-      log(`Data from connected user: ${quote(shown).slice(1, -1)}`);
+      const more = sentence.length > 200 ? "..." : "";
+      log(`Data from connected user: ${quote(sentence.slice(0, 200)).slice(1, -1)}${more}`);
     }
   }
 
@@ -120,22 +116,17 @@ if (import.meta.main) {
       synopsis: "[PORT]",
       summary: "TCP upper-case echo server: replies to every client with its text in upper case.",
       options: {
-        port: option.serverPort(DEFAULT_PORT),
-        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
-        timeout: option.timeout("30", "close a connection idle this many seconds"),
-        trace: option.trace,
+        port: { type: "string", short: "p", help: "port to listen on, or PORT (default 12000)" },
+        address: { type: "string", short: "a", default: "0.0.0.0", help: "address to listen on" },
+        timeout: { type: "string", arg: "SECONDS", default: "30", help: "close idle connections" },
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,
-      epilog: "example: deno run --allow-net lab1_echo/server.ts 12000",
     });
     const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
-    const server = listening(port, () =>
-      serveEcho({
-        hostname: values.address,
-        port,
-        idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
-        trace: values.trace,
-      }));
+    const idleTimeoutMs = parseTimeoutMs(values.timeout, usage);
+    const { address: hostname, trace } = values;
+    const server = listening(port, () => serveEcho({ hostname, port, idleTimeoutMs, trace }));
     logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
     onInterrupt(() => {
       logLine("Shutting down");

@@ -7,13 +7,13 @@
  * @module
  */
 
-import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
+import { parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { formatAddr } from "../common/addr.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { withTimeout, writeAll } from "../common/io.ts";
 import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
 import { ask } from "../common/stdin.ts";
-import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
+import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
 import {
   inRange,
   MAX_LINE,
@@ -56,7 +56,7 @@ export async function exchangeSum(
       `could not connect to ${formatAddr({ hostname, port })}: ${describeError(error)}`,
     );
   }
-  const socket = options.trace ? traced(conn, stderrTracer()) : conn;
+  const socket = options.trace ? traced(conn, tracer(undefined, console.error)) : conn;
   // A reply is two lines of at most MAX_LINE: a read-ahead of four holds all of it from its first
   // byte, so a failure part way can show what arrived.
   const ahead = readAhead(4 * MAX_LINE);
@@ -125,12 +125,17 @@ if (import.meta.main) {
         "Lab 2 client: sends a name and an integer 1..100; shows the server's name and the sum.\n" +
         "Values not given as options are asked at the keyboard. An out-of-range --number stops the server.",
       options: {
-        address: option.address("127.0.0.1", "server address"),
-        port: option.port("12000", "server port"),
+        address: { type: "string", short: "a", default: "127.0.0.1", help: "server address" },
+        port: { type: "string", short: "p", default: "12000", help: "server port" },
         name: { type: "string", arg: "NAME", help: "your name (asked if missing)" },
         number: { type: "string", arg: "N", help: "an integer 1..100 (asked if missing)" },
-        timeout: option.timeout("10", "limit for connecting and for the reply"),
-        trace: option.trace,
+        timeout: {
+          type: "string",
+          arg: "SECONDS",
+          default: "10",
+          help: "limit for connecting and for the reply",
+        },
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       epilog: "example: deno run --allow-net=127.0.0.1 lab2_sum/client.ts --name Ann --number 42",
     });

@@ -9,20 +9,13 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import {
-  option,
-  parseCli,
-  parseNumber,
-  parseTimeoutMs,
-  serverPort,
-  UsageError,
-} from "../common/cli.ts";
+import { parseCli, parseNumber, parseTimeoutMs, serverPort, UsageError } from "../common/cli.ts";
 import { describeError, listening, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
 import { ProtocolError, type ReadAhead, readAhead, readLine } from "../common/lines.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, onInterrupt, type Server } from "../common/server.ts";
-import { escapeControl, quote, serverTracer, traced } from "../common/trace.ts";
+import { acceptWithRetry, onInterrupt } from "../common/server.ts";
+import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
 import {
   inRange,
   MAX_LINE,
@@ -68,7 +61,7 @@ const encoder = new TextEncoder();
  * await server.finished;
  * ```
  */
-export function serveSum(options: SumServerOptions): Server {
+export function serveSum(options: SumServerOptions) {
   const log = options.log ?? logLine;
   const name = options.name ?? DEFAULT_NAME;
   const number = options.number ?? MIN_NUMBER + Math.floor(Math.random() * MAX_NUMBER);
@@ -81,7 +74,7 @@ export function serveSum(options: SumServerOptions): Server {
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const peer = formatAddr(conn.remoteAddr, "python");
     log(`Connected by: ${peer}`);
-    const socket = options.trace ? traced(conn, serverTracer(formatAddr(conn.remoteAddr))) : conn;
+    const socket = options.trace ? traced(conn, tracer(formatAddr(conn.remoteAddr))) : conn;
     const ahead = readAhead();
     // Each line whole within the idle timeout, however its bytes arrive.
     const nextLine = () => withTimeout(timeoutMs, readLine(socket, ahead, MAX_LINE));
@@ -167,12 +160,26 @@ if (import.meta.main) {
         "Lab 2 server: adds each client's integer to its own and replies with its name and number.\n" +
         "A client integer outside 1..100 shuts the server down.",
       options: {
-        port: option.serverPort(DEFAULT_PORT),
-        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
+        port: {
+          type: "string",
+          short: "p",
+          help: `port to listen on, also as PORT (default ${DEFAULT_PORT})`,
+        },
+        address: {
+          type: "string",
+          short: "a",
+          default: "0.0.0.0",
+          help: "address to listen on (:: for IPv6 and IPv4)",
+        },
         name: { type: "string", arg: "NAME", default: DEFAULT_NAME, help: "the server's name" },
         number: { type: "string", arg: "N", help: "the server's number, 1..100 (default: random)" },
-        timeout: option.timeout("30", "close a connection idle this many seconds"),
-        trace: option.trace,
+        timeout: {
+          type: "string",
+          arg: "SECONDS",
+          default: "30",
+          help: "close a connection idle this many seconds",
+        },
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,
       epilog: "example: deno run --allow-net lab2_sum/server.ts 12000 --name 'Server of Ann'",

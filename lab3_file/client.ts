@@ -11,13 +11,13 @@
 
 import { createHash } from "node:crypto";
 import { formatAddr } from "../common/addr.ts";
-import { option, parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
+import { parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { withTimeout, writeAll } from "../common/io.ts";
 import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
 import { onInterrupt } from "../common/server.ts";
 import { sameFile } from "../common/steady_path.ts";
-import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
+import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
 import { hashPrefix, MAX_NAME_BYTES } from "./protocol.ts";
 
 /** Options for {@linkcode download}. */
@@ -83,7 +83,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       const why = stop.aborted ? "interrupted" : describeError(error);
       throw new Failure(`could not connect to ${formatAddr({ hostname, port })}: ${why}`);
     });
-    const socket = options.trace ? traced(conn, stderrTracer()) : conn;
+    const socket = options.trace ? traced(conn, tracer(undefined, console.error)) : conn;
     const read = (p: Uint8Array) => withTimeout(timeoutMs, socket.read(p));
     // BEGIN SOLUTION send the request: the file's name, then the offset, one line each
     await writeAll(socket, new TextEncoder().encode(`${options.remote}\n${offset}\n`));
@@ -282,8 +282,13 @@ if (import.meta.main) {
         force: { type: "boolean", help: "overwrite NAME_IN_CLIENT if it exists" },
         resume: { type: "boolean", help: "continue from NAME_IN_CLIENT.part" },
         quiet: { type: "boolean", short: "q", help: "no progress display" },
-        timeout: option.timeout("30", "limit for connecting and for each wait on the server"),
-        trace: option.trace,
+        timeout: {
+          type: "string",
+          arg: "SECONDS",
+          default: "30",
+          help: "limit for connecting and for each wait on the server",
+        },
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 2,
       epilog:

@@ -13,13 +13,13 @@
 
 import { createHash } from "node:crypto";
 import { formatAddr } from "../common/addr.ts";
-import { option, parseCli, parseNumber, parseTimeoutMs, serverPort } from "../common/cli.ts";
+import { parseCli, parseNumber, parseTimeoutMs, serverPort } from "../common/cli.ts";
 import { describeError, Failure, listening, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
 import { ProtocolError, readAhead, type Reader, readLine } from "../common/lines.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, closeIdle, onInterrupt, type Server } from "../common/server.ts";
-import { quote, serverTracer, traced } from "../common/trace.ts";
+import { acceptWithRetry, closeIdle, onInterrupt } from "../common/server.ts";
+import { quote, traced, tracer } from "../common/trace.ts";
 import { openConfined, type Opened, Refusal } from "./confine.ts";
 import { FileHasher } from "./file_hasher.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
@@ -71,7 +71,7 @@ export interface FileServerOptions {
  * await server.finished;
  * ```
  */
-export function serveFiles(options: FileServerOptions): Server {
+export function serveFiles(options: FileServerOptions) {
   const { log = logLine, blockSize = DEFAULT_BLOCK_SIZE, idleTimeoutMs = 30_000 } = options;
   const root = realFolder(options.root ?? ".");
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
@@ -86,7 +86,7 @@ export function serveFiles(options: FileServerOptions): Server {
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
     const peer = formatAddr(conn.remoteAddr, "python");
-    const socket = options.trace ? traced(conn, serverTracer(formatAddr(conn.remoteAddr))) : conn;
+    const socket = options.trace ? traced(conn, tracer(formatAddr(conn.remoteAddr))) : conn;
     const started = performance.now();
     // Aborted when this transfer ends, so a hash it no longer waits for can be cancelled.
     const ended = new AbortController();
@@ -244,12 +244,26 @@ if (import.meta.main) {
       summary: "Lab 3 file server: sends the files under --root to lab 3 clients, in blocks,\n" +
         "with the size before and the SHA-256 after. Nothing outside the root is ever sent.",
       options: {
-        port: option.serverPort(DEFAULT_PORT),
-        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
+        port: {
+          type: "string",
+          short: "p",
+          help: `port to listen on, also as PORT (default ${DEFAULT_PORT})`,
+        },
+        address: {
+          type: "string",
+          short: "a",
+          default: "0.0.0.0",
+          help: "address to listen on (:: for IPv6 and IPv4)",
+        },
         root: { type: "string", arg: "DIR", default: ".", help: "folder to serve" },
         "block-size": { type: "string", arg: "N", default: "1024", help: "bytes per block" },
-        timeout: option.timeout("30", "close a connection idle this many seconds"),
-        trace: option.trace,
+        timeout: {
+          type: "string",
+          arg: "SECONDS",
+          default: "30",
+          help: "close a connection idle this many seconds",
+        },
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,
       epilog:

@@ -16,12 +16,12 @@
 
 import { basename, dirname, join } from "node:path";
 import { formatAddr } from "../common/addr.ts";
-import { option, parseCli, parseNumber, parseTimeoutMs, UsageError } from "../common/cli.ts";
+import { parseCli, parseNumber, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { withTimeout, writeAll } from "../common/io.ts";
 import { onInterrupt } from "../common/server.ts";
 import { ask } from "../common/stdin.ts";
-import { escapeControl, quote, stderrTracer, traced } from "../common/trace.ts";
+import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
 import {
   bodyFraming,
   headerValues,
@@ -135,7 +135,7 @@ export async function request(
     }
 
     // 3. The request out and the response head in, all of it within the timeout.
-    const socket = options.trace ? traced(conn, stderrTracer()) : conn;
+    const socket = options.trace ? traced(conn, tracer(undefined, console.error)) : conn;
     const text = requestText(method, url);
     for (const line of text.split("\r\n").slice(0, -2)) options.verbose?.(`> ${line}`);
     options.verbose?.(">");
@@ -513,17 +513,19 @@ if (import.meta.main) {
           arg: "FILE",
           help: "trust this extra CA certificate (PEM) for https",
         },
-        timeout: option.timeout(
-          `${DEFAULT_TIMEOUT_MS / 1000}`,
-          "limit for the connect, the TLS handshake, the response head, each body read",
-        ),
+        timeout: {
+          type: "string",
+          arg: "SECONDS",
+          default: `${DEFAULT_TIMEOUT_MS / 1000}`,
+          help: "limit for the connect, the TLS handshake, the response head, each body read",
+        },
         "max-time": {
           type: "string",
           arg: "SECONDS",
           help:
             `limit for the whole transfer, redirects included; exit ${EXIT_MAX_TIME} (default: none)`,
         },
-        trace: option.trace,
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,
       epilog: "exit codes: 0 ok, 1 failure (timeouts of --timeout included), 2 bad arguments;\n" +

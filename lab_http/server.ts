@@ -13,18 +13,11 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import {
-  option,
-  parseCli,
-  parseNumber,
-  parseTimeoutMs,
-  serverPort,
-  UsageError,
-} from "../common/cli.ts";
+import { parseCli, parseNumber, parseTimeoutMs, serverPort, UsageError } from "../common/cli.ts";
 import { describeError, Failure, listening, runMain } from "../common/errors.ts";
 import { writeAll } from "../common/io.ts";
 import { logLine, traceLine } from "../common/log.ts";
-import { acceptWithRetry, closeIdle, onInterrupt, type Server } from "../common/server.ts";
+import { acceptWithRetry, closeIdle, onInterrupt } from "../common/server.ts";
 import { escapeControl } from "../common/trace.ts";
 import {
   decodeHead,
@@ -109,7 +102,7 @@ export interface HttpServerOptions {
  * await server.finished;
  * ```
  */
-export function serveHttp(options: HttpServerOptions): Server {
+export function serveHttp(options: HttpServerOptions) {
   const log = options.log ?? logLine;
   const root = options.root ?? ".";
   const cors = options.cors ?? false;
@@ -394,7 +387,11 @@ if (import.meta.main) {
         "Static file server like `python -m http.server`: serves DIR over HTTP/1.1 with listings,\n" +
         "caching headers, ranges, and nothing outside DIR.",
       options: {
-        port: option.serverPort(DEFAULT_PORT),
+        port: {
+          type: "string",
+          short: "p",
+          help: `port to listen on, also as PORT (default ${DEFAULT_PORT})`,
+        },
         address: {
           type: "string",
           short: "a",
@@ -406,14 +403,19 @@ if (import.meta.main) {
         cors: { type: "boolean", help: "let pages of any origin read the files (CORS; OPTIONS)" },
         dotfiles: { type: "boolean", help: "serve and list names starting with '.'" },
         "no-listing": { type: "boolean", help: "404 for folders without index.html, no listing" },
-        timeout: option.timeout("30", "close a connection idle this many seconds"),
+        timeout: {
+          type: "string",
+          arg: "SECONDS",
+          default: "30",
+          help: "close a connection idle this many seconds",
+        },
         "max-connections": {
           type: "string",
           arg: "N",
           default: `${DEFAULT_MAX_CONNECTIONS}`,
           help: "connections served at once; more get 503 Service Unavailable",
         },
-        trace: { ...option.trace, help: "print each request and response head to stderr" },
+        trace: { type: "boolean", help: "print each request and response head to stderr" },
       },
       maxPositionals: 1,
       epilog: "example: deno run --allow-net --allow-read=lab_http/site lab_http/server.ts 8080 " +

@@ -14,17 +14,10 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import {
-  option,
-  parseCli,
-  parseNumber,
-  parsePort,
-  parseTimeoutMs,
-  UsageError,
-} from "../common/cli.ts";
+import { parseCli, parseNumber, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { Failure, runMain } from "../common/errors.ts";
 import { ask } from "../common/stdin.ts";
-import { escapeControl, stderrTracer } from "../common/trace.ts";
+import { escapeControl, tracer } from "../common/trace.ts";
 import { MAX_DATAGRAM, requireUnstableNet, within } from "./datagram.ts";
 import { isFromServer, resolveServer } from "./server_address.ts";
 
@@ -58,7 +51,7 @@ async function openClient(target: UdpTarget) {
   const anyAddress = server.family === 6 ? "::" : "0.0.0.0";
   const socket = Deno.listenDatagram({ transport: "udp", hostname: anyAddress, port: 0 });
   const to: Deno.NetAddr = { transport: "udp", hostname: server.hostname, port: server.port };
-  const trace = target.trace ? stderrTracer(formatAddr(server)) : undefined;
+  const trace = target.trace ? tracer(formatAddr(server), console.error) : undefined;
   const buffer = new Uint8Array(MAX_DATAGRAM + 1);
   // A receive cannot be cancelled: one still waiting at a deadline is the next wait's.
   let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
@@ -234,13 +227,23 @@ if (import.meta.main) {
         "UDP client: sends a sentence and prints the upper-case reply, retrying after a timeout.\n" +
         "With --ping, pings the server COUNT times (default 10) and prints ping's statistics.",
       options: {
-        address: option.address("127.0.0.1", "server address or name"),
-        port: option.port("12000", "server port"),
-        timeout: option.timeout("1", "how long to wait for each reply"),
+        address: {
+          type: "string",
+          short: "a",
+          default: "127.0.0.1",
+          help: "server address or name",
+        },
+        port: { type: "string", short: "p", default: "12000", help: "server port" },
+        timeout: {
+          type: "string",
+          arg: "SECONDS",
+          default: "1",
+          help: "how long to wait for each reply",
+        },
         retries: { type: "string", arg: "N", default: "3", help: "tries before giving up" },
         ping: { type: "boolean", help: "ping mode: Ping <seq> <time> datagrams, ping's summary" },
         interval: { type: "string", arg: "SECONDS", default: "1", help: "time between pings" },
-        trace: option.trace,
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: Infinity,
       epilog: "examples:\n" +

@@ -12,11 +12,11 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import { option, parseCli, parseNumber, serverPort } from "../common/cli.ts";
+import { parseCli, parseNumber, serverPort } from "../common/cli.ts";
 import { describeError, listening, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
-import { onInterrupt, type Server } from "../common/server.ts";
-import { serverTracer } from "../common/trace.ts";
+import { onInterrupt } from "../common/server.ts";
+import { tracer } from "../common/trace.ts";
 import { MAX_DATAGRAM, requireUnstableNet } from "./datagram.ts";
 
 /** The handout's port. */
@@ -95,7 +95,7 @@ function upperCase(request: Uint8Array): Uint8Array {
  * await server.finished;
  * ```
  */
-export function serveUdp(options: UdpServerOptions): Server {
+export function serveUdp(options: UdpServerOptions) {
   const log = options.log ?? logLine;
   const drop = options.drop ?? 0;
   const socket = Deno.listenDatagram({
@@ -127,7 +127,7 @@ export function serveUdp(options: UdpServerOptions): Server {
         log(`Ignored datagram from ${peer}: ${risk}`);
         continue;
       }
-      const trace = options.trace ? serverTracer(formatAddr(from)) : undefined;
+      const trace = options.trace ? tracer(formatAddr(from)) : undefined;
       trace?.("<-", request);
       log(`Received request from ${peer}`);
       if (request.length > MAX_DATAGRAM) {
@@ -169,15 +169,24 @@ if (import.meta.main) {
       synopsis: "[PORT]",
       summary: "UDP upper-case echo server: replies to each datagram with its text in upper case.",
       options: {
-        port: option.serverPort(DEFAULT_PORT),
-        address: option.address("0.0.0.0", "address to listen on (:: for IPv6 and IPv4)"),
+        port: {
+          type: "string",
+          short: "p",
+          help: `port to listen on, also as PORT (default ${DEFAULT_PORT})`,
+        },
+        address: {
+          type: "string",
+          short: "a",
+          default: "0.0.0.0",
+          help: "address to listen on (:: for IPv6 and IPv4)",
+        },
         drop: {
           type: "string",
           arg: "RATE",
           default: "0",
           help: "ignore this fraction of requests, 0..1, to simulate loss",
         },
-        trace: option.trace,
+        trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,
       epilog: "example: deno run --unstable-net --allow-net lab_udp/server.ts 12000 --drop 0.3",

@@ -670,7 +670,7 @@ Deno.test("bad arguments exit 2", async () => {
     "/nonexistent/dir",
   ]);
   assert.equal(noRoot.code, 1);
-  assert.equal(noRoot.stderr, "error: cannot serve /nonexistent/dir: not found\n");
+  assert.equal(noRoot.stderr, "error: cannot serve /nonexistent/dir: no such file or directory\n");
 });
 
 Deno.test("server CLI with least-privilege flags serves, and stops on Ctrl+C", async () => {

@@ -539,7 +539,10 @@ Deno.test("server CLI: banner, log lines, Ctrl+C; bad arguments exit 2; a missin
     "/nonexistent/folder",
   ]);
   assert.equal(missing.code, 1);
-  assert.equal(missing.stderr, "error: cannot serve /nonexistent/folder: not found\n");
+  assert.equal(
+    missing.stderr,
+    "error: cannot serve /nonexistent/folder: no such file or directory\n",
+  );
 });
 
 Deno.test("server CLI --trace: each answer's head as it went out, the answers from memory included", async () => {

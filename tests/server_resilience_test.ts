@@ -150,7 +150,7 @@ for (const { lab, flags, file, args, ask } of stdoutServers) {
       for (let n = 0; n < 3; n++) await ask(port, n);
       child.kill("SIGINT");
       const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-      assert.equal(stderr, "log: standard output closed; no more log lines\n");
+      assert.equal(stderr, "log: stdout closed; no more log lines\n");
       assert.equal(status.code, 0);
     } finally {
       await Deno.remove(site, { recursive: true });
@@ -385,7 +385,7 @@ for (const { lab, flags, file, args, ask } of traceServers) {
       await child.stderr.cancel();
       // The first trace write meets the closed pipe; the UDP server used to exit there.
       for (let n = 0; n < 3; n++) await ask(port, n);
-      const closed = /^trace: standard error closed; no more trace lines$/m;
+      const closed = /^trace: stderr closed; no more trace lines$/m;
       assert.match(await readUntil(stdout, closed, firstLines), closed);
       for (let n = 3; n < 6; n++) await ask(port, n);
       child.kill("SIGINT");
