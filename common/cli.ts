@@ -47,11 +47,10 @@ export function parseCli<const O extends Record<string, OptionSpec>>(
     (o.type === "string" ? ` ${o.arg ?? long.toUpperCase()}` : ""),
     typeof o.default === "string" ? `${o.help} (default: ${o.default})` : o.help,
   ]);
-  const width = Math.max(...rows.map(([flag]) => flag.length));
   const usage = [
     `usage: deno run ... ${spec.name} [options]${spec.synopsis ? ` ${spec.synopsis}` : ""}`,
     `\n${spec.summary}\n\noptions:`,
-    ...rows.map(([flag, help]) => `  ${flag.padEnd(width)}  ${help}`),
+    ...rows.map(([flag, help]) => `  ${flag.padEnd(22)}  ${help}`),
     ...(spec.epilog ? ["", spec.epilog] : []),
   ].join("\n");
   try {
@@ -93,16 +92,19 @@ export function parsePort(text: string, role: "server" | "client", usage = ""): 
  * ```
  */
 export function serverPort(
-  [positional]: string[],
+  [given]: string[],
   option: string | undefined,
-  defaultPort: number,
+  port: number,
   usage = "",
-): number {
-  if (positional !== undefined && option !== undefined && positional !== option) {
+) {
+  if (given !== undefined && option !== undefined && given !== option) {
     throw new UsageError("give the port once: as PORT or as -p PORT", usage);
   }
-  return parsePort(positional ?? option ?? `${defaultPort}`, "server", usage);
+  return parsePort(given ?? option ?? `${port}`, "server", usage);
 }
+
+/** The range {@linkcode parseNumber} accepts, and whether a fraction is allowed. */
+type Limits = { min: number; max: number; fraction?: boolean };
 
 /**
  * Parses a decimal number within `[min, max]` (integers only unless `fraction`).
@@ -111,12 +113,8 @@ export function serverPort(
  * parseNumber("2.5", "--timeout", { min: 0.001, max: 3600, fraction: true }); // 2.5
  * ```
  */
-export function parseNumber(
-  text: string,
-  what: string,
-  { min, max, fraction }: { min: number; max: number; fraction?: boolean },
-  usage = "",
-): number {
+export function parseNumber(text: string, what: string, limits: Limits, usage = ""): number {
+  const { min, max, fraction } = limits;
   const value = (fraction ? /^-?(\d+(\.\d*)?|\.\d+)$/ : /^-?\d+$/).test(text.trim()) ? +text : NaN;
   if (value >= min && value <= max) return value;
   const kind = fraction ? "a number" : "an integer";
@@ -131,7 +129,6 @@ export function parseNumber(
  * ```
  */
 export function parseTimeoutMs(text: string, usage = ""): number {
-  return Math.round(
-    parseNumber(text, "timeout", { min: 0.001, max: 86400, fraction: true }, usage) * 1000,
-  );
+  const seconds = parseNumber(text, "timeout", { min: 0.001, max: 86400, fraction: true }, usage);
+  return Math.round(seconds * 1000);
 }

@@ -33,11 +33,8 @@ export function describeError(error: unknown): string {
   const [, what, flag] = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/) ?? [];
   if (flag === "--allow-all") return `permission denied: ${what} needs --allow-all`;
   if (flag) return `permission denied: needs ${flag}=${what}`;
-  if (/failed to lookup address|not known|nodename nor servname/i.test(error.message)) {
-    return "unknown host";
-  }
   const words = error.message.replace(/\s*\(os error \d+\).*$/, "");
-  return words[0].toLowerCase() + words.slice(1);
+  return words.charAt(0).toLowerCase() + words.slice(1);
 }
 
 /**

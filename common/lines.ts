@@ -42,24 +42,24 @@ export interface ReadAhead {
 }
 
 /**
- * An empty read-ahead for one stream, `size` bytes at first (it grows for a long line).
+ * An empty read-ahead for one stream, of `size` bytes: at least the longest line read through it
+ * plus its `\r\n`.
  * @example
  * ```ts
  * const ahead = readAhead();
  * ```
  */
-export function readAhead(size = 4096): ReadAhead {
+export function readAhead(size = 8192): ReadAhead {
   return { bytes: new Uint8Array(size), start: 0, end: 0 };
 }
 
-const LF = 10;
-const CR = 13;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Reads one line of at most `maxBytes` as strict UTF-8, without its `\n` or `\r\n`; `null` if the
  * stream ends first. Bytes after the line stay in `ahead` for the next call. A stream that ends
- * inside a line throws {@linkcode UnexpectedEofError}, unless `lastMayLackNewline` (typed input).
+ * inside a line throws {@linkcode UnexpectedEofError}; a line too long, {@linkcode LineTooLongError}
+ * as soon as it is (not when it ends).
  * @example
  * ```ts
  * using conn = await Deno.connect({ port: 12000 });
@@ -68,56 +68,33 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
  * const number = await readLine(conn, ahead, 1024);
  * ```
  */
-export async function readLine(
-  conn: Reader,
-  ahead: ReadAhead,
-  maxBytes: number,
-  lastMayLackNewline = false,
-): Promise<string | null> {
-  // How many bytes after `ahead.start` were looked at for the "\n" already.
-  for (let scanned = 0;;) {
-    const lf = ahead.bytes.subarray(ahead.start + scanned, ahead.end).indexOf(LF);
+export async function readLine(conn: Reader, ahead: ReadAhead, maxBytes: number) {
+  while (true) {
+    const lf = ahead.bytes.subarray(ahead.start, ahead.end).indexOf(10);
+    const length = lf < 0 ? ahead.end - ahead.start : lf;
+    // One byte of slack for a "\r" before the "\n"; a full read-ahead holds no longer line.
+    if (length > maxBytes + 1 || length === ahead.bytes.length) {
+      throw new LineTooLongError(maxBytes);
+    }
     if (lf >= 0) {
-      const end = ahead.start + scanned + lf;
-      const cr = end > ahead.start && ahead.bytes[end - 1] === CR;
-      const line = ahead.bytes.subarray(ahead.start, cr ? end - 1 : end);
-      if (line.length > maxBytes) throw new LineTooLongError(maxBytes);
-      ahead.start = end + 1;
-      return decodeLine(line);
+      const line = ahead.bytes.subarray(ahead.start, ahead.start + lf);
+      ahead.start += lf + 1;
+      const text = line.at(-1) === 13 ? line.subarray(0, -1) : line;
+      if (text.length > maxBytes) throw new LineTooLongError(maxBytes);
+      try {
+        return strictUtf8.decode(text);
+      } catch {
+        throw new ProtocolError("line is not valid UTF-8");
+      }
     }
-    scanned = ahead.end - ahead.start;
-    // One byte of slack: the line may still end in "\r\n".
-    if (scanned > maxBytes + 1) throw new LineTooLongError(maxBytes);
-    if (!(await readMore(conn, ahead))) {
-      const rest = ahead.bytes.subarray(ahead.start, ahead.end);
-      ahead.start = ahead.end;
-      if (rest.length === 0) return null;
-      if (!lastMayLackNewline) throw new UnexpectedEofError(rest.length);
-      return decodeLine(rest);
+    // What is not taken yet moves to the front, to make room for the rest of the line.
+    if (ahead.end === ahead.bytes.length) {
+      ahead.bytes.copyWithin(0, ahead.start, ahead.end);
+      [ahead.start, ahead.end] = [0, ahead.end - ahead.start];
     }
-  }
-}
-
-/** Reads into the free end of `ahead`, making room first if it is full; false at the end. */
-async function readMore(conn: Reader, ahead: ReadAhead): Promise<boolean> {
-  if (ahead.end === ahead.bytes.length) {
-    // What is not taken yet moves to the front, into a buffer twice as big if it fills this one
-    // (readLine bounds how long a line may grow).
-    const rest = ahead.bytes.slice(ahead.start, ahead.end);
-    if (ahead.start === 0) ahead.bytes = new Uint8Array(ahead.bytes.length * 2);
-    ahead.bytes.set(rest);
-    [ahead.start, ahead.end] = [0, rest.length];
-  }
-  const n = await conn.read(ahead.bytes.subarray(ahead.end));
-  if (n === null) return false;
-  ahead.end += n;
-  return true;
-}
-
-function decodeLine(bytes: Uint8Array): string {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    throw new ProtocolError("line is not valid UTF-8");
+    const n = await conn.read(ahead.bytes.subarray(ahead.end));
+    if (n === null && ahead.start === ahead.end) return null;
+    if (n === null) throw new UnexpectedEofError(ahead.end - ahead.start);
+    ahead.end += n;
   }
 }

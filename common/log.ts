@@ -9,9 +9,6 @@
 
 import { writeAll } from "./io.ts";
 
-const FLUSH_MS = 25;
-const MAX_PENDING = 10_000;
-
 /** One stream's lines not written yet, and the loop writing them. */
 class Lines {
   pending: string[] = [];
@@ -26,7 +23,7 @@ const err = new Lines(Deno.stderr, "trace", "stderr");
 
 function add(lines: Lines, line: string): void {
   if (lines.closed) return;
-  if (lines.pending.length < MAX_PENDING) lines.pending.push(line);
+  if (lines.pending.length < 10_000) lines.pending.push(line);
   else lines.dropped++;
   lines.writing ??= writeLoop(lines);
 }
@@ -34,8 +31,8 @@ function add(lines: Lines, line: string): void {
 async function writeLoop(lines: Lines): Promise<void> {
   try {
     while (lines.pending.length > 0) {
-      // The lines of this turn, and of the next FLUSH_MS, go out together.
-      await new Promise((resolve) => setTimeout(resolve, FLUSH_MS));
+      // The lines of this turn, and of the next 25 ms, go out together.
+      await new Promise((resolve) => setTimeout(resolve, 25));
       const { kind, name, dropped } = lines;
       if (dropped > 0) {
         lines.pending.push(`... ${dropped} ${kind} lines dropped (${name} was not reading)`);

@@ -21,15 +21,10 @@ const LOST = [NotConnected, ConnectionReset, ConnectionAborted];
  * for (let conn; (conn = await acceptWithRetry(listener, console.log)) !== null;) conn.close();
  * ```
  */
-export async function acceptWithRetry(
-  listener: Deno.Listener<Deno.TcpConn>,
-  log: (line: string) => void,
-): Promise<Deno.TcpConn | null> {
+export async function acceptWithRetry(listener: Deno.TcpListener, log: (line: string) => void) {
   for (let failures = 0;;) {
     try {
-      const conn = await listener.accept();
-      if (failures > 0) log(`accept works again after ${failures} failed tries`);
-      return conn;
+      return await listener.accept();
     } catch (error) {
       if (error instanceof BadResource || error instanceof Interrupted) return null;
       if (LOST.some((lost) => error instanceof lost)) continue;

@@ -51,18 +51,14 @@ export function traced(conn: Pick<Deno.Conn, "read" | "write">, trace: Tracer) {
   };
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-// One transfer as a trace line: printable UTF-8 quoted (60 characters at most), else hex.
+// One transfer as a trace line: text quoted (60 characters at most); bytes that are not UTF-8
+// (decoded as U+FFFD) or control characters other than tab and line ends, as hex.
 function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
   const head = `${direction} ${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;
-  let text = "\0";
-  try {
-    // Streaming, so a character cut at the end of the shown part is no error.
-    text = strictUtf8.decode(bytes.subarray(0, 240), { stream: true });
-  } catch { /* not UTF-8: shown as hex */ }
+  // Streaming, so a character cut at the end of the shown part is not taken for an error.
+  const text = new TextDecoder().decode(bytes.subarray(0, 240), { stream: true });
   // deno-lint-ignore no-control-regex
-  if (!/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text)) {
+  if (!/[\ufffd\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text)) {
     const more = text.length > 60 || bytes.length > 240 ? " ..." : "";
     return `${head}  ${quote(text.slice(0, 60))}${more}`;
   }

@@ -98,9 +98,7 @@ if (import.meta.main) {
     });
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
-    const sentence = positionals.length > 0
-      ? positionals.join(" ")
-      : await ask("Input lowercase sentence: ");
+    const sentence = positionals.join(" ") || await ask("Input lowercase sentence: ");
     if (sentence === null) throw new Failure("no sentence: standard input ended");
     const { address: hostname, trace } = values;
     const reply = await echoOnce({ hostname, port, sentence, timeoutMs, trace });

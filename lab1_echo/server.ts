@@ -75,9 +75,8 @@ export function serveEcho(options: EchoServerOptions) {
       await writeAll(socket, encoder.encode(decoder.decode().toUpperCase()));
       // END SOLUTION
     } catch (error) {
-      if (!closing) {
-        log(`${peer}: ${open.has(conn) ? describeError(error) : "idle timeout, closed"}`);
-      }
+      const why = open.has(conn) ? describeError(error) : "idle timeout, closed";
+      if (!closing) log(`${peer}: ${why}`);
     } finally {
       // Closed here, unless the idle clock or close() closed it already.
       if (open.delete(conn)) conn.close();

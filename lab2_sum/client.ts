@@ -7,21 +7,14 @@
  * @module
  */
 
-import { parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { formatAddr } from "../common/addr.ts";
+import { parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { withTimeout, writeAll } from "../common/io.ts";
 import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
 import { ask } from "../common/stdin.ts";
 import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
-import {
-  inRange,
-  MAX_LINE,
-  MAX_NUMBER,
-  MIN_NUMBER,
-  nameProblem,
-  parseInteger,
-} from "./protocol.ts";
+import { inRange, MAX_LINE, nameProblem, parseInteger, RANGE } from "./protocol.ts";
 
 /** Options for {@linkcode exchangeSum}. */
 export interface SumClientOptions {
@@ -34,6 +27,9 @@ export interface SumClientOptions {
   trace?: boolean;
 }
 
+/** The server's answer: its name and its number. */
+export type SumReply = { name: string; number: number };
+
 /**
  * Sends the name and number, returns the server's name and number; a {@linkcode Failure} if it
  * refused (its `ERROR` line) or broke the protocol.
@@ -43,18 +39,13 @@ export interface SumClientOptions {
  * const reply = await exchangeSum({ hostname: "127.0.0.1", port: 12000, name: "Ann", number: 42 });
  * ```
  */
-export async function exchangeSum(
-  options: SumClientOptions,
-): Promise<{ name: string; number: number }> {
-  const { hostname, port } = options;
-  const timeoutMs = options.timeoutMs ?? 10_000;
+export async function exchangeSum(options: SumClientOptions): Promise<SumReply> {
+  const { hostname, port, timeoutMs = 10_000 } = options;
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
   } catch (error) {
-    throw new Failure(
-      `could not connect to ${formatAddr({ hostname, port })}: ${describeError(error)}`,
-    );
+    throw new Failure(`could not connect to ${formatAddr(options)}: ${describeError(error)}`);
   }
   const socket = options.trace ? traced(conn, tracer(undefined, console.error)) : conn;
   // A reply is two lines of at most MAX_LINE: a read-ahead of four holds all of it from its first
@@ -86,9 +77,7 @@ export async function exchangeSum(
     if (number === undefined) {
       throw new Failure(`the server's reply is not a name and an integer: ${quote(numberLine)}`);
     }
-    if (!inRange(number)) {
-      throw new Failure(`the server's number ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}`);
-    }
+    if (!inRange(number)) throw new Failure(`the server's number ${number} is outside 1..100`);
     return { name: first, number };
     // END SOLUTION
   } catch (error) {
@@ -122,22 +111,16 @@ if (import.meta.main) {
     const { values, usage } = parseCli({
       name: "lab2_sum/client.ts",
       summary:
-        "Lab 2 client: sends a name and an integer 1..100; shows the server's name and the sum.\n" +
-        "Values not given as options are asked at the keyboard. An out-of-range --number stops the server.",
+        "Lab 2 client: sends a name and an integer 1..100; shows the server's name and the\n" +
+        "sum. Values not given as options are asked for. An integer out of range stops the server.",
       options: {
         address: { type: "string", short: "a", default: "127.0.0.1", help: "server address" },
         port: { type: "string", short: "p", default: "12000", help: "server port" },
-        name: { type: "string", arg: "NAME", help: "your name (asked if missing)" },
+        name: { type: "string", help: "your name (asked if missing)" },
         number: { type: "string", arg: "N", help: "an integer 1..100 (asked if missing)" },
-        timeout: {
-          type: "string",
-          arg: "SECONDS",
-          default: "10",
-          help: "limit for connecting and for the reply",
-        },
+        timeout: { type: "string", arg: "SECONDS", default: "10", help: "connect and reply limit" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
-      epilog: "example: deno run --allow-net=127.0.0.1 lab2_sum/client.ts --name Ann --number 42",
     });
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
@@ -149,19 +132,14 @@ if (import.meta.main) {
     }
     const name = values.name ?? await askUntilValid("Enter your name: ", nameProblem);
     // As the handout has it, any integer typed is sent: one outside 1..100 stops the server.
-    number ??= Number(
-      await askUntilValid(
-        `Enter an integer between ${MIN_NUMBER} and ${MAX_NUMBER}: `,
-        (text) => parseInteger(text) === undefined ? "not an integer" : undefined,
-      ),
-    );
+    const notInteger = (text: string) => parseInteger(text) === undefined ? "not an integer" : "";
+    const question = `Enter an integer between ${RANGE.min} and ${RANGE.max}: `;
+    number ??= Number(await askUntilValid(question, notInteger));
     if (!inRange(number)) {
-      console.error(
-        `note: ${number} is outside ${MIN_NUMBER}..${MAX_NUMBER}: sending it will shut the server down`,
-      );
+      console.error(`note: ${number} is outside 1..100: sending it will shut the server down`);
     }
-    const server = { hostname: values.address, port, timeoutMs, trace: values.trace };
-    const reply = await exchangeSum({ ...server, name, number });
+    const { address: hostname, trace } = values;
+    const reply = await exchangeSum({ hostname, port, timeoutMs, trace, name, number });
     console.log(`Client's name: ${name}`);
     console.log(`Server's name: ${reply.name}`);
     console.log(`${number} + ${reply.number} = ${number + reply.number}`);

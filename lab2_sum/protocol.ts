@@ -14,8 +14,7 @@ export const MAX_LINE = 1024;
 /** Longest name, in characters. */
 export const MAX_NAME = 100;
 /** The range a number must be in; any other integer stops the server. */
-export const MIN_NUMBER = 1;
-export const MAX_NUMBER = 100;
+export const RANGE = { min: 1, max: 100 };
 
 /** Why a name is not acceptable, or `undefined` when it is. */
 export function nameProblem(name: string): string | undefined {
@@ -37,5 +36,5 @@ export function parseInteger(text: string): number | undefined {
 
 /** Whether a number is one the server adds rather than a request to shut down. */
 export function inRange(n: number): boolean {
-  return n >= MIN_NUMBER && n <= MAX_NUMBER;
+  return n >= RANGE.min && n <= RANGE.max;
 }

@@ -12,18 +12,11 @@ import { formatAddr } from "../common/addr.ts";
 import { parseCli, parseNumber, parseTimeoutMs, serverPort, UsageError } from "../common/cli.ts";
 import { describeError, listening, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
-import { ProtocolError, type ReadAhead, readAhead, readLine } from "../common/lines.ts";
+import { ProtocolError, readAhead, readLine } from "../common/lines.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, onInterrupt } from "../common/server.ts";
 import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
-import {
-  inRange,
-  MAX_LINE,
-  MAX_NUMBER,
-  MIN_NUMBER,
-  nameProblem,
-  parseInteger,
-} from "./protocol.ts";
+import { inRange, MAX_LINE, nameProblem, parseInteger, RANGE } from "./protocol.ts";
 
 /** The handout's port. */
 export const DEFAULT_PORT = 12000;
@@ -62,10 +55,8 @@ const encoder = new TextEncoder();
  * ```
  */
 export function serveSum(options: SumServerOptions) {
-  const log = options.log ?? logLine;
-  const name = options.name ?? DEFAULT_NAME;
-  const number = options.number ?? MIN_NUMBER + Math.floor(Math.random() * MAX_NUMBER);
-  const timeoutMs = options.idleTimeoutMs ?? 30_000;
+  const { log = logLine, name = DEFAULT_NAME, idleTimeoutMs = 30_000 } = options;
+  const number = options.number ?? RANGE.min + Math.floor(Math.random() * RANGE.max);
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
   // The connections being served, so close() can end them.
   const open = new Set<Deno.TcpConn>();
@@ -77,7 +68,7 @@ export function serveSum(options: SumServerOptions) {
     const socket = options.trace ? traced(conn, tracer(formatAddr(conn.remoteAddr))) : conn;
     const ahead = readAhead();
     // Each line whole within the idle timeout, however its bytes arrive.
-    const nextLine = () => withTimeout(timeoutMs, readLine(socket, ahead, MAX_LINE));
+    const nextLine = () => withTimeout(idleTimeoutMs, readLine(socket, ahead, MAX_LINE));
     const refuse = async (reason: string) => {
       log(`${peer}: ERROR ${reason}`);
       await writeAll(socket, encoder.encode(`ERROR ${reason}\n`));
@@ -97,7 +88,7 @@ export function serveSum(options: SumServerOptions) {
       }
       if (!inRange(clientNumber)) {
         await refuse(
-          `${clientNumber} is outside ${MIN_NUMBER}..${MAX_NUMBER}: server shutting down`,
+          `${clientNumber} is outside ${RANGE.min}..${RANGE.max}: server shutting down`,
         );
         log("Shutting down");
         return close();
@@ -108,9 +99,14 @@ export function serveSum(options: SumServerOptions) {
       await writeAll(socket, encoder.encode(`${name}\n${number}\n`));
       // END SOLUTION
     } catch (error) {
-      // A line too long, not UTF-8 or cut short: the client is told why (if it is still there).
-      if (error instanceof ProtocolError) await refuse(error.message).catch(() => {});
-      else if (error instanceof IdleTimeoutError) await refuse(unfinished(ahead)).catch(() => {});
+      // A line too long, not UTF-8, cut short or never ended: the client is told why (if it is
+      // still there), with what arrived of a line it never ended.
+      if (error instanceof IdleTimeoutError) {
+        const rest = new TextDecoder().decode(ahead.bytes.subarray(ahead.start, ahead.end));
+        const got = `got ${ahead.end - ahead.start} bytes ${quote(rest.slice(0, 60))}`;
+        const why = rest ? `${got} and no newline: each line ends with \\n` : undefined;
+        await refuse(why ?? "no complete request before the idle timeout").catch(() => {});
+      } else if (error instanceof ProtocolError) await refuse(error.message).catch(() => {});
       else if (!closing) log(`${peer}: ${describeError(error)}`);
     } finally {
       // Closed here, unless close() closed it already.
@@ -140,66 +136,36 @@ export function serveSum(options: SumServerOptions) {
   return { addr: listener.addr, finished: acceptLoop(), close };
 }
 
-/**
- * Why a client that went quiet is cut off: what arrived of the line it never ended (`nc` without
- * `-N`, or a client that forgot the `\n`), so the student sees what is missing.
- */
-function unfinished(ahead: ReadAhead): string {
-  const rest = new TextDecoder().decode(ahead.bytes.subarray(ahead.start, ahead.end));
-  if (rest === "") return "no complete request before the idle timeout";
-  const got = `got ${ahead.end - ahead.start} bytes ${quote(rest.slice(0, 60))}`;
-  return `${got} and no newline: each line ends with \\n`;
-}
-
 if (import.meta.main) {
   await runMain(async () => {
     const { values, positionals, usage } = parseCli({
       name: "lab2_sum/server.ts",
       synopsis: "[PORT]",
       summary:
-        "Lab 2 server: adds each client's integer to its own and replies with its name and number.\n" +
-        "A client integer outside 1..100 shuts the server down.",
+        "Lab 2 server: adds each client's integer to its own and replies with its name and\n" +
+        "number. A client integer outside 1..100 shuts the server down.",
       options: {
-        port: {
-          type: "string",
-          short: "p",
-          help: `port to listen on, also as PORT (default ${DEFAULT_PORT})`,
-        },
-        address: {
-          type: "string",
-          short: "a",
-          default: "0.0.0.0",
-          help: "address to listen on (:: for IPv6 and IPv4)",
-        },
-        name: { type: "string", arg: "NAME", default: DEFAULT_NAME, help: "the server's name" },
+        port: { type: "string", short: "p", help: "port to listen on, or PORT (default 12000)" },
+        address: { type: "string", short: "a", default: "0.0.0.0", help: "address to listen on" },
+        name: { type: "string", default: DEFAULT_NAME, help: "the server's name" },
         number: { type: "string", arg: "N", help: "the server's number, 1..100 (default: random)" },
-        timeout: {
-          type: "string",
-          arg: "SECONDS",
-          default: "30",
-          help: "close a connection idle this many seconds",
-        },
+        timeout: { type: "string", arg: "SECONDS", default: "30", help: "close idle connections" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,
-      epilog: "example: deno run --allow-net lab2_sum/server.ts 12000 --name 'Server of Ann'",
     });
     const problem = nameProblem(values.name);
     if (problem) throw new UsageError(`invalid --name: ${problem}`, usage);
     const number = values.number === undefined
       ? undefined
-      : parseNumber(values.number, "--number", { min: MIN_NUMBER, max: MAX_NUMBER }, usage);
+      : parseNumber(values.number, "--number", RANGE, usage);
     const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
     const idleTimeoutMs = parseTimeoutMs(values.timeout, usage);
-    const server = listening(port, () =>
-      serveSum({
-        hostname: values.address,
-        port,
-        name: values.name,
-        number,
-        idleTimeoutMs,
-        trace: values.trace,
-      }));
+    const { address: hostname, name, trace } = values;
+    const server = listening(
+      port,
+      () => serveSum({ hostname, port, name, number, idleTimeoutMs, trace }),
+    );
     logLine(`Server waiting on ${formatAddr(server.addr, "python")}`);
     onInterrupt(() => {
       logLine("Shutting down");

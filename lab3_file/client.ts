@@ -41,31 +41,24 @@ export interface DownloadOptions {
   signal?: AbortSignal;
 }
 
-/** What a finished download reports. */
-export interface DownloadResult {
-  size: number;
-  /** Bytes received in this run (less than `size` after a resume). */
-  received: number;
-  seconds: number;
-  sha256: string;
-}
-
 /**
  * Downloads `remote` to `local` through `local.part`, renamed only once the size and SHA-256
- * match. Throws a {@linkcode Failure} and leaves `local` untouched otherwise.
+ * match, and returns the file's size, the bytes `received` in this run (less than `size` after a
+ * resume), the seconds it took and the SHA-256. Throws a {@linkcode Failure} and leaves `local`
+ * untouched otherwise.
  *
  * @example
  * ```ts
  * await download({ hostname: "127.0.0.1", port: 12000, remote: "notes.txt", local: "notes.txt" });
  * ```
  */
-export async function download(options: DownloadOptions): Promise<DownloadResult> {
+export async function download(options: DownloadOptions) {
   const { hostname, port, local, timeoutMs = 30_000 } = options;
   const part = `${local}.part`;
+  const kept = `kept ${part}, run again with --resume to continue`;
   const stop = options.signal ?? new AbortController().signal;
-  if (!options.force && (await Deno.lstat(local).catch(notFound))) {
-    throw new Failure(`${local} already exists; use --force to overwrite it`);
-  }
+  const exists = !options.force && await Deno.lstat(local).catch(notFound);
+  if (exists) throw new Failure(`${local} already exists; use --force to overwrite it`);
   const started = performance.now();
   // Resuming: the part already here, opened and then checked, never through a symlink.
   let file = options.resume ? await openPart(part) : undefined;
@@ -96,9 +89,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       file && hashPrefix(file, offset, hash),
     ]);
     if (status === null) throw new Failure("the server closed the connection without answering");
-    if (status.startsWith("ERROR")) {
-      throw new Failure(`server: ${escapeControl(status.replace(/^ERROR\s*/, ""))}`);
-    }
+    const [, reason] = /^ERROR\s*(.*)$/s.exec(status) ?? [];
+    if (reason !== undefined) throw new Failure(`server: ${escapeControl(reason)}`);
     const size = Number(/^OK (\d{1,16})$/.exec(status)?.[1] ?? NaN);
     if (Number.isNaN(size)) {
       throw new Failure(`unexpected reply from the server: ${quote(status.slice(0, 80))}`);
@@ -145,15 +137,12 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       const eof = error instanceof UnexpectedEofError;
       let why = eof ? "the connection closed early" : describeError(error);
       if (stop.aborted) why = "interrupted";
-      const kept = have > 0 ? `kept ${part}, run again with --resume to continue` : "nothing saved";
-      throw new Failure(`partial transfer: got ${have} of ${size} bytes (${why}); ${kept}`);
+      const saved = have > 0 ? kept : "nothing saved";
+      throw new Failure(`partial transfer: got ${have} of ${size} bytes (${why}); ${saved}`);
     }
 
     const expected = await readLine({ read }, ahead, 66).catch(() => null);
-    if (stop.aborted) {
-      const kept = `kept ${part}, run again with --resume to continue`;
-      throw new Failure(`interrupted before the hash line; ${kept}`);
-    }
+    if (stop.aborted) throw new Failure(`interrupted before the hash line; ${kept}`);
     const actual = hash.digest("hex");
     const written = file.statSync();
     file.close(); // Before the rename or removal below: Windows allows neither on an open file.
@@ -215,12 +204,10 @@ async function openPart(part: string): Promise<Deno.FsFile | undefined> {
  */
 async function createPart(part: string): Promise<Deno.FsFile> {
   await Deno.remove(part).catch(notFound);
-  try {
-    return await Deno.open(part, { write: true, createNew: true });
-  } catch (error) {
+  return await Deno.open(part, { write: true, createNew: true }).catch((error) => {
     if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
     throw new Failure(`${part} appeared while the download started; run again`);
-  }
+  });
 }
 
 /**
@@ -232,9 +219,7 @@ async function createPart(part: string): Promise<Deno.FsFile> {
  * splitTarget("[::1]:12000:notes.txt"); // { hostname: "::1", port: 12000, remote: "notes.txt" }
  * ```
  */
-export function splitTarget(
-  text: string,
-): { hostname: string; port: number; remote: string } | undefined {
+export function splitTarget(text: string) {
   const m = text.match(/^(?:\[([0-9A-Fa-f:.%\w]+)\]|([^:[\]]+)):(\d{1,5}):(.+)$/s);
   return m ? { hostname: m[1] ?? m[2], port: Number(m[3]), remote: m[4] } : undefined;
 }
@@ -282,12 +267,7 @@ if (import.meta.main) {
         force: { type: "boolean", help: "overwrite NAME_IN_CLIENT if it exists" },
         resume: { type: "boolean", help: "continue from NAME_IN_CLIENT.part" },
         quiet: { type: "boolean", short: "q", help: "no progress display" },
-        timeout: {
-          type: "string",
-          arg: "SECONDS",
-          default: "30",
-          help: "limit for connecting and for each wait on the server",
-        },
+        timeout: { type: "string", arg: "SECONDS", default: "30", help: "limit for each wait" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 2,

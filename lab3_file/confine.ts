@@ -16,7 +16,7 @@
  * @module
  */
 
-import { isAbsolute, join, sep, win32 } from "node:path";
+import { join, sep, win32 } from "node:path";
 import { foldersTo, MAX_DEPTH, sameFile, steadyLook } from "../common/steady_path.ts";
 
 const CHANGED = "the file changed while it was opened; try again";
@@ -32,9 +32,7 @@ export type Opened = { path: string; file: Deno.FsFile; info: Deno.FileInfo };
  * const refusal = new Refusal("no such file"); // sent as "ERROR no such file"
  * ```
  */
-export class Refusal extends Error {
-  override name = "Refusal";
-}
+export class Refusal extends Error {}
 
 /**
  * Opens the regular file `name` names inside `root` (a real path), and returns it with its real
@@ -49,46 +47,28 @@ export class Refusal extends Error {
  * file.close();
  * ```
  */
-export async function openConfined(
-  root: string,
-  name: string,
-): Promise<Opened> {
+export async function openConfined(root: string, name: string): Promise<Opened> {
   if (name.length === 0) throw new Refusal("empty file name");
   // deno-lint-ignore no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new Refusal("control characters in file name");
-  // "C:x" is relative to drive C's current folder on Windows: as bad as absolute there.
+  // "C:x" is relative to drive C's current folder on Windows: as bad as absolute there. (win32's
+  // absolute paths include POSIX's.)
   const driveRelative = Deno.build.os === "windows" && /^[A-Za-z]:/.test(name);
-  if (isAbsolute(name) || win32.isAbsolute(name) || driveRelative) {
-    throw new Refusal("absolute paths are not served");
-  }
+  if (win32.isAbsolute(name) || driveRelative) throw new Refusal("absolute paths are not served");
   const parts = name.split(/[\\/]/);
   if (parts.includes("..")) throw new Refusal("'..' is not allowed in file names");
   // Deeper than any file the check after the open passes: refused before anything is resolved.
   if (parts.length > MAX_DEPTH + 1) throw new Refusal(`more than ${MAX_DEPTH} folders in the name`);
-  let path: string;
-  let found: Deno.FileInfo;
-  try {
-    path = await Deno.realPath(join(root, name));
-    found = await Deno.lstat(path);
-  } catch (error) {
-    const missing = error instanceof Deno.errors.NotFound ||
-      error instanceof Deno.errors.NotADirectory;
-    throw new Refusal(missing ? "no such file" : "cannot open file");
-  }
-  if (path !== root && !path.startsWith(root.endsWith(sep) ? root : root + sep)) {
-    throw new Refusal("no such file");
-  }
+  const path = await Deno.realPath(join(root, name)).catch(refuse);
+  const found = await Deno.lstat(path).catch(refuse);
+  const inside = path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+  if (!inside) throw new Refusal("no such file");
   if (found.isDirectory) throw new Refusal("is a folder");
   if (!found.isFile) throw new Refusal("not a regular file");
   const folders = foldersTo(root, path);
   if (folders === undefined) throw new Refusal(`more than ${MAX_DEPTH} folders in the name`);
 
-  let file: Deno.FsFile;
-  try {
-    file = await Deno.open(path, { read: true });
-  } catch {
-    throw new Refusal("cannot open file");
-  }
+  const file = await Deno.open(path).catch(refuse);
   // Every failure from here is a refusal too: a folder swapped for a symlink out can make the
   // open land outside the root, and Deno then refuses the handle's stat() (`NotCapable`) when
   // the server may read its root only.
@@ -103,4 +83,11 @@ export async function openConfined(
     file.close();
     throw error instanceof Refusal ? error : new Refusal(CHANGED);
   }
+}
+
+/** For a `.catch()` on a look at the requested name, or its open: the refusal that says why. */
+function refuse(error: unknown): never {
+  const { NotFound, NotADirectory } = Deno.errors;
+  const missing = error instanceof NotFound || error instanceof NotADirectory;
+  throw new Refusal(missing ? "no such file" : "cannot open file");
 }

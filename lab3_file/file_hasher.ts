@@ -36,16 +36,14 @@ import { createHash, type Hash } from "node:crypto";
 import type { Opened } from "./confine.ts";
 import { hashPrefix } from "./protocol.ts";
 
-/** What the worker's program uses of its global scope. */
-type WorkerScope = { onmessage: (event: MessageEvent) => void; postMessage(answer: unknown): void };
-
 /**
  * The worker's whole program, started from this function's source as a `data:` URL rather than
- * from a module file, so the server needs read permission for its root folder only. It is asked
- * `{ id, path, size, dev, ino }` (a file to hash) or `{ cancel: id }`, and answers
+ * from a module file, so the server needs read permission for its root folder only. `scope` is
+ * the worker's `self`, whose `onmessage` and `postMessage` are the `Worker`'s turned around. It
+ * is asked `{ id, path, size, dev, ino }` (a file to hash) or `{ cancel: id }`, and answers
  * `{ id, hex }`, `{ id, changed: true }` (another file is under the name) or `{ id, error }`.
  */
-function workerMain(scope: WorkerScope, sha256: () => Hash): void {
+function workerMain(scope: Pick<Worker, "onmessage" | "postMessage">, sha256: () => Hash): void {
   const buffer = new Uint8Array(256 * 1024);
   const jobs = new Map<number, { file: Deno.FsFile; hash: Hash; left: number }>();
   let slicing = false;
@@ -92,19 +90,14 @@ function workerMain(scope: WorkerScope, sha256: () => Hash): void {
   };
 }
 
-const WORKER_URL = `data:text/javascript,${
-  encodeURIComponent(`import { createHash } from "node:crypto";
-(${workerMain})(self, () => createHash("sha256"));`)
-}`;
+const WORKER_URL = "data:text/javascript," + encodeURIComponent(
+  `import { createHash } from "node:crypto"; (${workerMain})(self, () => createHash("sha256"));`,
+);
 /** The worker found another file under the name than the one the server opened. */
 const CHANGED = new Error("another file is under that name now");
 
 /** A job posted to the worker: the file version it is for, and how many transfers wait for it. */
-interface Job extends PromiseWithResolvers<string> {
-  id: number;
-  key?: string;
-  waiting: number;
-}
+type Job = PromiseWithResolvers<string> & { id: number; key?: string; waiting: number };
 
 /**
  * Hashes files on one worker thread, started on first use: every pending file by turns, the one
@@ -142,12 +135,11 @@ export class FileHasher {
       job = { id: this.#nextId++, key, waiting: 0, ...Promise.withResolvers<string>() };
       this.jobs.set(job.id, job);
       const { size, dev, ino } = info;
-      this.#start().postMessage({ id: job.id, path, size, dev, ino });
+      (this.#worker ??= this.#start()).postMessage({ id: job.id, path, size, dev, ino });
     }
-    const { id } = job;
     job.waiting++;
     signal.addEventListener("abort", () => {
-      if (--job.waiting === 0) this.#worker?.postMessage({ cancel: id });
+      if (--job.waiting === 0) this.#worker?.postMessage({ cancel: job.id });
     }, { once: true });
     const mine = job.promise.catch(async (error) => {
       if (error !== CHANGED) throw error;
@@ -168,9 +160,8 @@ export class FileHasher {
   }
 
   #start(): Worker {
-    if (this.#worker) return this.#worker;
-    this.#worker = new Worker(WORKER_URL, { type: "module", name: "lab3 file hasher" });
-    this.#worker.onmessage = ({ data: { id, hex, changed, error } }) => {
+    const worker = new Worker(WORKER_URL, { type: "module", name: "lab3 file hasher" });
+    worker.onmessage = ({ data: { id, hex, changed, error } }) => {
       const job = this.jobs.get(id);
       this.jobs.delete(id);
       if (error === "cancelled") this.cancelled++;
@@ -178,11 +169,11 @@ export class FileHasher {
       else job?.reject(changed ? CHANGED : new Error(error));
     };
     // A worker that dies takes its jobs with it; the next request starts a new one.
-    this.#worker.onerror = (event) => {
+    worker.onerror = (event) => {
       event.preventDefault();
       for (const job of this.jobs.values()) job.reject(new Error("the hasher failed"));
       this.close();
     };
-    return this.#worker;
+    return worker;
   }
 }

@@ -29,9 +29,6 @@
 
 import { racyFor } from "../common/steady_path.ts";
 
-/** Entries kept; the oldest goes first. */
-const MAX_ENTRIES = 1024;
-
 /**
  * The identity of a file version; `undefined` when the OS gives no times, or when the file
  * changed too recently for them to tell versions apart.
@@ -42,11 +39,7 @@ const MAX_ENTRIES = 1024;
  * fileKey(path, await Deno.stat(path)); // undefined in the first 2 s after a write
  * ```
  */
-export function fileKey(
-  path: string,
-  info: Deno.FileInfo,
-  now: number = Date.now(),
-): string | undefined {
+export function fileKey(path: string, info: Deno.FileInfo, now = Date.now()): string | undefined {
   // Each time stamp by its own grain: Deno gives the change time in whole seconds.
   const stamps = [info.mtime?.getTime(), info.ctime?.getTime()];
   if (stamps.some((stamp) => stamp === undefined || racyFor(stamp, now) > 0)) return undefined;
@@ -68,7 +61,7 @@ export class HashCache extends Map<string | undefined, string> {
   /** Remembers a hash for a file version (none for `undefined`). */
   override set(key: string | undefined, hex: string): this {
     if (key === undefined) return this;
-    if (this.size >= MAX_ENTRIES) this.delete(this.keys().next().value);
+    if (this.size >= 1024) this.delete(this.keys().next().value);
     return super.set(key, hex);
   }
 }

@@ -25,10 +25,8 @@ import { FileHasher } from "./file_hasher.ts";
 import { fileKey, HashCache } from "./hash_cache.ts";
 import { hashPrefix, MAX_NAME_BYTES } from "./protocol.ts";
 
-/** The handout's port and block size. */
-export const DEFAULT_PORT = 12000, DEFAULT_BLOCK_SIZE = 1024;
-/** The largest `--block-size`. */
-export const MAX_BLOCK_SIZE = 1024 * 1024;
+/** The handout's port and block size, and the largest `--block-size`. */
+export const DEFAULT_PORT = 12000, DEFAULT_BLOCK_SIZE = 1024, MAX_BLOCK_SIZE = 1024 * 1024;
 
 /**
  * Disk reads are this large whatever the block size: an awaited read per 1 KiB block is what
@@ -38,8 +36,6 @@ export const MAX_BLOCK_SIZE = 1024 * 1024;
 const READ_CHUNK = 256 * 1024;
 /** Files at least this large are hashed on the worker thread while they are sent. */
 const HASH_OFF_THREAD_BYTES = 8 * 1024 * 1024;
-/** Bytes a client may send after its request before it breaks the protocol. */
-const MAX_TRAILING_BYTES = 4096;
 const encoder = new TextEncoder();
 
 /** Options for {@linkcode serveFiles}. */
@@ -154,10 +150,9 @@ export function serveFiles(options: FileServerOptions) {
       await writeAll(socket, encoder.encode(`${sha256}\n`));
       // END SOLUTION
     } catch (error) {
-      const refused = error instanceof Refusal || error instanceof ProtocolError ||
-        error instanceof IdleTimeoutError;
-      if (sent < 0 && refused) {
-        const reason = error instanceof IdleTimeoutError ? "idle timeout" : error.message;
+      const refused = error instanceof Refusal || error instanceof ProtocolError;
+      if (sent < 0 && (refused || error instanceof IdleTimeoutError)) {
+        const reason = refused ? error.message : "idle timeout";
         await writeAll(socket, encoder.encode(`ERROR ${reason}\n`)).catch(() => {});
         outcome = `refused: ${reason}`;
       } else {
@@ -216,20 +211,18 @@ function realFolder(dir: string): string {
 /** The offset line: the bytes the client already has. */
 function parseOffset(line: string | null): number {
   if (line === null) throw new Refusal("no offset line");
-  if (!/^\d{1,16}$/.test(line) || !Number.isSafeInteger(Number(line))) {
-    throw new Refusal(`bad offset ${quote(line.slice(0, 20))}`);
-  }
-  return Number(line);
+  const offset = /^\d{1,16}$/.test(line) ? Number(line) : NaN;
+  if (!Number.isSafeInteger(offset)) throw new Refusal(`bad offset ${quote(line)}`);
+  return offset;
 }
 
 /**
  * Settles only if the client does something while it waits for the hash: it closes (it left), it
- * sends more than a few KiB, or its socket fails or is closed.
+ * sends more than 4 KiB past its request, or its socket fails or is closed.
  */
 async function clientLeft(socket: Reader): Promise<never> {
-  const scratch = new Uint8Array(512);
-  for (let extra = 0; extra <= MAX_TRAILING_BYTES;) {
-    const n = await socket.read(scratch);
+  for (let extra = 0; extra <= 4096;) {
+    const n = await socket.read(new Uint8Array(512));
     if (n === null) throw new Failure("the client closed before the hash");
     extra += n;
   }
@@ -244,25 +237,11 @@ if (import.meta.main) {
       summary: "Lab 3 file server: sends the files under --root to lab 3 clients, in blocks,\n" +
         "with the size before and the SHA-256 after. Nothing outside the root is ever sent.",
       options: {
-        port: {
-          type: "string",
-          short: "p",
-          help: `port to listen on, also as PORT (default ${DEFAULT_PORT})`,
-        },
-        address: {
-          type: "string",
-          short: "a",
-          default: "0.0.0.0",
-          help: "address to listen on (:: for IPv6 and IPv4)",
-        },
+        port: { type: "string", short: "p", help: "port to listen on, or PORT (default 12000)" },
+        address: { type: "string", short: "a", default: "0.0.0.0", help: "address, :: for IPv6" },
         root: { type: "string", arg: "DIR", default: ".", help: "folder to serve" },
         "block-size": { type: "string", arg: "N", default: "1024", help: "bytes per block" },
-        timeout: {
-          type: "string",
-          arg: "SECONDS",
-          default: "30",
-          help: "close a connection idle this many seconds",
-        },
+        timeout: { type: "string", arg: "SECONDS", default: "30", help: "close idle connections" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,
@@ -272,16 +251,12 @@ if (import.meta.main) {
     });
     const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
     const limits = { min: 1, max: MAX_BLOCK_SIZE };
-    const server = listening(port, () =>
-      serveFiles({
-        hostname: values.address,
-        port,
-        root: values.root,
-        blockSize: parseNumber(values["block-size"], "--block-size", limits, usage),
-        idleTimeoutMs: parseTimeoutMs(values.timeout, usage),
-        trace: values.trace,
-      }));
-    logLine(`Server waiting on ${formatAddr(server.addr, "python")}, serving ${values.root}`);
+    const blockSize = parseNumber(values["block-size"], "--block-size", limits, usage);
+    const idleTimeoutMs = parseTimeoutMs(values.timeout, usage);
+    const { address: hostname, root, trace } = values;
+    const options = { hostname, port, root, blockSize, idleTimeoutMs, trace };
+    const server = listening(port, () => serveFiles(options));
+    logLine(`Server waiting on ${formatAddr(server.addr, "python")}, serving ${root}`);
     onInterrupt(() => {
       logLine("Shutting down");
       server.close();

@@ -16,9 +16,10 @@
 import { formatAddr } from "../common/addr.ts";
 import { parseCli, parseNumber, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { Failure, runMain } from "../common/errors.ts";
+import { IdleTimeoutError, withTimeout } from "../common/io.ts";
 import { ask } from "../common/stdin.ts";
 import { escapeControl, tracer } from "../common/trace.ts";
-import { MAX_DATAGRAM, requireUnstableNet, within } from "./datagram.ts";
+import { MAX_DATAGRAM, requireUnstableNet } from "./datagram.ts";
 import { isFromServer, resolveServer } from "./server_address.ts";
 
 /** Where to send, and how patiently. */
@@ -46,32 +47,35 @@ const decoder = new TextDecoder();
  * Opens the client's socket on a free port of the server's family: `send()` to the server,
  * `receive(deadline)` for the next datagram from the server, and `close()`.
  */
-async function openClient(target: UdpTarget) {
-  const server = await resolveServer(target.hostname, target.port);
-  const anyAddress = server.family === 6 ? "::" : "0.0.0.0";
+async function openClient({ hostname, port, trace }: UdpTarget) {
+  const addresses = await resolveServer(hostname);
+  const anyAddress = addresses[0].includes(":") ? "::" : "0.0.0.0";
   const socket = Deno.listenDatagram({ transport: "udp", hostname: anyAddress, port: 0 });
-  const to: Deno.NetAddr = { transport: "udp", hostname: server.hostname, port: server.port };
-  const trace = target.trace ? tracer(formatAddr(server), console.error) : undefined;
-  const buffer = new Uint8Array(MAX_DATAGRAM + 1);
+  const name = formatAddr({ hostname, port });
+  const show = trace ? tracer(name, console.error) : undefined;
   // A receive cannot be cancelled: one still waiting at a deadline is the next wait's.
   let pending: Promise<[Uint8Array, Deno.Addr]> | undefined;
   return {
-    name: formatAddr(server),
+    name,
     async send(data: Uint8Array): Promise<void> {
-      await socket.send(data, to);
-      trace?.("->", data);
+      await socket.send(data, { transport: "udp", hostname, port });
+      show?.("->", data);
     },
     /** The next datagram from the server, or `undefined` once `deadline` (`performance.now()`) passes. */
     async receive(deadline: number): Promise<Uint8Array | undefined> {
       // Checked before each wait: a flood of strangers' datagrams cannot hold the client past it.
-      while (performance.now() < deadline) {
-        pending ??= socket.receive(buffer);
-        const got = await within(pending, deadline - performance.now());
-        if (got === undefined) return undefined;
-        pending = undefined;
-        trace?.("<-", got[0]);
-        // Any other sender's datagram is not the reply: dropped.
-        if (isFromServer(server, got[1] as Deno.NetAddr)) return got[0].slice();
+      for (let left; (left = deadline - performance.now()) > 0;) {
+        pending ??= socket.receive();
+        try {
+          const [data, from] = await withTimeout(left, pending);
+          pending = undefined;
+          show?.("<-", data);
+          // Any other sender's datagram is not the reply: dropped.
+          if (isFromServer(addresses, port, from as Deno.NetAddr)) return data;
+        } catch (error) {
+          if (error instanceof IdleTimeoutError) return undefined;
+          throw error;
+        }
       }
       return undefined;
     },
@@ -82,12 +86,10 @@ async function openClient(target: UdpTarget) {
   };
 }
 
-const tooBig = (bytes: number) =>
-  `the sentence is ${bytes} bytes; a UDP datagram carries at most ${MAX_DATAGRAM}`;
-
 /**
  * Sends the sentence and returns the reply, retrying after each timeout.
- * Throws a {@linkcode Failure} after the last try.
+ * Throws a {@linkcode Failure} after the last try, a {@linkcode UsageError} for a sentence too big
+ * for a datagram.
  *
  * @example
  * ```ts
@@ -95,10 +97,12 @@ const tooBig = (bytes: number) =>
  * ```
  */
 export async function udpEcho(options: UdpEchoOptions): Promise<{ reply: string; tries: number }> {
-  const timeoutMs = options.timeoutMs ?? 1000;
-  const tries = options.tries ?? 3;
+  const { timeoutMs = 1000, tries = 3 } = options;
   const request = encoder.encode(options.sentence);
-  if (request.length > MAX_DATAGRAM) throw new Failure(tooBig(request.length));
+  if (request.length > MAX_DATAGRAM) {
+    const size = `the sentence is ${request.length} bytes`;
+    throw new UsageError(`${size}; a UDP datagram carries at most ${MAX_DATAGRAM}`);
+  }
   const client = await openClient(options);
   try {
     // BEGIN SOLUTION send the request and wait timeoutMs for the reply, up to tries times
@@ -122,7 +126,7 @@ export interface UdpPingOptions extends UdpTarget {
   count?: number;
   /** Time between sends (default 1 s). */
   intervalMs?: number;
-  /** Called with each output line. */
+  /** Called with each output line (default `console.log`). */
   print?: (line: string) => void;
 }
 
@@ -146,11 +150,9 @@ export interface PingStats {
  * ```
  */
 export async function udpPing(options: UdpPingOptions): Promise<PingStats> {
-  const print = options.print ?? ((line: string) => console.log(line));
-  const count = options.count ?? 10;
-  const intervalMs = options.intervalMs ?? 1000;
-  const timeoutMs = options.timeoutMs ?? 1000;
-  const stats: PingStats = { transmitted: 0, received: 0, late: 0, rtts: [] };
+  const { count = 10, intervalMs = 1000, timeoutMs = 1000, print = console.log } = options;
+  const rtts: number[] = [];
+  let late = 0;
   const client = await openClient(options);
   try {
     const timing = `${intervalMs / 1000} s apart, ${timeoutMs / 1000} s timeout`;
@@ -158,34 +160,31 @@ export async function udpPing(options: UdpPingOptions): Promise<PingStats> {
     for (let seq = 1; seq <= count; seq++) {
       const sentAt = performance.now();
       await client.send(encoder.encode(`Ping ${seq} ${Date.now() / 1000}`));
-      stats.transmitted++;
       let reply;
       // A reply to an earlier ping, which timed out, is late: not this one's.
-      while ((reply = await client.receive(sentAt + timeoutMs)) && replySeq(reply) !== seq) {
-        stats.late++;
-      }
+      while ((reply = await client.receive(sentAt + timeoutMs)) && !isReplyTo(seq, reply)) late++;
       if (reply) {
         const rtt = performance.now() - sentAt;
-        stats.received++;
-        stats.rtts.push(rtt);
+        rtts.push(rtt);
         print(`Reply from ${client.name}: seq=${seq} time=${rtt.toFixed(2)} ms`);
       } else {
         print(`Request timed out (seq=${seq})`);
       }
       // Until the next ping is due, replies that come are late ones.
-      while (seq < count && await client.receive(sentAt + intervalMs)) stats.late++;
+      while (seq < count && await client.receive(sentAt + intervalMs)) late++;
     }
   } finally {
     await client.close();
   }
   // Replies still in flight after the last timeout are late too; they are not counted.
+  const stats = { transmitted: count, received: rtts.length, late, rtts };
   for (const line of summarize(client.name, stats)) print(line);
   return stats;
 }
 
-/** The sequence number of a `PING <seq> <time>` reply, or NaN. */
-function replySeq(reply: Uint8Array): number {
-  return Number(decoder.decode(reply).match(/^ping (\d+) /i)?.[1]);
+/** Whether `reply` is the reply to ping `seq`: it starts `PING <seq> `, in any case. */
+function isReplyTo(seq: number, reply: Uint8Array): boolean {
+  return decoder.decode(reply).toUpperCase().startsWith(`PING ${seq} `);
 }
 
 /**
@@ -198,21 +197,17 @@ function replySeq(reply: Uint8Array): number {
  * ```
  */
 export function summarize(server: string, s: PingStats): string[] {
-  const loss = s.transmitted === 0
-    ? 0
-    : Math.round((100 * (s.transmitted - s.received)) / s.transmitted);
+  // NaN, when nothing was sent, is 0% loss.
+  const loss = Math.round((100 * (s.transmitted - s.received)) / s.transmitted) || 0;
   const lines = [
     `--- ${server} ping statistics ---`,
     `${s.transmitted} packets transmitted, ${s.received} received, ${loss}% packet loss`,
   ];
   if (s.rtts.length > 0) {
-    const min = Math.min(...s.rtts);
-    const max = Math.max(...s.rtts);
     const avg = s.rtts.reduce((a, b) => a + b, 0) / s.rtts.length;
     const mdev = Math.sqrt(s.rtts.reduce((a, b) => a + (b - avg) ** 2, 0) / s.rtts.length);
-    lines.push(
-      `rtt min/avg/max/mdev = ${[min, avg, max, mdev].map((x) => x.toFixed(3)).join("/")} ms`,
-    );
+    const shown = [Math.min(...s.rtts), avg, Math.max(...s.rtts), mdev].map((x) => x.toFixed(3));
+    lines.push(`rtt min/avg/max/mdev = ${shown.join("/")} ms`);
   }
   if (s.late > 0) lines.push(`${s.late} late ${s.late === 1 ? "reply" : "replies"} discarded`);
   return lines;
@@ -227,19 +222,9 @@ if (import.meta.main) {
         "UDP client: sends a sentence and prints the upper-case reply, retrying after a timeout.\n" +
         "With --ping, pings the server COUNT times (default 10) and prints ping's statistics.",
       options: {
-        address: {
-          type: "string",
-          short: "a",
-          default: "127.0.0.1",
-          help: "server address or name",
-        },
+        address: { type: "string", short: "a", default: "127.0.0.1", help: "server IP or name" },
         port: { type: "string", short: "p", default: "12000", help: "server port" },
-        timeout: {
-          type: "string",
-          arg: "SECONDS",
-          default: "1",
-          help: "how long to wait for each reply",
-        },
+        timeout: { type: "string", arg: "SECONDS", default: "1", help: "wait for each reply" },
         retries: { type: "string", arg: "N", default: "3", help: "tries before giving up" },
         ping: { type: "boolean", help: "ping mode: Ping <seq> <time> datagrams, ping's summary" },
         interval: { type: "string", arg: "SECONDS", default: "1", help: "time between pings" },
@@ -258,9 +243,7 @@ if (import.meta.main) {
 
     if (values.ping) {
       if (positionals.length > 1) throw new UsageError("--ping takes at most one COUNT", usage);
-      const count = positionals.length
-        ? parseNumber(positionals[0], "COUNT", { min: 1, max: 100000 }, usage)
-        : 10;
+      const count = parseNumber(positionals[0] ?? "10", "COUNT", { min: 1, max: 100000 }, usage);
       const intervalMs = 1000 *
         parseNumber(values.interval, "--interval", { min: 0, max: 3600, fraction: true }, usage);
       const stats = await udpPing({ ...target, count, intervalMs });
@@ -272,8 +255,6 @@ if (import.meta.main) {
       ? positionals.join(" ")
       : await ask("Input lowercase sentence: ");
     if (sentence === null) throw new Failure("no sentence: standard input ended");
-    const size = encoder.encode(sentence).length;
-    if (size > MAX_DATAGRAM) throw new UsageError(tooBig(size), usage);
     const { reply } = await udpEcho({ ...target, sentence, tries });
     console.log(escapeControl(reply));
   });

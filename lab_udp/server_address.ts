@@ -12,17 +12,6 @@
 import { lookup } from "node:dns/promises";
 import { describeError, Failure } from "../common/errors.ts";
 
-/** The server as the client sends to it and recognises its replies. */
-export interface ServerAddress {
-  /** As the user wrote it: what the client sends to (and `--allow-net` names). */
-  hostname: string;
-  port: number;
-  /** Every address `hostname` stands for, normalised: a reply must come from one of them. */
-  addresses: string[];
-  /** The family of the address a send goes to (the first): the client's socket must match. */
-  family: 4 | 6;
-}
-
 /**
  * Normalises an IP address literal the way a URL does (`127.1` and
  * `127.000.000.001` -> `127.0.0.1`, `0:0::1` -> `::1`); `undefined` when
@@ -37,37 +26,29 @@ export interface ServerAddress {
  */
 export function ipLiteral(host: string): string | undefined {
   const v6 = host.includes(":");
-  try {
-    const parsed = new URL(`http://${v6 ? `[${host}]` : host}/`).hostname;
-    if (v6) return parsed.slice(1, -1);
-    // A host whose last label is a number is an IPv4 address to the URL parser, or invalid.
-    return /^\d+\.\d+\.\d+\.\d+$/.test(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
+  const parsed = URL.parse(`http://${v6 ? `[${host}]` : host}/`)?.hostname ?? "";
+  if (v6) return parsed.slice(1, -1) || undefined;
+  // A host whose last label is a number is an IPv4 address to the URL parser, or invalid.
+  return /^\d+\.\d+\.\d+\.\d+$/.test(parsed) ? parsed : undefined;
 }
 
 /**
- * Finds the addresses of `hostname`: an IP literal stands for itself; a name
- * is looked up as the operating system does (hosts file, then DNS), which
- * Deno allows only with `--allow-net=NAME`. A failure is one line.
+ * The addresses `hostname` stands for, normalised by {@linkcode ipLiteral}: an IP literal stands
+ * for itself; a name is looked up as the operating system does (hosts file, then DNS), which Deno
+ * allows only with `--allow-net=NAME`. The first is where a send goes. A failure is one line.
  *
  * @example
  * ```ts
- * const server = await resolveServer("127.1", 12000);
- * server.addresses; // ["127.0.0.1"]
+ * await resolveServer("127.1"); // ["127.0.0.1"]
  * ```
  */
-export async function resolveServer(hostname: string, port: number): Promise<ServerAddress> {
+export async function resolveServer(hostname: string): Promise<string[]> {
   const literal = ipLiteral(hostname);
-  if (literal !== undefined) {
-    return { hostname, port, addresses: [literal], family: literal.includes(":") ? 6 : 4 };
-  }
+  if (literal) return [literal];
   try {
     // verbatim: in the order the system gives, whose first is where Deno's send goes.
     const found = await lookup(hostname, { all: true, verbatim: true });
-    const addresses = found.map(({ address }) => ipLiteral(address) ?? address);
-    return { hostname, port, addresses, family: found[0].family === 6 ? 6 : 4 };
+    return found.map(({ address }) => ipLiteral(address) ?? address);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "EPERM") {
@@ -79,17 +60,16 @@ export async function resolveServer(hostname: string, port: number): Promise<Ser
 }
 
 /**
- * Whether a datagram from `from` comes from the server: one of its
- * addresses, and its port.
+ * Whether a datagram from `from` comes from the server: from its `port`, and from one of its
+ * `addresses` (as {@linkcode resolveServer} gives them).
  *
  * @example
  * ```ts
- * const server = await resolveServer("127.000.000.001", 12000);
- * isFromServer(server, { transport: "udp", hostname: "127.0.0.1", port: 12000 }); // true
- * isFromServer(server, { transport: "udp", hostname: "127.0.0.2", port: 12000 }); // false
+ * const addresses = await resolveServer("127.000.000.001");
+ * isFromServer(addresses, 12000, { transport: "udp", hostname: "127.0.0.1", port: 12000 }); // true
+ * isFromServer(addresses, 12000, { transport: "udp", hostname: "127.0.0.2", port: 12000 }); // false
  * ```
  */
-export function isFromServer(server: ServerAddress, from: Deno.NetAddr): boolean {
-  if (from.port !== server.port) return false;
-  return server.addresses.includes(ipLiteral(from.hostname) ?? from.hostname);
+export function isFromServer(addresses: string[], port: number, from: Deno.NetAddr): boolean {
+  return from.port === port && addresses.includes(ipLiteral(from.hostname) ?? from.hostname);
 }
