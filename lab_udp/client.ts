@@ -251,9 +251,7 @@ if (import.meta.main) {
     }
 
     const tries = parseNumber(values.retries, "--retries", { min: 1, max: 100 }, usage);
-    const sentence = positionals.length > 0
-      ? positionals.join(" ")
-      : await ask("Input lowercase sentence: ");
+    const sentence = positionals.join(" ") || await ask("Input lowercase sentence: ");
     if (sentence === null) throw new Failure("no sentence: standard input ended");
     const { reply } = await udpEcho({ ...target, sentence, tries });
     console.log(escapeControl(reply));
