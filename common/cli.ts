@@ -65,7 +65,9 @@ export function parseCli<const O extends Record<string, OptionSpec>>(
   } catch (error) {
     if (error instanceof UsageError) throw error;
     // parseArgs says what is wrong and how to write it, over a few lines: one line here.
-    const why = (error as Error).message.replaceAll("\n", " ");
+    // Its advice on positional arguments that start with '-' is dropped: an option was mistyped.
+    const { message } = error as Error;
+    const why = message.replace(/\. To specify a positional.*/s, "").replaceAll("\n", " ");
     throw new UsageError(why[0].toLowerCase() + why.slice(1), usage);
   }
 }

@@ -59,7 +59,7 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
     // BEGIN SOLUTION read the reply until the server closes, each wait within timeoutMs
     // The reply is everything until the server closes, however many reads it takes.
     const buffer = new Uint8Array(16 * 1024);
-    const limit = data.length * 3 + 1024; // Upper case can make it longer (ß becomes SS).
+    const limit = data.length * 3 + 1024; // Upper case can take more bytes (ΐ: 2, upper 6).
     for (let n; (n = await withTimeout(timeoutMs, socket.read(buffer))) !== null;) {
       received += n;
       if (received > limit) throw new Failure(`the reply is longer than ${limit} bytes`);

@@ -115,7 +115,7 @@ if (import.meta.main) {
       synopsis: "[PORT]",
       summary: "TCP upper-case echo server: replies to every client with its text in upper case.",
       options: {
-        port: { type: "string", short: "p", help: "port to listen on, or PORT (default 12000)" },
+        port: { type: "string", short: "p", help: "port to listen on (default: 12000)" },
         address: { type: "string", short: "a", default: "0.0.0.0", help: "address to listen on" },
         timeout: { type: "string", arg: "SECONDS", default: "30", help: "close idle connections" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },

@@ -64,7 +64,7 @@ export async function exchangeSum(options: SumClientOptions): Promise<SumReply> 
     // The reply: two lines, or one ERROR line.
     const first = await nextLine();
     if (first === null) throw new Failure("the server closed the connection without answering");
-    if (first.startsWith("ERROR")) {
+    if (/^ERROR( |$)/.test(first)) {
       throw new Failure(`the server answered: ${escapeControl(first.replace(/^ERROR\s*/, ""))}`);
     }
     const problem = nameProblem(first);

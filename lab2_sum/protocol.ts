@@ -25,6 +25,8 @@ export function nameProblem(name: string): string | undefined {
   if (/\p{Cc}/u.test(name) || escapeControl(name) !== name) {
     return "the name contains control characters";
   }
+  // A name the client would read as the server's refusal.
+  if (/^ERROR( |$)/.test(name)) return "the name cannot start with the word ERROR";
   return undefined;
 }
 

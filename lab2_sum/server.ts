@@ -56,7 +56,8 @@ const encoder = new TextEncoder();
  */
 export function serveSum(options: SumServerOptions) {
   const { log = logLine, name = DEFAULT_NAME, idleTimeoutMs = 30_000 } = options;
-  const number = options.number ?? RANGE.min + Math.floor(Math.random() * RANGE.max);
+  const { min, max } = RANGE;
+  const number = options.number ?? min + Math.floor(Math.random() * (max - min + 1));
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
   // The connections being served, so close() can end them.
   const open = new Set<Deno.TcpConn>();
@@ -78,7 +79,7 @@ export function serveSum(options: SumServerOptions) {
       const clientName = await nextLine();
       const numberLine = clientName === null ? null : await nextLine();
       if (clientName === null || numberLine === null) {
-        return log(`${peer}: closed before sending a name and a number`);
+        return log(`${peer}: closed before sending both a name and a number`);
       }
       const problem = nameProblem(clientName);
       if (problem) return await refuse(problem);
@@ -145,11 +146,11 @@ if (import.meta.main) {
         "Lab 2 server: adds each client's integer to its own and replies with its name and\n" +
         "number. A client integer outside 1..100 shuts the server down.",
       options: {
-        port: { type: "string", short: "p", help: "port to listen on, or PORT (default 12000)" },
+        port: { type: "string", short: "p", help: "port to listen on (default: 12000)" },
         address: { type: "string", short: "a", default: "0.0.0.0", help: "address to listen on" },
         name: { type: "string", default: DEFAULT_NAME, help: "the server's name" },
         number: { type: "string", arg: "N", help: "the server's number, 1..100 (default: random)" },
-        timeout: { type: "string", arg: "SECONDS", default: "30", help: "close idle connections" },
+        timeout: { type: "string", arg: "SECONDS", default: "30", help: "limit for each line" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },
       },
       maxPositionals: 1,

@@ -237,7 +237,7 @@ if (import.meta.main) {
       summary: "Lab 3 file server: sends the files under --root to lab 3 clients, in blocks,\n" +
         "with the size before and the SHA-256 after. Nothing outside the root is ever sent.",
       options: {
-        port: { type: "string", short: "p", help: "port to listen on, or PORT (default 12000)" },
+        port: { type: "string", short: "p", help: "port to listen on (default: 12000)" },
         address: { type: "string", short: "a", default: "0.0.0.0", help: "address, :: for IPv6" },
         root: { type: "string", arg: "DIR", default: ".", help: "folder to serve" },
         "block-size": { type: "string", arg: "N", default: "1024", help: "bytes per block" },

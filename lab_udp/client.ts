@@ -225,7 +225,7 @@ if (import.meta.main) {
         address: { type: "string", short: "a", default: "127.0.0.1", help: "server IP or name" },
         port: { type: "string", short: "p", default: "12000", help: "server port" },
         timeout: { type: "string", arg: "SECONDS", default: "1", help: "wait for each reply" },
-        retries: { type: "string", arg: "N", default: "3", help: "tries before giving up" },
+        retries: { type: "string", arg: "N", default: "3", help: "tries in all (1: no retry)" },
         ping: { type: "boolean", help: "ping mode: Ping <seq> <time> datagrams, ping's summary" },
         interval: { type: "string", arg: "SECONDS", default: "1", help: "time between pings" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },

@@ -157,7 +157,7 @@ if (import.meta.main) {
       synopsis: "[PORT]",
       summary: "UDP upper-case echo server: replies to each datagram with its text in upper case.",
       options: {
-        port: { type: "string", short: "p", help: "port to listen on, or PORT (default 12000)" },
+        port: { type: "string", short: "p", help: "port to listen on (default: 12000)" },
         address: { type: "string", short: "a", default: "0.0.0.0", help: "address to listen on" },
         drop: { type: "string", arg: "RATE", default: "0", help: "fraction of requests to drop" },
         trace: { type: "boolean", help: "print every socket read and write to stderr" },

@@ -263,6 +263,7 @@ Deno.test("finding 10: a server's name with terminal escapes, a number outside 1
     ],
     ["Server\n500\n", "error: the server's number 500 is outside 1..100\n"],
     ["ERROR \x1b[31mred\rback\n", "error: the server answered: \\x1b[31mred\\x0dback\n"],
+    ["ERROR\n", "error: the server answered: \n"],
   ];
   for (const [reply, expected] of cases) {
     await withFakeServer(reply, async (port) => {
@@ -363,4 +364,25 @@ conn.close()
     );
     assert.equal(r.code, 1);
   },
+});
+
+Deno.test("a name is never read as a refusal: ERROR as its first word is refused, ERRORS is a name", async () => {
+  const refused = await runScript(["--allow-net"], SERVER, ["--name", "ERROR 404", "-p", "0"]);
+  assert.equal(refused.code, 2);
+  assert.match(
+    refused.stderr,
+    /^error: invalid --name: the name cannot start with the word ERROR\n/,
+  );
+  await withFakeServer("ERRORS Inc\n7\n", async (port) => {
+    const r = await runScript(["--allow-net=127.0.0.1"], CLIENT, [
+      "-p",
+      `${port}`,
+      "--name",
+      "Ann",
+      "--number",
+      "42",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "Client's name: Ann\nServer's name: ERRORS Inc\n42 + 7 = 49\n");
+  });
 });
