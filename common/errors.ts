@@ -34,7 +34,8 @@ export function describeError(error: unknown): string {
   if (flag === "--allow-all") return `permission denied: ${what} needs --allow-all`;
   if (flag) return `permission denied: needs ${flag}=${what}`;
   const words = error.message.replace(/\s*\(os error \d+\).*$/, "");
-  return words.charAt(0).toLowerCase() + words.slice(1);
+  // "Connection refused" reads "connection refused" after "error: ...: "; "TLS ..." stays.
+  return words.replace(/^[A-Z](?=[a-z])/, (first) => first.toLowerCase());
 }
 
 /**

@@ -344,6 +344,7 @@ Deno.test("describeError gives one short phrase", () => {
   );
   assert.equal(describeError(new Error("boom (os error 5)")), "boom");
   assert.equal(describeError(new Error("")), "");
+  assert.equal(describeError(new Error("TLS alert (os error 5)")), "TLS alert");
   assert.equal(
     describeError(
       new Deno.errors.NotCapable(

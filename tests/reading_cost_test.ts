@@ -46,3 +46,14 @@ Deno.test({
     }
   },
 });
+
+Deno.test("the README's reading-cost table is what deno task reading-cost prints now", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "tools/reading_cost.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  const table = new TextDecoder().decode(out.stdout);
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  assert.ok(readme.includes(`$ deno task reading-cost\n${table}\`\`\``), table);
+});
