@@ -35,19 +35,36 @@ export interface RunOptions {
 }
 
 /** `deno run FLAGS SCRIPT ARGS` to completion. */
-export async function runScript(
+export function runScript(
   flags: string[],
   file: string,
   args: string[] = [],
   options: RunOptions = {},
 ): Promise<RunResult> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-prompt", ...flags, file, ...args],
+  const run = ["run", "--quiet", "--no-prompt", ...flags, file, ...args];
+  return runProgram(Deno.execPath(), run, {
+    ...options,
     cwd: options.cwd ?? ROOT,
+    env: { NO_COLOR: "1" },
+  });
+}
+
+/**
+ * Any program to completion, killed after `timeoutMs` (default 30 s); `env` is added to this
+ * process's environment.
+ */
+export async function runProgram(
+  program: string,
+  args: string[],
+  options: RunOptions & { env?: Record<string, string> } = {},
+): Promise<RunResult> {
+  const child = new Deno.Command(program, {
+    args,
+    cwd: options.cwd,
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: options.env,
   }).spawn();
   if (options.stdin !== undefined) {
     const writer = child.stdin.getWriter();

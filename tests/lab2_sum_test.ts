@@ -225,6 +225,18 @@ Deno.test("server CLI stops cleanly on Ctrl+C", async () => {
  * A server that answers every client with `reply` once the client's two
  * request lines are in: what a hostile or broken lab 2 server can send.
  */
+/** The client, as Ann with 42, against the server on `port` (its --allow-net: the host only). */
+function annSends42(port: string) {
+  return runScript(["--allow-net=127.0.0.1"], CLIENT, [
+    "-p",
+    port,
+    "--name",
+    "Ann",
+    "--number",
+    "42",
+  ]);
+}
+
 async function withFakeServer(reply: string, run: (port: number) => Promise<void>): Promise<void> {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const served = (async () => {
@@ -316,14 +328,7 @@ Deno.test("a server that closes part way through its reply: the client says how 
   ];
   for (const [reply, expected] of cases) {
     await withFakeServer(reply, async (port) => {
-      const r = await runScript(["--allow-net=127.0.0.1"], CLIENT, [
-        "-p",
-        `${port}`,
-        "--name",
-        "Ann",
-        "--number",
-        "42",
-      ]);
+      const r = await annSends42(`${port}`);
       assert.equal(r.stderr, expected);
       assert.equal(r.code, 1);
     });
@@ -350,14 +355,7 @@ conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 conn.close()
 `;
     await using server = await startProcess("python3", ["-c", program], /^(\d+)$/);
-    const r = await runScript(["--allow-net=127.0.0.1"], CLIENT, [
-      "-p",
-      server.match[1],
-      "--name",
-      "Ann",
-      "--number",
-      "42",
-    ]);
+    const r = await annSends42(server.match[1]);
     assert.equal(
       r.stderr,
       'error: connection reset by peer after 15 bytes of the reply: "Server of Ann\\n4"\n',
@@ -374,14 +372,7 @@ Deno.test("a name is never read as a refusal: ERROR as its first word is refused
     /^error: invalid --name: the name cannot start with the word ERROR\n/,
   );
   await withFakeServer("ERRORS Inc\n7\n", async (port) => {
-    const r = await runScript(["--allow-net=127.0.0.1"], CLIENT, [
-      "-p",
-      `${port}`,
-      "--name",
-      "Ann",
-      "--number",
-      "42",
-    ]);
+    const r = await annSends42(`${port}`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "Client's name: Ann\nServer's name: ERRORS Inc\n42 + 7 = 49\n");
   });

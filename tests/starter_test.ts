@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
-import { hasPython, ROOT } from "../harness/process.ts";
+import { hasPython, ROOT, runProgram, type RunResult as Ran } from "../harness/process.ts";
 import { DENO_VERSION } from "../conformance/autograder.ts";
 import { xmlEscape } from "../conformance/junit.ts";
 import {
@@ -28,41 +28,11 @@ const ENV = {
   NO_COLOR: "1",
 };
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs a program to its end (or a kill at `timeoutMs`), stdin closed. */
-async function exec(
-  program: string,
-  args: string[],
-  cwd: string,
-  timeoutMs = 120_000,
-): Promise<Ran> {
-  const child = new Deno.Command(program, {
-    args,
-    cwd,
-    // INIT_CWD as a shell in `cwd` leaves it: `deno task` keeps an INIT_CWD it inherits, and
-    // one from `deno task test` around this test would point the starter's task at the repository.
-    env: { ...ENV, INIT_CWD: cwd },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  try {
-    const out = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+function exec(program: string, args: string[], cwd: string, timeoutMs = 120_000) {
+  // INIT_CWD as a shell in `cwd` leaves it: `deno task` keeps an INIT_CWD it inherits, and
+  // one from `deno task test` around this test would point the starter's task at the repository.
+  return runProgram(program, args, { cwd, env: { ...ENV, INIT_CWD: cwd }, timeoutMs });
 }
 
 const deno = (args: string[], cwd: string) => exec(Deno.execPath(), args, cwd);

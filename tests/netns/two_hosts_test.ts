@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { script, startProcess } from "../../harness/process.ts";
+import { runProgram, script, startProcess } from "../../harness/process.ts";
 
 const id = Deno.pid % 100000;
 const NS_A = `dslA${id}`;
@@ -83,25 +83,8 @@ function denoIn(ns: string, flags: string[], file: string, args: string[]): stri
 }
 
 /** `deno run` inside a namespace, to completion (killed after 60 s). */
-async function runIn(ns: string, flags: string[], file: string, args: string[], cwd?: string) {
-  const child = new Deno.Command("ip", {
-    args: denoIn(ns, flags, file, args),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    cwd,
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  try {
-    const out = await child.output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  } finally {
-    clearTimeout(timer);
-  }
+function runIn(ns: string, flags: string[], file: string, args: string[], cwd?: string) {
+  return runProgram("ip", denoIn(ns, flags, file, args), { cwd, timeoutMs: 60_000 });
 }
 
 /** A server inside a namespace, until the test stops it. */
