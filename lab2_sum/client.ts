@@ -14,7 +14,7 @@ import { withTimeout, writeAll } from "../common/io.ts";
 import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
 import { ask } from "../common/stdin.ts";
 import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
-import { inRange, MAX_LINE, nameProblem, parseInteger, RANGE } from "./protocol.ts";
+import { inRange, MAX_LINE, nameProblem, parseInteger, RANGE, REFUSAL } from "./protocol.ts";
 
 /** Options for {@linkcode exchangeSum}. */
 export interface SumClientOptions {
@@ -64,7 +64,7 @@ export async function exchangeSum(options: SumClientOptions): Promise<SumReply> 
     // The reply: two lines, or one ERROR line.
     const first = await nextLine();
     if (first === null) throw new Failure("the server closed the connection without answering");
-    if (/^ERROR( |$)/.test(first)) {
+    if (REFUSAL.test(first)) {
       throw new Failure(`the server answered: ${escapeControl(first.replace(/^ERROR\s*/, ""))}`);
     }
     const problem = nameProblem(first);

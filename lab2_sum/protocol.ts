@@ -16,6 +16,9 @@ export const MAX_NAME = 100;
 /** The range a number must be in; any other integer stops the server. */
 export const RANGE = { min: 1, max: 100 };
 
+/** The server's refusal: `ERROR` as the first word of its reply; so no name may start so. */
+export const REFUSAL = /^ERROR( |$)/;
+
 /** Why a name is not acceptable, or `undefined` when it is. */
 export function nameProblem(name: string): string | undefined {
   const length = [...name].length;
@@ -26,7 +29,7 @@ export function nameProblem(name: string): string | undefined {
     return "the name contains control characters";
   }
   // A name the client would read as the server's refusal.
-  if (/^ERROR( |$)/.test(name)) return "the name cannot start with the word ERROR";
+  if (REFUSAL.test(name)) return "the name cannot start with the word ERROR";
   return undefined;
 }
 
