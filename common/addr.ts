@@ -12,10 +12,8 @@
  * formatAddr({ hostname: "127.0.0.1", port: 5000 }, "python"); // "('127.0.0.1', 5000)"
  * ```
  */
-export function formatAddr(
-  { hostname, port }: { hostname: string; port: number },
-  style?: "python",
-): string {
+export function formatAddr(addr: { hostname: string; port: number }, style?: "python"): string {
+  const { hostname, port } = addr;
   if (style === "python") return `('${hostname}', ${port})`;
   return hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
 }

@@ -86,25 +86,6 @@ export function parsePort(text: string, role: "server" | "client", usage = ""): 
   throw new UsageError(`invalid port '${text}': expected ${range}`, usage);
 }
 
-/**
- * A server's port: its positional `PORT` or `-p PORT` (not two different ones), else the default.
- * @example
- * ```ts
- * serverPort(["8081"], undefined, 8080); // 8081
- * ```
- */
-export function serverPort(
-  [given]: string[],
-  option: string | undefined,
-  port: number,
-  usage = "",
-) {
-  if (given !== undefined && option !== undefined && given !== option) {
-    throw new UsageError("give the port once: as PORT or as -p PORT", usage);
-  }
-  return parsePort(given ?? option ?? `${port}`, "server", usage);
-}
-
 /** The range {@linkcode parseNumber} accepts, and whether a fraction is allowed. */
 type Limits = { min: number; max: number; fraction?: boolean };
 

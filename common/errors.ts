@@ -4,7 +4,6 @@
  */
 
 import { UsageError } from "./cli.ts";
-import { IdleTimeoutError } from "./io.ts";
 import { flushLog } from "./log.ts";
 
 /** A failure the script already put in words: printed as it is. */
@@ -14,8 +13,8 @@ export class Failure extends Error {
 
 /**
  * Describes an error in a few words, for `error: <context>: <description>`: the system's own
- * words without `(os error N)`. Ours say it already: a {@linkcode Failure}, a `UsageError`, an
- * `IdleTimeoutError` (how long) are given as they are.
+ * words without `(os error N)`, its first word lowercased. Ours (a {@linkcode Failure}, a
+ * `UsageError`, an `IdleTimeoutError`) say it already, in lowercase.
  * @example
  * ```ts
  * describeError(new Deno.errors.ConnectionRefused("Connection refused (os error 111)"));
@@ -23,16 +22,10 @@ export class Failure extends Error {
  * ```
  */
 export function describeError(error: unknown): string {
-  if ([Failure, UsageError, IdleTimeoutError].some((ours) => error instanceof ours)) {
-    return (error as Error).message;
-  }
   if (!(error instanceof Error)) return String(error);
-  // AbortSignal.timeout(ms) ends a connect with a DOMException named so.
-  if (error instanceof Deno.errors.TimedOut || error.name === "TimeoutError") return "timed out";
-  // "Requires net access to "0.0.0.0:0", run again with the --allow-net flag"
-  const [, what, flag] = error.message.match(/access to "([^"]*)".*?(--allow-\w+)/) ?? [];
-  if (flag === "--allow-all") return `permission denied: ${what} needs --allow-all`;
-  if (flag) return `permission denied: needs ${flag}=${what}`;
+  // AbortSignal.timeout(ms) ends a connect with a DOMException named so; an IdleTimeoutError
+  // (named so) says how long.
+  if (error.name === "TimedOut" || error.name === "TimeoutError") return "timed out";
   const words = error.message.replace(/\s*\(os error \d+\).*$/, "");
   // "Connection refused" reads "connection refused" after "error: ...: "; "TLS ..." stays.
   return words.replace(/^[A-Z](?=[a-z])/, (first) => first.toLowerCase());
@@ -50,10 +43,8 @@ export function listening<T>(port: number, start: () => T): T {
     return start();
   } catch (error) {
     if (!(error instanceof Deno.errors.AddrInUse)) throw error;
-    throw new Failure(
-      `port ${port} is already in use (another server, or an earlier run still holding it): ` +
-        "stop it, or pick another port with -p PORT (-p 0 takes any free one)",
-    );
+    const what = `port ${port} is already in use (another server, or an earlier run holding it)`;
+    throw new Failure(`${what}: stop it, or pick another with -p PORT (-p 0 takes any free one)`);
   }
 }
 

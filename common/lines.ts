@@ -18,28 +18,8 @@ export class LineTooLongError extends ProtocolError {
   }
 }
 
-/** The stream ended after `received` of `expected` bytes, or inside a line (`expected` unset). */
-export class UnexpectedEofError extends ProtocolError {
-  override name = "UnexpectedEofError";
-  constructor(readonly received: number, readonly expected?: number) {
-    super(
-      expected === undefined
-        ? `connection closed in the middle of a line (${received} bytes without "\\n")`
-        : `connection closed after ${received} of ${expected} bytes`,
-    );
-  }
-}
-
-/** What these helpers read from: a `Deno.Conn`, or anything with its `read`. */
-export type Reader = Pick<Deno.Conn, "read">;
-
-/** Bytes read past the last line taken, kept for the next {@linkcode readLine} on that stream. */
-export interface ReadAhead {
-  bytes: Uint8Array;
-  /** `bytes[start, end)` are read and not taken yet. */
-  start: number;
-  end: number;
-}
+/** Bytes read past the last line taken, kept for the next {@linkcode readLine}: `bytes[start, end)`. */
+export type ReadAhead = { bytes: Uint8Array; start: number; end: number };
 
 /**
  * An empty read-ahead for one stream, of `size` bytes: at least the longest line read through it
@@ -53,12 +33,10 @@ export function readAhead(size = 8192): ReadAhead {
   return { bytes: new Uint8Array(size), start: 0, end: 0 };
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
 /**
  * Reads one line of at most `maxBytes` as strict UTF-8, without its `\n` or `\r\n`; `null` if the
  * stream ends first. Bytes after the line stay in `ahead` for the next call. A stream that ends
- * inside a line throws {@linkcode UnexpectedEofError}; a line too long, {@linkcode LineTooLongError}
+ * inside a line throws a {@linkcode ProtocolError}; a line too long, {@linkcode LineTooLongError}
  * as soon as it is (not when it ends).
  * @example
  * ```ts
@@ -68,7 +46,7 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
  * const number = await readLine(conn, ahead, 1024);
  * ```
  */
-export async function readLine(conn: Reader, ahead: ReadAhead, maxBytes: number) {
+export async function readLine(conn: Pick<Deno.Conn, "read">, ahead: ReadAhead, maxBytes: number) {
   while (true) {
     const lf = ahead.bytes.subarray(ahead.start, ahead.end).indexOf(10);
     const length = lf < 0 ? ahead.end - ahead.start : lf;
@@ -82,7 +60,7 @@ export async function readLine(conn: Reader, ahead: ReadAhead, maxBytes: number)
       const text = line.at(-1) === 13 ? line.subarray(0, -1) : line;
       if (text.length > maxBytes) throw new LineTooLongError(maxBytes);
       try {
-        return strictUtf8.decode(text);
+        return new TextDecoder("utf-8", { fatal: true }).decode(text);
       } catch {
         throw new ProtocolError("line is not valid UTF-8");
       }
@@ -94,7 +72,7 @@ export async function readLine(conn: Reader, ahead: ReadAhead, maxBytes: number)
     }
     const n = await conn.read(ahead.bytes.subarray(ahead.end));
     if (n === null && ahead.start === ahead.end) return null;
-    if (n === null) throw new UnexpectedEofError(ahead.end - ahead.start);
+    if (n === null) throw new ProtocolError("connection closed in the middle of a line");
     ahead.end += n;
   }
 }

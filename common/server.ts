@@ -1,8 +1,8 @@
 /**
  * What every server shares and no lab teaches: an accept that tells a lost client from a sick
- * server, one clock for idle connections, and Ctrl+C. The accept loop itself stays in each lab's
- * script, and each lab's `serveX()` returns the same shape: `addr` (the real port when 0 was
- * asked), `finished` (resolves when the server and every connection are closed) and `close()`.
+ * server, and Ctrl+C. The accept loop itself stays in each lab's script, and each lab's `serveX()`
+ * returns the same shape: `addr` (the real port when 0 was asked), `finished` (resolves when the
+ * server and every connection are closed) and `close()`.
  * @module
  */
 
@@ -32,25 +32,6 @@ export async function acceptWithRetry(listener: Deno.TcpListener, log: (line: st
       if (failures++ === 0) log(why);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
-}
-
-/**
- * Closes each connection of `open` (each mapped to when it last moved) that has been idle for
- * `timeoutMs`, and forgets it: a server runs this every quarter of its timeout, one clock for all
- * its connections.
- * @example
- * ```ts
- * const open = new Map<Deno.TcpConn, number>();
- * const sweep = setInterval(() => closeIdle(open, 30_000), 7_500);
- * clearInterval(sweep);
- * ```
- */
-export function closeIdle(open: Map<Deno.Conn, number>, timeoutMs: number): void {
-  for (const [conn, lastMoved] of open) {
-    if (performance.now() - lastMoved < timeoutMs) continue;
-    open.delete(conn);
-    conn.close();
   }
 }
 

@@ -20,16 +20,14 @@ const decoder = new TextDecoder();
 export async function ask(question: string): Promise<string | null> {
   await writeAll(Deno.stdout, new TextEncoder().encode(question));
   const chunk = new Uint8Array(64 * 1024);
-  for (let more = !typedAhead.includes("\n"); more;) {
-    const n = await Deno.stdin.read(chunk);
-    if (n === null) break;
-    const text = decoder.decode(chunk.subarray(0, n), { stream: true });
-    typedAhead += text;
-    more = !text.includes("\n");
+  // Read until a line ends (searching only what is new) or the input does.
+  for (let n, seen = 0; !typedAhead.includes("\n", seen);) {
+    if ((n = await Deno.stdin.read(chunk)) === null) break;
+    seen = typedAhead.length;
+    typedAhead += decoder.decode(chunk.subarray(0, n), { stream: true });
   }
   if (typedAhead === "") return null;
-  const end = typedAhead.includes("\n") ? typedAhead.indexOf("\n") : typedAhead.length;
-  const line = typedAhead.slice(0, end).replace(/\r$/, "");
-  typedAhead = typedAhead.slice(end + 1);
-  return line;
+  const [line] = typedAhead.split("\n", 1);
+  typedAhead = typedAhead.slice(line.length + 1);
+  return line.replace(/\r$/, "");
 }

@@ -23,7 +23,14 @@ export type Tracer = (direction: "->" | "<-", bytes: Uint8Array) => void;
  */
 export function tracer(label?: string, write: (line: string) => void = traceLine): Tracer {
   const prefix = label ? `[${label}] ` : "";
-  return (direction, bytes) => write(prefix + formatTrace(direction, bytes));
+  return (direction, bytes) => {
+    // The text quoted, 60 characters at most: bytes that are not UTF-8 show as U+FFFD, control
+    // characters escaped. Streaming, so a character cut at the end is not taken for an error.
+    const text = new TextDecoder().decode(bytes.subarray(0, 240), { stream: true });
+    const more = text.length > 60 || bytes.length > 240 ? " ..." : "";
+    const size = `${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;
+    write(`${prefix}${direction} ${size}  ${quote(text.slice(0, 60))}${more}`);
+  };
 }
 
 /**
@@ -49,21 +56,6 @@ export function traced(conn: Pick<Deno.Conn, "read" | "write">, trace: Tracer) {
       return n;
     },
   };
-}
-
-// One transfer as a trace line: text quoted (60 characters at most); bytes that are not UTF-8
-// (decoded as U+FFFD) or control characters other than tab and line ends, as hex.
-function formatTrace(direction: "->" | "<-", bytes: Uint8Array): string {
-  const head = `${direction} ${bytes.length} byte${bytes.length === 1 ? "" : "s"}`;
-  // Streaming, so a character cut at the end of the shown part is not taken for an error.
-  const text = new TextDecoder().decode(bytes.subarray(0, 240), { stream: true });
-  // deno-lint-ignore no-control-regex
-  if (!/[\ufffd\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(text)) {
-    const more = text.length > 60 || bytes.length > 240 ? " ..." : "";
-    return `${head}  ${quote(text.slice(0, 60))}${more}`;
-  }
-  const hex = Array.from(bytes.subarray(0, 16), (b) => b.toString(16).padStart(2, "0"));
-  return `${head}  (binary) ${hex.join(" ")}${bytes.length > 16 ? " ..." : ""}`;
 }
 
 const CONTROL =

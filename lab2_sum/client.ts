@@ -11,10 +11,10 @@ import { formatAddr } from "../common/addr.ts";
 import { parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { withTimeout, writeAll } from "../common/io.ts";
-import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
+import { readAhead, readLine } from "../common/lines.ts";
 import { ask } from "../common/stdin.ts";
 import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
-import { inRange, MAX_LINE, nameProblem, parseInteger, RANGE, REFUSAL } from "./protocol.ts";
+import { inRange, MAX_LINE, nameProblem, parseInteger, parseMessage, REFUSAL } from "./protocol.ts";
 
 /** Options for {@linkcode exchangeSum}. */
 export interface SumClientOptions {
@@ -41,78 +41,57 @@ export type SumReply = { name: string; number: number };
  */
 export async function exchangeSum(options: SumClientOptions): Promise<SumReply> {
   const { hostname, port, timeoutMs = 10_000 } = options;
-  let conn: Deno.TcpConn;
-  try {
-    conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
-  } catch (error) {
-    throw new Failure(`could not connect to ${formatAddr(options)}: ${describeError(error)}`);
-  }
+  const conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) })
+    .catch((error) => {
+      throw new Failure(`could not connect to ${formatAddr(options)}: ${describeError(error)}`);
+    });
   const socket = options.trace ? traced(conn, tracer(undefined, console.error)) : conn;
   // A reply is two lines of at most MAX_LINE: a read-ahead of four holds all of it from its first
   // byte, so a failure part way can show what arrived.
   const ahead = readAhead(4 * MAX_LINE);
   const nextLine = () => withTimeout(timeoutMs, readLine(socket, ahead, MAX_LINE));
-  const arrived = () => {
-    const text = new TextDecoder().decode(ahead.bytes.subarray(0, ahead.end));
-    return `${ahead.end} bytes of the reply: ${quote(text.slice(0, 60))}`;
-  };
   try {
     // BEGIN SOLUTION send the name and the number, one line each
     await writeAll(socket, new TextEncoder().encode(`${options.name}\n${options.number}\n`));
     // END SOLUTION
     // BEGIN SOLUTION read the reply: the server's name and number, or its ERROR line
-    // The reply: two lines, or one ERROR line.
-    const first = await nextLine();
-    if (first === null) throw new Failure("the server closed the connection without answering");
-    if (REFUSAL.test(first)) {
-      throw new Failure(`the server answered: ${escapeControl(first.replace(/^ERROR\s*/, ""))}`);
+    const name = await nextLine();
+    if (name !== null && REFUSAL.test(name)) {
+      throw new Failure(`the server answered: ${escapeControl(name.replace(/^ERROR\s*/, ""))}`);
     }
-    const problem = nameProblem(first);
-    if (problem) throw new Failure(`the server's name is not acceptable: ${problem}`);
-    const numberLine = await nextLine();
-    if (numberLine === null) {
-      throw new Failure(`the server closed the connection after ${arrived()}`);
+    // Lines missing or not acceptable: a ProtocolError, told below with what arrived.
+    const reply = parseMessage(name, await nextLine());
+    if (!inRange(reply.number)) {
+      throw new Failure(`the server's number ${reply.number} is outside 1..100`);
     }
-    const number = parseInteger(numberLine);
-    if (number === undefined) {
-      throw new Failure(`the server's reply is not a name and an integer: ${quote(numberLine)}`);
-    }
-    if (!inRange(number)) throw new Failure(`the server's number ${number} is outside 1..100`);
-    return { name: first, number };
+    return reply;
     // END SOLUTION
   } catch (error) {
     // Ours say what went wrong already; so does a failure before any byte of the reply.
     if (error instanceof Failure || ahead.end === 0) throw error;
-    const why = error instanceof UnexpectedEofError
-      ? "the server closed the connection in the middle of a line"
-      : describeError(error);
-    throw new Failure(`${why} after ${arrived()}`);
+    const text = new TextDecoder().decode(ahead.bytes.subarray(0, ahead.end));
+    const arrived = `${ahead.end} bytes of the reply: ${quote(text.slice(0, 60))}`;
+    throw new Failure(`${describeError(error)} after ${arrived}`);
   } finally {
     conn.close();
   }
 }
 
-/** Asks until the answer passes `check` (which returns a problem, or undefined). */
-async function askUntilValid(
-  question: string,
-  check: (answer: string) => string | undefined,
-): Promise<string> {
-  while (true) {
-    const answer = await ask(question);
-    if (answer === null) throw new Failure("standard input ended before a valid answer");
-    const problem = check(answer.trim());
-    if (!problem) return answer.trim();
+/** Asks `question` until the answer passes `check` (which returns a problem, or undefined). */
+async function askUntilValid(question: string, check: (answer: string) => string | undefined) {
+  for (let answer; (answer = (await ask(question))?.trim()) !== undefined;) {
+    const problem = check(answer);
+    if (!problem) return answer;
     console.log(`Invalid: ${problem}. Try again.`);
   }
+  throw new Failure("standard input ended before a valid answer");
 }
 
 if (import.meta.main) {
   await runMain(async () => {
     const { values, usage } = parseCli({
       name: "lab2_sum/client.ts",
-      summary:
-        "Lab 2 client: sends a name and an integer 1..100; shows the server's name and the\n" +
-        "sum. Values not given as options are asked for. An integer out of range stops the server.",
+      summary: "Lab 2 client: sends a name and an integer; shows the sum. Asks for any not given.",
       options: {
         address: { type: "string", short: "a", default: "127.0.0.1", help: "server address" },
         port: { type: "string", short: "p", default: "12000", help: "server port" },
@@ -124,20 +103,17 @@ if (import.meta.main) {
     });
     const port = parsePort(values.port, "client", usage);
     const timeoutMs = parseTimeoutMs(values.timeout, usage);
+    // An option's value is checked as a typed answer is; a wrong one is a usage error (exit 2).
+    const notInteger = (text: string) => parseInteger(text) === undefined ? "not an integer" : "";
     const nameIssue = values.name === undefined ? undefined : nameProblem(values.name);
     if (nameIssue) throw new UsageError(`invalid --name: ${nameIssue}`, usage);
-    let number = values.number === undefined ? undefined : parseInteger(values.number);
-    if (values.number !== undefined && number === undefined) {
-      throw new UsageError(`invalid --number '${values.number}': not an integer`, usage);
-    }
+    const numberIssue = values.number === undefined ? undefined : notInteger(values.number);
+    if (numberIssue) throw new UsageError(`invalid --number: ${numberIssue}`, usage);
     const name = values.name ?? await askUntilValid("Enter your name: ", nameProblem);
-    // As the handout has it, any integer typed is sent: one outside 1..100 stops the server.
-    const notInteger = (text: string) => parseInteger(text) === undefined ? "not an integer" : "";
-    const question = `Enter an integer between ${RANGE.min} and ${RANGE.max}: `;
-    number ??= Number(await askUntilValid(question, notInteger));
-    if (!inRange(number)) {
-      console.error(`note: ${number} is outside 1..100: sending it will shut the server down`);
-    }
+    // As the handout has it, any integer typed is sent: one outside 1..100 stops the server, which
+    // says so in its reply.
+    const question = "Enter an integer between 1 and 100: ";
+    const number = Number(values.number ?? await askUntilValid(question, notInteger));
     const { address: hostname, trace } = values;
     const reply = await exchangeSum({ hostname, port, timeoutMs, trace, name, number });
     console.log(`Client's name: ${name}`);

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { escapeControl } from "../common/trace.ts";
+import { ProtocolError } from "../common/lines.ts";
+import { escapeControl, quote } from "../common/trace.ts";
 
 /** Longest line either side accepts, in bytes. */
 export const MAX_LINE = 1024;
@@ -35,11 +36,23 @@ export function nameProblem(name: string): string | undefined {
 
 /** Parses a decimal integer line (`42`, `-7`, `+3`); `undefined` if it is not one. */
 export function parseInteger(text: string): number | undefined {
-  if (!/^[+-]?\d{1,15}$/.test(text.trim())) return undefined;
-  return Number(text.trim());
+  return /^[+-]?\d{1,15}$/.test(text.trim()) ? Number(text) : undefined;
 }
 
 /** Whether a number is one the server adds rather than a request to shut down. */
-export function inRange(n: number): boolean {
-  return n >= RANGE.min && n <= RANGE.max;
+export const inRange = (n: number): boolean => n >= RANGE.min && n <= RANGE.max;
+
+/**
+ * A request or a reply from its two lines (`null`: the stream ended first), checked: a
+ * {@linkcode ProtocolError} says what is wrong (the server sends it back as its `ERROR` line).
+ */
+export function parseMessage(name: string | null, numberLine: string | null) {
+  if (name === null || numberLine === null) throw new ProtocolError("the connection closed early");
+  const problem = nameProblem(name);
+  if (problem) throw new ProtocolError(problem);
+  const number = parseInteger(numberLine);
+  if (number === undefined) {
+    throw new ProtocolError(`not an integer: ${quote(numberLine.slice(0, 40))}`);
+  }
+  return { name, number };
 }

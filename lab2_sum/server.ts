@@ -9,14 +9,14 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import { parseCli, parseNumber, parseTimeoutMs, serverPort, UsageError } from "../common/cli.ts";
+import { parseCli, parseNumber, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, listening, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
 import { ProtocolError, readAhead, readLine } from "../common/lines.ts";
 import { logLine } from "../common/log.ts";
 import { acceptWithRetry, onInterrupt } from "../common/server.ts";
 import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
-import { inRange, MAX_LINE, nameProblem, parseInteger, RANGE } from "./protocol.ts";
+import { inRange, MAX_LINE, nameProblem, parseMessage, RANGE } from "./protocol.ts";
 
 /** The handout's port. */
 export const DEFAULT_PORT = 12000;
@@ -41,8 +41,6 @@ export interface SumServerOptions {
   log?: (line: string) => void;
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Starts the lab 2 server.
  *
@@ -59,8 +57,8 @@ export function serveSum(options: SumServerOptions) {
   const { min, max } = RANGE;
   const number = options.number ?? min + Math.floor(Math.random() * (max - min + 1));
   const listener = Deno.listen({ hostname: options.hostname ?? "0.0.0.0", port: options.port });
-  // The connections being served, so close() can end them.
-  const open = new Set<Deno.TcpConn>();
+  // The connections being served, each with its task: close() ends them, `finished` awaits them.
+  const open = new Map<Deno.TcpConn, Promise<void>>();
   let closing = false;
 
   async function serveOne(conn: Deno.TcpConn): Promise<void> {
@@ -72,36 +70,25 @@ export function serveSum(options: SumServerOptions) {
     const nextLine = () => withTimeout(idleTimeoutMs, readLine(socket, ahead, MAX_LINE));
     const refuse = async (reason: string) => {
       log(`${peer}: ERROR ${reason}`);
-      await writeAll(socket, encoder.encode(`ERROR ${reason}\n`));
+      await writeAll(socket, new TextEncoder().encode(`ERROR ${reason}\n`));
     };
     try {
       // BEGIN SOLUTION read the two lines, check them, log the sum, reply with your name and number
-      const clientName = await nextLine();
-      const numberLine = clientName === null ? null : await nextLine();
-      if (clientName === null || numberLine === null) {
-        return log(`${peer}: closed before sending both a name and a number`);
-      }
-      const problem = nameProblem(clientName);
-      if (problem) return await refuse(problem);
-      const clientNumber = parseInteger(numberLine);
-      if (clientNumber === undefined) {
-        return await refuse(`not an integer: ${quote(numberLine.slice(0, 40))}`);
-      }
-      if (!inRange(clientNumber)) {
-        await refuse(
-          `${clientNumber} is outside ${RANGE.min}..${RANGE.max}: server shutting down`,
-        );
+      // Lines missing or not acceptable: a ProtocolError, refused below.
+      const client = parseMessage(await nextLine(), await nextLine());
+      if (!inRange(client.number)) {
+        await refuse(`${client.number} is outside 1..100: server shutting down`);
         log("Shutting down");
         return close();
       }
-      log(`Client's name: ${escapeControl(clientName)}`);
+      log(`Client's name: ${escapeControl(client.name)}`);
       log(`Server's name: ${name}`);
-      log(`${clientNumber} + ${number} = ${clientNumber + number}`);
-      await writeAll(socket, encoder.encode(`${name}\n${number}\n`));
+      log(`${client.number} + ${number} = ${client.number + number}`);
+      await writeAll(socket, new TextEncoder().encode(`${name}\n${number}\n`));
       // END SOLUTION
     } catch (error) {
-      // A line too long, not UTF-8, cut short or never ended: the client is told why (if it is
-      // still there), with what arrived of a line it never ended.
+      // A line too long, not UTF-8, cut short, missing, not acceptable or never ended: the client
+      // is told why (if it is still there), with what arrived of a line it never ended.
       if (error instanceof IdleTimeoutError) {
         const rest = new TextDecoder().decode(ahead.bytes.subarray(ahead.start, ahead.end));
         const got = `got ${ahead.end - ahead.start} bytes ${quote(rest.slice(0, 60))}`;
@@ -111,27 +98,23 @@ export function serveSum(options: SumServerOptions) {
       else if (!closing) log(`${peer}: ${describeError(error)}`);
     } finally {
       // Closed here, unless close() closed it already.
-      if (open.delete(conn)) conn.close();
+      if (open.delete(conn) && !closing) conn.close();
     }
   }
 
   async function acceptLoop(): Promise<void> {
-    const serving = new Set<Promise<void>>();
     for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
-      open.add(conn);
       // Not awaited: the next client is accepted while this one is served.
-      const task = serveOne(conn).finally(() => serving.delete(task));
-      serving.add(task);
+      open.set(conn, serveOne(conn));
     }
-    await Promise.all(serving);
+    await Promise.all(open.values());
   }
 
   function close(): void {
     if (closing) return;
     closing = true;
     listener.close();
-    for (const conn of open) conn.close();
-    open.clear();
+    for (const conn of open.keys()) conn.close();
   }
 
   return { addr: listener.addr, finished: acceptLoop(), close };
@@ -142,9 +125,7 @@ if (import.meta.main) {
     const { values, positionals, usage } = parseCli({
       name: "lab2_sum/server.ts",
       synopsis: "[PORT]",
-      summary:
-        "Lab 2 server: adds each client's integer to its own and replies with its name and\n" +
-        "number. A client integer outside 1..100 shuts the server down.",
+      summary: "Lab 2 server: adds a client's integer to its own; one outside 1..100 stops it.",
       options: {
         port: { type: "string", short: "p", help: "port to listen on (default: 12000)" },
         address: { type: "string", short: "a", default: "0.0.0.0", help: "address to listen on" },
@@ -160,7 +141,8 @@ if (import.meta.main) {
     const number = values.number === undefined
       ? undefined
       : parseNumber(values.number, "--number", RANGE, usage);
-    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    // The handout's PORT argument, or -p PORT.
+    const port = parsePort(positionals[0] ?? values.port ?? `${DEFAULT_PORT}`, "server", usage);
     const idleTimeoutMs = parseTimeoutMs(values.timeout, usage);
     const { address: hostname, name, trace } = values;
     const server = listening(

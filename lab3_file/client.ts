@@ -14,7 +14,7 @@ import { formatAddr } from "../common/addr.ts";
 import { parseCli, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, runMain } from "../common/errors.ts";
 import { withTimeout, writeAll } from "../common/io.ts";
-import { readAhead, readLine, UnexpectedEofError } from "../common/lines.ts";
+import { readAhead, readLine } from "../common/lines.ts";
 import { onInterrupt } from "../common/server.ts";
 import { sameFile } from "../common/steady_path.ts";
 import { escapeControl, quote, traced, tracer } from "../common/trace.ts";
@@ -124,7 +124,7 @@ export async function download(options: DownloadOptions) {
       while (have + filled < size) {
         if (filled === chunk.length) await save();
         const n = await read(chunk.subarray(filled, Math.min(chunk.length, size - have)));
-        if (n === null) throw new UnexpectedEofError(have + filled, size);
+        if (n === null) throw new Deno.errors.UnexpectedEof("the connection closed early");
         filled += n;
         options.onProgress?.(have + filled, size);
       }
@@ -134,8 +134,7 @@ export async function download(options: DownloadOptions) {
     } catch (error) {
       // Every byte that came goes to the .part, so --resume continues from there.
       await save().then(() => writing).catch(() => {});
-      const eof = error instanceof UnexpectedEofError;
-      let why = eof ? "the connection closed early" : describeError(error);
+      let why = describeError(error);
       if (stop.aborted) why = "interrupted";
       const saved = have > 0 ? kept : "nothing saved";
       throw new Failure(`partial transfer: got ${have} of ${size} bytes (${why}); ${saved}`);

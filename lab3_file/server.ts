@@ -13,12 +13,13 @@
 
 import { createHash } from "node:crypto";
 import { formatAddr } from "../common/addr.ts";
-import { parseCli, parseNumber, parseTimeoutMs, serverPort } from "../common/cli.ts";
+import { parseCli, parseNumber, parsePort, parseTimeoutMs } from "../common/cli.ts";
 import { describeError, Failure, listening, runMain } from "../common/errors.ts";
 import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
-import { ProtocolError, readAhead, type Reader, readLine } from "../common/lines.ts";
+import { ProtocolError, readAhead, readLine } from "../common/lines.ts";
 import { logLine } from "../common/log.ts";
-import { acceptWithRetry, closeIdle, onInterrupt } from "../common/server.ts";
+import { closeIdle } from "../common/idle.ts";
+import { acceptWithRetry, onInterrupt } from "../common/server.ts";
 import { quote, traced, tracer } from "../common/trace.ts";
 import { openConfined, type Opened, Refusal } from "./confine.ts";
 import { FileHasher } from "./file_hasher.ts";
@@ -220,7 +221,7 @@ function parseOffset(line: string | null): number {
  * Settles only if the client does something while it waits for the hash: it closes (it left), it
  * sends more than 4 KiB past its request, or its socket fails or is closed.
  */
-async function clientLeft(socket: Reader): Promise<never> {
+async function clientLeft(socket: Pick<Deno.Conn, "read">): Promise<never> {
   for (let extra = 0; extra <= 4096;) {
     const n = await socket.read(new Uint8Array(512));
     if (n === null) throw new Failure("the client closed before the hash");
@@ -249,7 +250,8 @@ if (import.meta.main) {
         "example: deno run --allow-net --allow-read=lab3_file/files lab3_file/server.ts \\\n" +
         "           12000 --root lab3_file/files",
     });
-    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    // The handout's PORT argument, or -p PORT.
+    const port = parsePort(positionals[0] ?? values.port ?? `${DEFAULT_PORT}`, "server", usage);
     const limits = { min: 1, max: MAX_BLOCK_SIZE };
     const blockSize = parseNumber(values["block-size"], "--block-size", limits, usage);
     const idleTimeoutMs = parseTimeoutMs(values.timeout, usage);

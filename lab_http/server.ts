@@ -13,11 +13,12 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import { parseCli, parseNumber, parseTimeoutMs, serverPort, UsageError } from "../common/cli.ts";
+import { parseCli, parseNumber, parsePort, parseTimeoutMs, UsageError } from "../common/cli.ts";
 import { describeError, Failure, listening, runMain } from "../common/errors.ts";
 import { writeAll } from "../common/io.ts";
 import { logLine, traceLine } from "../common/log.ts";
-import { acceptWithRetry, closeIdle, onInterrupt } from "../common/server.ts";
+import { closeIdle } from "../common/idle.ts";
+import { acceptWithRetry, onInterrupt } from "../common/server.ts";
 import { escapeControl } from "../common/trace.ts";
 import {
   decodeHead,
@@ -424,7 +425,8 @@ if (import.meta.main) {
     if (values.address && values.bind && values.address !== values.bind) {
       throw new UsageError("give the address once: -a or -b", usage);
     }
-    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    // The handout's PORT argument, or -p PORT.
+    const port = parsePort(positionals[0] ?? values.port ?? `${DEFAULT_PORT}`, "server", usage);
     const limits = { min: 1, max: 1_000_000 };
     const options: HttpServerOptions = {
       hostname: values.address ?? values.bind ?? "0.0.0.0",

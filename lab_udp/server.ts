@@ -12,7 +12,7 @@
  */
 
 import { formatAddr } from "../common/addr.ts";
-import { parseCli, parseNumber, serverPort } from "../common/cli.ts";
+import { parseCli, parseNumber, parsePort } from "../common/cli.ts";
 import { describeError, listening, runMain } from "../common/errors.ts";
 import { logLine } from "../common/log.ts";
 import { onInterrupt } from "../common/server.ts";
@@ -167,7 +167,8 @@ if (import.meta.main) {
         "  deno run --unstable-net --allow-net lab_udp/server.ts 12000 --drop 0.3",
     });
     requireUnstableNet("deno run --unstable-net --allow-net lab_udp/server.ts");
-    const port = serverPort(positionals, values.port, DEFAULT_PORT, usage);
+    // The handout's PORT argument, or -p PORT.
+    const port = parsePort(positionals[0] ?? values.port ?? `${DEFAULT_PORT}`, "server", usage);
     const drop = parseNumber(values.drop, "--drop", { min: 0, max: 1, fraction: true }, usage);
     const { address: hostname, trace } = values;
     const server = listening(port, () => serveUdp({ hostname, port, drop, trace }));

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
 import { formatAddr } from "../common/addr.ts";
-import { parseCli, parsePort, serverPort, UsageError } from "../common/cli.ts";
+import { parseCli, parsePort, UsageError } from "../common/cli.ts";
 import { describeError, Failure } from "../common/errors.ts";
 import { IdleTimeoutError, withTimeout, writeAll } from "../common/io.ts";
-import {
-  LineTooLongError,
-  ProtocolError,
-  readAhead,
-  type Reader,
-  readLine,
-  UnexpectedEofError,
-} from "../common/lines.ts";
-import { acceptWithRetry, closeIdle } from "../common/server.ts";
+import { LineTooLongError, ProtocolError, readAhead, readLine } from "../common/lines.ts";
+import { closeIdle } from "../common/idle.ts";
+import { acceptWithRetry } from "../common/server.ts";
 import { escapeControl, traced } from "../common/trace.ts";
 import { join } from "node:path";
 import { runScript } from "../harness/process.ts";
@@ -71,19 +65,22 @@ Deno.test("readLine enforces its limit, strict UTF-8 and a terminated last line"
   // Exactly at the limit, with \r\n, is fine.
   assert.equal(await line("abcd\r\n", [5], 4), "abcd");
   await assert.rejects(line(new Uint8Array([0xff, 0x0a]), [], 10), ProtocolError);
-  await assert.rejects(line("abc", [1], 10), /middle of a line \(3 bytes without/);
+  await assert.rejects(line("abc", [1], 10), /connection closed in the middle of a line/);
   // A line that never ends is refused once the limit is passed, not at end of stream, as is one
   // longer than the read-ahead holds.
   assert.equal(await line("12345678\r\n", [3, 9], 8), "12345678");
-  const endless: Reader = { read: (p) => Promise.resolve((p.fill(0x61), p.length)) };
+  const endless: Pick<Deno.Conn, "read"> = {
+    read: (p) => Promise.resolve((p.fill(0x61), p.length)),
+  };
   await assert.rejects(readLine(endless, readAhead(), 4096), /longer than 4096/);
   await assert.rejects(readLine(endless, readAhead(8), 100), LineTooLongError);
-  // The message says how far the stream got.
-  await assert.rejects(line("12345", [2], 10), UnexpectedEofError);
-  assert.equal(
-    new UnexpectedEofError(5, 10).message,
-    "connection closed after 5 of 10 bytes",
-  );
+  // At the end of the stream, with no line begun: null, as many times as it is asked (lab2 reads
+  // its second line after a first null).
+  const ended = splitStream(enc.encode("last\n"), []);
+  const ahead = readAhead();
+  assert.equal(await readLine(ended, ahead, 10), "last");
+  assert.equal(await readLine(ended, ahead, 10), null);
+  assert.equal(await readLine(ended, ahead, 10), null);
 });
 
 Deno.test("writeAll loops over partial writes; traced() shows each read and write", async () => {
@@ -138,19 +135,18 @@ await new Promise((r) => setTimeout(r, 100));
   lines.forEach((line, i) => assert.equal(line, `line ${i}`));
 });
 
-Deno.test("lines past the log's bound are dropped and counted, never held without limit", async () => {
+Deno.test("lines past the log's bound are dropped, never held without limit", async () => {
   const r = await runLogChild(`for (let i = 0; i < MAX_PENDING + 7; i++) logLine("line " + i);
 await new Promise((r) => setTimeout(r, 100));
 `);
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.split("\n");
   assert.equal(lines.pop(), "");
-  assert.equal(lines.length, 10_000 + 1);
-  assert.equal(lines.at(-1), "... 7 log lines dropped (stdout was not reading)");
-  assert.equal(lines.at(-2), `line ${10_000 - 1}`);
+  assert.equal(lines.length, 10_000);
+  assert.equal(lines.at(-1), `line ${10_000 - 1}`);
 });
 
-Deno.test("trace lines go to stderr as log lines go to stdout: bounded, dropped lines counted, flushed at exit", async () => {
+Deno.test("trace lines go to stderr as log lines go to stdout: bounded, flushed at exit", async () => {
   const r = await runCommonChild(
     "flushLog, logLine, traceLine",
     "log.ts",
@@ -163,9 +159,8 @@ await flushLog();
   assert.equal(r.stdout, "on stdout\n");
   const lines = r.stderr.split("\n");
   assert.equal(lines.pop(), "");
-  assert.equal(lines.length, 10_000 + 1);
-  assert.equal(lines.at(-2), `line ${10_000 - 1}`);
-  assert.equal(lines.at(-1), "... 7 trace lines dropped (stderr was not reading)");
+  assert.equal(lines.length, 10_000);
+  assert.equal(lines.at(-1), `line ${10_000 - 1}`);
 });
 
 Deno.test("withTimeout: a wait past its limit rejects with IdleTimeoutError, and the socket closed after it ends the read", async () => {
@@ -241,7 +236,7 @@ Deno.test("ask: one line per question from piped stdin (\\r\\n or \\n), the last
   assert.equal(r.stdout, 'Q? Q? Q? Q? ["first","second ä","third",null]\n');
 });
 
-Deno.test("the stderr trace shows text quoted and binary as hex, after the peer's label", async () => {
+Deno.test("the stderr trace shows bytes as quoted text, bytes not UTF-8 as U+FFFD, after the peer's label", async () => {
   const r = await runCommonChild(
     "tracer",
     "trace.ts",
@@ -255,7 +250,8 @@ tracer(undefined, console.error)("<-", new Uint8Array([0x41]));
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.split("\n");
   assert.equal(lines[0], '-> 7 bytes  "Ann\\n42\\n"');
-  assert.match(lines[1], /^\[127\.0\.0\.1:5000\] <- 1024 bytes {2}\(binary\) 89 50 4e 47 00/);
+  const nul = "\\u0000";
+  assert.equal(lines[1], `[127.0.0.1:5000] <- 1024 bytes  "\ufffdPNG${nul.repeat(56)}" ...`);
   assert.equal(lines[2], '<- 1 byte  "A"');
   assert.deepEqual(lines.slice(3), [""]);
 });
@@ -277,7 +273,7 @@ await flushLog();
     r.stderr,
     '<- 13 bytes  "ok \\u202egnp.exe"\n' +
       '[127.0.0.1:5000] <- 13 bytes  "ok \\u202egnp.exe"\n' +
-      "[127.0.0.1:5000] -> 6 bytes  (binary) 61 c2 9b 32 4a 7f\n",
+      '[127.0.0.1:5000] -> 6 bytes  "a\\x9b2J\\x7f"\n',
   );
 });
 
@@ -324,15 +320,6 @@ Deno.test("parseCli: defaults, short flags, long-only options, bad options told 
   assert.match(parseCli(spec, []).usage, /\n {6}--timeout SECONDS +limit \(default: 10\)/);
 });
 
-Deno.test("serverPort: the handout's positional PORT or -p PORT, not two different ones", () => {
-  assert.equal(serverPort([], undefined, 12000), 12000);
-  assert.equal(serverPort(["12001"], undefined, 12000), 12001);
-  assert.equal(serverPort([], "12002", 12000), 12002);
-  assert.equal(serverPort(["12003"], "12003", 12000), 12003);
-  assert.throws(() => serverPort(["12003"], "12004", 12000), /give the port once/);
-  assert.throws(() => serverPort(["80"], undefined, 12000), /invalid port '80'/);
-});
-
 Deno.test("describeError gives one short phrase", () => {
   assert.equal(
     describeError(new Deno.errors.ConnectionRefused("Connection refused (os error 111)")),
@@ -345,21 +332,14 @@ Deno.test("describeError gives one short phrase", () => {
   assert.equal(describeError(new Error("boom (os error 5)")), "boom");
   assert.equal(describeError(new Error("")), "");
   assert.equal(describeError(new Error("TLS alert (os error 5)")), "TLS alert");
+  // Deno's own words say which flag to add.
   assert.equal(
     describeError(
       new Deno.errors.NotCapable(
         'Requires net access to "0.0.0.0:0", run again with the --allow-net flag',
       ),
     ),
-    "permission denied: needs --allow-net=0.0.0.0:0",
-  );
-  assert.equal(
-    describeError(
-      new Deno.errors.NotCapable(
-        'Requires all access to "ffi", run again with the --allow-all flag',
-      ),
-    ),
-    "permission denied: ffi needs --allow-all",
+    'requires net access to "0.0.0.0:0", run again with the --allow-net flag',
   );
   assert.equal(
     describeError(new Deno.errors.PermissionDenied("Permission denied (os error 13)")),
@@ -371,10 +351,7 @@ Deno.test("describeError gives one short phrase", () => {
   );
   assert.equal(describeError(new DOMException("signal timed out", "TimeoutError")), "timed out");
   // Ours say it already: a Failure as it is, an idle timeout with how long it waited.
-  assert.equal(
-    describeError(new Failure("no such file (os error 2)")),
-    "no such file (os error 2)",
-  );
+  assert.equal(describeError(new Failure("TLS with x failed: boom")), "TLS with x failed: boom");
   assert.equal(describeError(new IdleTimeoutError(2500)), "timed out after 2.5 s");
   assert.equal(
     describeError(new Deno.errors.TimedOut("Connection timed out (os error 110)")),

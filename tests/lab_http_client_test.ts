@@ -560,7 +560,10 @@ Deno.test("the README's least-privilege run lines work: the host (any port, so -
   // Another host is not allowed: the flag names a host, not every one.
   const other = await curl([`http://localhost:${s.port}/`], { flags: [net] });
   assert.equal(other.code, 1);
-  assert.match(other.stderr, /permission denied: needs --allow-net=localhost:\d+/);
+  assert.match(
+    other.stderr,
+    /requires net access to "localhost:\d+", run again with the --allow-net flag/,
+  );
 
   const dir = await Deno.makeTempDir();
   try {

@@ -912,9 +912,6 @@ Deno.test("server CLI: the port as PORT or -p PORT (the same twice is fine, two 
     const r = await raw(Number(server.match[1]), "/hello.txt");
     assert.equal(r.text, "hello, world\n", `${args}`);
   }
-  const twice = await runScript(["--allow-net", "--allow-read"], SERVER, ["8081", "-p", "8082"]);
-  assert.equal(twice.code, 2);
-  assert.match(twice.stderr, /^error: give the port once: as PORT or as -p PORT\n/);
 });
 
 Deno.test("a file that shrinks while it is sent: the body stops at its new end, the connection closes, the log says cut", async () => {

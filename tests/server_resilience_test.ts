@@ -150,7 +150,7 @@ for (const { lab, flags, file, args, ask } of stdoutServers) {
       for (let n = 0; n < 3; n++) await ask(port, n);
       child.kill("SIGINT");
       const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
-      assert.equal(stderr, "log: stdout closed; no more log lines\n");
+      assert.equal(stderr, "");
       assert.equal(status.code, 0);
     } finally {
       await Deno.remove(site, { recursive: true });
@@ -183,7 +183,7 @@ async function udpRounds(port: number, count: number, window = 50): Promise<numb
   }
 }
 
-Deno.test("a stdout nobody reads: lines are dropped and counted; the server answers and stops", async () => {
+Deno.test("a stdout nobody reads: lines past the bound are dropped; the server answers and stops", async () => {
   const flags = ["--unstable-net", "--allow-net"];
   const args = ["-a", "127.0.0.1", "-p", "0"];
   // Two lines a round: about 1,300 fill the pipe; the log keeps 10,000 more, then drops.
@@ -191,22 +191,23 @@ Deno.test("a stdout nobody reads: lines are dropped and counted; the server answ
   {
     const { child, stdout, port } = await startWithPipedStdout(flags, "lab_udp/server.ts", args);
     assert.equal(await udpRounds(port, rounds), rounds);
-    // Reading again: the held lines come out, then the count of those dropped.
+    child.kill("SIGTERM");
+    // Reading again: what the pipe and the log held comes out, and no more.
     const decoder = new TextDecoder();
     let text = "";
-    // Bounded: a log that never says it dropped lines fails here, it does not hang.
+    // Bounded: a server that does not stop fails here, it does not hang.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const gaveUp = new Promise<"gave up">((r) => (timer = setTimeout(r, 10_000, "gave up")));
-    while (!/log lines dropped/.test(text)) {
+    while (true) {
       const next = await Promise.race([stdout.read(), gaveUp]);
       if (next === "gave up" || next.done) break;
       text += decoder.decode(next.value, { stream: true });
     }
     clearTimeout(timer);
-    assert.match(text, /\n\.\.\. \d+ log lines dropped \(stdout was not reading\)\n/);
-    child.kill("SIGTERM");
     const [status] = await Promise.all([child.status, stdout.cancel(), child.stderr.cancel()]);
     assert.equal(status.code, 0);
+    const lines = text.split("\n").length - 1;
+    assert.ok(lines > 10_000 && lines < 2 * rounds, `${lines} lines`);
   }
   {
     // Stopped while the pipe is still full: a blocked log write used to hold
@@ -380,13 +381,12 @@ for (const { lab, flags, file, args, ask } of traceServers) {
     });
   });
 
-  Deno.test(`${lab}: --trace with a closed stderr: the trace stops with a log line, the server answers on`, async () => {
-    await withServer(flags, file, args, async ({ child, stdout, port, firstLines }) => {
+  Deno.test(`${lab}: --trace with a closed stderr: the trace stops, the server answers on`, async () => {
+    await withServer(flags, file, args, async ({ child, stdout, port }) => {
       await child.stderr.cancel();
       // The first trace write meets the closed pipe; the UDP server used to exit there.
       for (let n = 0; n < 3; n++) await ask(port, n);
-      const closed = /^trace: stderr closed; no more trace lines$/m;
-      assert.match(await readUntil(stdout, closed, firstLines), closed);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // The trace's write has failed.
       for (let n = 3; n < 6; n++) await ask(port, n);
       child.kill("SIGINT");
       const [status] = await Promise.all([child.status, stdout.cancel()]);
@@ -415,8 +415,8 @@ for (const { file, flags, udp } of portTakers) {
     assert.equal(r.code, 1);
     assert.equal(
       r.stderr,
-      `error: port ${port} is already in use (another server, or an earlier run still holding ` +
-        "it): stop it, or pick another port with -p PORT (-p 0 takes any free one)\n",
+      `error: port ${port} is already in use (another server, or an earlier run holding it): ` +
+        "stop it, or pick another with -p PORT (-p 0 takes any free one)\n",
     );
   });
 }
