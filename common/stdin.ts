@@ -20,11 +20,13 @@ const decoder = new TextDecoder();
 export async function ask(question: string): Promise<string | null> {
   await writeAll(Deno.stdout, new TextEncoder().encode(question));
   const chunk = new Uint8Array(64 * 1024);
-  // Read until a line ends (searching only what is new) or the input does.
-  for (let n, seen = 0; !typedAhead.includes("\n", seen);) {
-    if ((n = await Deno.stdin.read(chunk)) === null) break;
-    seen = typedAhead.length;
-    typedAhead += decoder.decode(chunk.subarray(0, n), { stream: true });
+  // Read until a line ends or the input does, searching only what is new: a search of all of
+  // `typedAhead` each time would copy it each time (quadratic on a long line).
+  for (let text = typedAhead; !text.includes("\n");) {
+    const n = await Deno.stdin.read(chunk);
+    if (n === null) break;
+    text = decoder.decode(chunk.subarray(0, n), { stream: true });
+    typedAhead += text;
   }
   if (typedAhead === "") return null;
   const [line] = typedAhead.split("\n", 1);

@@ -60,6 +60,7 @@ export async function echoOnce(options: EchoClientOptions): Promise<string> {
     }
     reply += decoder.decode();
     await withTimeout(timeoutMs, sending);
+    if (received === 0 && data.length > 0) throw new Failure("the server closed without replying");
     // END SOLUTION
     return reply;
   } catch (error) {

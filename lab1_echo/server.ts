@@ -100,6 +100,7 @@ export function serveEcho(options: EchoServerOptions) {
     for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
       // Not awaited: the next client is accepted while this one is served.
       open.set(conn, serveOne(conn));
+      if (closing) conn.close(); // Accepted as close() ran: closed as the others were.
     }
     await Promise.all(open.values());
   }

@@ -68,9 +68,10 @@ export function serveSum(options: SumServerOptions) {
     const ahead = readAhead();
     // Each line whole within the idle timeout, however its bytes arrive.
     const nextLine = () => withTimeout(idleTimeoutMs, readLine(socket, ahead, MAX_LINE));
-    const refuse = async (reason: string) => {
+    const refuse = (reason: string) => {
       log(`${peer}: ERROR ${reason}`);
-      await writeAll(socket, new TextEncoder().encode(`ERROR ${reason}\n`));
+      // A client gone before its refusal is not the server's failure: what follows still runs.
+      return writeAll(socket, new TextEncoder().encode(`ERROR ${reason}\n`)).catch(() => {});
     };
     try {
       // BEGIN SOLUTION read the two lines, check them, log the sum, reply with your name and number
@@ -93,8 +94,8 @@ export function serveSum(options: SumServerOptions) {
         const rest = new TextDecoder().decode(ahead.bytes.subarray(ahead.start, ahead.end));
         const got = `got ${ahead.end - ahead.start} bytes ${quote(rest.slice(0, 60))}`;
         const why = rest ? `${got} and no newline: each line ends with \\n` : undefined;
-        await refuse(why ?? "no complete request before the idle timeout").catch(() => {});
-      } else if (error instanceof ProtocolError) await refuse(error.message).catch(() => {});
+        await refuse(why ?? "no complete request before the idle timeout");
+      } else if (error instanceof ProtocolError) await refuse(error.message);
       else if (!closing) log(`${peer}: ${describeError(error)}`);
     } finally {
       // Closed here, unless close() closed it already.
@@ -106,6 +107,7 @@ export function serveSum(options: SumServerOptions) {
     for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
       // Not awaited: the next client is accepted while this one is served.
       open.set(conn, serveOne(conn));
+      if (closing) conn.close(); // Accepted as close() ran: closed as the others were.
     }
     await Promise.all(open.values());
   }

@@ -177,7 +177,8 @@ export function serveFiles(options: FileServerOptions) {
   async function acceptLoop(): Promise<void> {
     const serving = new Set<Promise<void>>();
     for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
-      open.set(conn, Infinity);
+      if (closing) conn.close(); // Accepted as close() ran: closed as the others were.
+      else open.set(conn, Infinity);
       // Not awaited: the next client is accepted while this one is served.
       const task = serveOne(conn).finally(() => serving.delete(task));
       serving.add(task);

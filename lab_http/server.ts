@@ -307,8 +307,9 @@ export function serveHttp(options: HttpServerOptions) {
     let refusing = 0;
     for (let conn; (conn = await acceptWithRetry(listener, log)) !== null;) {
       const full = serving.size - refusing >= maxConnections;
-      if (full && refusing >= MAX_REFUSING) {
-        // A flood past the cap is not told, only closed: the telling must stay bounded too.
+      if (closing || (full && refusing >= MAX_REFUSING)) {
+        // Accepted as close() ran, or a flood past the cap, which is not told, only closed: the
+        // telling must stay bounded too.
         conn.close();
         continue;
       }

@@ -314,3 +314,17 @@ Deno.test("a server that reads one recv() and closes: the client says what it re
     /^error: (broken pipe|connection reset by peer) after \d+ bytes of the reply: "X+"\n$/,
   );
 });
+
+Deno.test("a server that closes without a reply to a sentence: an error, exit 1, not an empty message", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const silent = (async () => {
+    const conn = await listener.accept();
+    await readAll(conn); // The whole sentence, to its half-close; then a close and no reply.
+    conn.close();
+  })();
+  const r = await runScript(["--allow-net"], CLIENT, ["-p", `${listener.addr.port}`, "hello"]);
+  await silent;
+  assert.equal(r.stdout, "");
+  assert.equal(r.stderr, "error: the server closed without replying\n");
+  assert.equal(r.code, 1);
+});

@@ -372,3 +372,38 @@ Deno.test("a name is never read as a refusal: ERROR as its first word is refused
     assert.equal(r.stdout, "Client's name: Ann\nServer's name: ERRORS Inc\n42 + 7 = 49\n");
   });
 });
+
+Deno.test({
+  name:
+    `an integer outside 1..100 stops the server even when its client resets before the ERROR reply${
+      python ? "" : " (skipped: python3 is needed for a reset)"
+    }`,
+  ignore: !python,
+  async fn() {
+    // Each client waits until the server reads, then sends and resets at once: the server reads
+    // the request, and its refusal's write most often meets the reset, which must not keep it
+    // from stopping. (A reset that comes first takes the request with it: nothing to stop for.)
+    const servers = Array.from({ length: 5 }, () => startServer());
+    const program = `
+import socket, struct, sys, time
+clients = [socket.create_connection(("127.0.0.1", int(port))) for port in sys.argv[1:]]
+time.sleep(0.2)
+for s in clients:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.sendall(b"Ann\\n0\\n")
+    s.close()
+`;
+    const ports = servers.map((s) => `${s.port}`);
+    const r = await new Deno.Command("python3", { args: ["-c", program, ...ports] }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const asked = servers.filter((s) => s.log.some((l) => l.includes("ERROR 0 is outside")));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise((resolve) => (timer = setTimeout(resolve, 5000, "still running")));
+    const stopped = Promise.all(asked.map((s) => s.server.finished)).then(() => "stopped");
+    assert.equal(await Promise.race([stopped, hung]), "stopped");
+    clearTimeout(timer);
+    for (const s of asked) assert.equal(s.log.at(-1), "Shutting down", s.log.join("\n"));
+    for (const s of servers) await s[Symbol.asyncDispose]();
+  },
+});

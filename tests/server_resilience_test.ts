@@ -12,6 +12,7 @@ import { serveSum } from "../lab2_sum/server.ts";
 import { udpEcho } from "../lab_udp/client.ts";
 import { download } from "../lab3_file/client.ts";
 import { serveFiles } from "../lab3_file/server.ts";
+import { serveHttp } from "../lab_http/server.ts";
 import { hasPython, runScript, script } from "../harness/process.ts";
 import { inProcess } from "./support/in_process.ts";
 import { readAll } from "./support/read_all.ts";
@@ -418,5 +419,61 @@ for (const { file, flags, udp } of portTakers) {
       `error: port ${port} is already in use (another server, or an earlier run holding it): ` +
         "stop it, or pick another with -p PORT (-p 0 takes any free one)\n",
     );
+  });
+}
+
+// Every TCP server, started in-process with a listener whose accept lets close() run first: what
+// Deno does when Ctrl+C (or lab2's shutdown) and a new connection arrive in the same turn, the
+// signal's listener being fewer promise hops from its op than the accept loop is from its.
+const closeRaces = [
+  {
+    lab: "lab1_echo",
+    start: (root: string, log: (l: string) => void) => serveEcho({ ...inRace(root), log }),
+  },
+  {
+    lab: "lab2_sum",
+    start: (root: string, log: (l: string) => void) => serveSum({ ...inRace(root), log }),
+  },
+  {
+    lab: "lab3_file",
+    start: (root: string, log: (l: string) => void) => serveFiles({ ...inRace(root), log }),
+  },
+  {
+    lab: "lab_http",
+    start: (root: string, log: (l: string) => void) => serveHttp({ ...inRace(root), log }),
+  },
+];
+
+function inRace(root: string) {
+  return { hostname: "127.0.0.1", port: 0, root, idleTimeoutMs: 60_000, timeoutMs: 60_000 };
+}
+
+for (const { lab, start } of closeRaces) {
+  Deno.test(`${lab}: a connection accepted as close() runs is closed with the others, and the server finishes`, async () => {
+    const root = await Deno.makeTempDir({ prefix: "close_race_" });
+    const realListen = Deno.listen;
+    let server: { close(): void; finished: Promise<void>; addr: Deno.NetAddr } | undefined;
+    // deno-lint-ignore no-explicit-any -- the test replaces Deno.listen for this one server
+    (Deno as any).listen = (options: Deno.TcpListenOptions) => {
+      const listener = realListen(options);
+      const accept = listener.accept.bind(listener);
+      listener.accept = () =>
+        accept().then((conn) => (queueMicrotask(() => server!.close()), conn));
+      return listener;
+    };
+    try {
+      server = start(root, () => {});
+    } finally {
+      Deno.listen = realListen;
+    }
+    using silent = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    // Bounded: a server that never closes the connection fails here, it does not hang.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise((resolve) => (timer = setTimeout(resolve, 5000, "still open")));
+    const ended = silent.read(new Uint8Array(1024)).then(() => "closed", () => "closed");
+    assert.equal(await Promise.race([ended, hung]), "closed");
+    assert.equal(await Promise.race([server.finished.then(() => "finished"), hung]), "finished");
+    clearTimeout(timer);
+    await Deno.remove(root, { recursive: true });
   });
 }
