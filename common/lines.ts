@@ -33,6 +33,9 @@ export function readAhead(size = 8192): ReadAhead {
   return { bytes: new Uint8Array(size), start: 0, end: 0 };
 }
 
+// Stateless between calls (no `stream`), so one decoder serves every line of every connection.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 /**
  * Reads one line of at most `maxBytes` as strict UTF-8, without its `\n` or `\r\n`; `null` if the
  * stream ends first. Bytes after the line stay in `ahead` for the next call. A stream that ends
@@ -60,7 +63,7 @@ export async function readLine(conn: Pick<Deno.Conn, "read">, ahead: ReadAhead, 
       const text = line.at(-1) === 13 ? line.subarray(0, -1) : line;
       if (text.length > maxBytes) throw new LineTooLongError(maxBytes);
       try {
-        return new TextDecoder("utf-8", { fatal: true }).decode(text);
+        return strictUtf8.decode(text);
       } catch {
         throw new ProtocolError("line is not valid UTF-8");
       }

@@ -216,10 +216,6 @@ Deno.test("server CLI stops cleanly on Ctrl+C", async () => {
   assert.equal(done.stderr, "");
 });
 
-/**
- * A server that answers every client with `reply` once the client's two
- * request lines are in: what a hostile or broken lab 2 server can send.
- */
 /** The client, as Ann with 42, against the server on `port` (its --allow-net: the host only). */
 function annSends42(port: string) {
   return runScript(["--allow-net=127.0.0.1"], CLIENT, [
@@ -232,6 +228,10 @@ function annSends42(port: string) {
   ]);
 }
 
+/**
+ * A server that answers every client with `reply` once the client's two
+ * request lines are in: what a hostile or broken lab 2 server can send.
+ */
 async function withFakeServer(reply: string, run: (port: number) => Promise<void>): Promise<void> {
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const served = (async () => {
